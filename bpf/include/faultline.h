@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Structs shared by every faultline BPF object and by user space.
+ * The TypeScript mirror lives in packages/core/src/engine/layout.ts; test/unit/layout.test.ts
+ * checks that the sizes and offsets agree (it compiles this header with the host compiler).
+ * Every field is fixed-width and explicitly padded so both sides agree without guessing.
+ */
+#ifndef FAULTLINE_H
+#define FAULTLINE_H
+
+#define FL_MAX_RULES 64  /* rules per armed config */
+#define FL_MAX_TARGETS 16384 /* processes tracked at once */
+#define FL_MAX_COMMS 32  /* comm filter entries */
+#define FL_COMM_LEN 16   /* TASK_COMM_LEN */
+
+/* fl_target.flags */
+#define FL_TARGET_TRACK 1u /* descendants forked by this process join the target set */
+#define FL_TARGET_FAULT 2u /* calls made by this process may be failed */
+
+/* A process (thread group) in the armed set. Keyed by tgid, never by thread id. */
+struct fl_target {
+	__u32 flags;   /* FL_TARGET_* */
+	__u32 _pad;
+	__u64 exec_ns; /* bpf_ktime_get_ns() at its last exec (or at arming), for `after` from exec */
+};
+
+/* fl_state.flags */
+#define FL_STATE_COMM_FILTER 1u /* only processes whose comm is in fl_comms get FL_TARGET_FAULT */
+#define FL_STATE_SYSTEM 2u      /* any exec on the machine whose comm matches joins the set */
+#define FL_STATE_EXCLUDE_ROOT 4u /* scope 'children': root_tgid tracks but is never failed */
+
+/* Global state of the armed config (one entry). */
+struct fl_state {
+	__u64 armed_ns;  /* bpf_ktime_get_ns() when armed; `after` counts from here */
+	__u32 flags;     /* FL_STATE_* */
+	__u32 n_rules;   /* rules [0, n_rules) of fl_rules are live */
+	__u32 root_tgid; /* the arming process */
+	__u32 _pad;
+};
+
+/* Operations a rule can fail. Numbered here, named in packages/core/src/engine/layout.ts. */
+enum fl_op {
+	FL_OP_NONE = 0,
+	FL_OP_CONNECT = 1,
+	FL_OP_BIND = 2,
+	FL_OP_SENDMSG = 3, /* unconnected UDP sendmsg/sendto: the cgroup hook sees a destination */
+	FL_OP_SOCKET = 4,  /* inet/inet6 socket() */
+	FL_OP_GETSOCKOPT = 5,
+	FL_OP_SETSOCKOPT = 6,
+};
+
+/* fl_rule.match_flags */
+#define FL_MATCH_PORT 1u
+#define FL_MATCH_ADDR 2u
+#define FL_MATCH_FAMILY 4u
+
+/* fl_rule.flags */
+#define FL_RULE_SEEDED 1u          /* probability draws come from splitmix64(seed, index) */
+#define FL_RULE_AFTER_FROM_EXEC 2u /* `after` counts from the target's exec, not from arming */
+
+#define FL_PROB_ALWAYS 0xffffffffu /* fl_rule.prob: no probability check */
+
+/* One failure rule. Index in fl_rules = index in the config = index in fl_counters. */
+struct fl_rule {
+	__u32 op;          /* enum fl_op */
+	__s32 ret;         /* value the call returns: a negative errno */
+	__u32 match_flags; /* FL_MATCH_* */
+	__u16 port;        /* host byte order */
+	__u8 family;       /* AF_INET (2) or AF_INET6 (10) */
+	__u8 _pad0;
+	__u32 addr[4];     /* network byte order, already masked; inet uses addr[0] */
+	__u32 mask[4];     /* prefix mask, network byte order */
+	__u64 after_ns;    /* calls before this delay are not eligible */
+	__u32 nth;         /* 1-based: only the nth eligible call fires; 0 = any */
+	__u32 times;       /* at most this many fire; 0 = unlimited */
+	__u32 prob;        /* fire when draw < prob; FL_PROB_ALWAYS = always */
+	__u32 flags;       /* FL_RULE_* */
+	__u64 seed;
+};
+
+/* Counters per rule. Updated with atomic adds: every CPU and thread of the tree counts in one place. */
+struct fl_counters {
+	__u64 seen;     /* calls of the rule's syscall by targeted processes */
+	__u64 matched;  /* ... that passed the rule's match filter */
+	__u64 eligible; /* ... that were past `after`: the index used by nth and seeded draws */
+	__u64 fired;    /* ... that were failed */
+	__u64 slots;    /* `times` tickets taken (may exceed fired under races; never shown) */
+};
+
+#endif /* FAULTLINE_H */

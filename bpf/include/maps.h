@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Maps shared by the faultline objects. Every object that includes this header declares the
+ * same maps; user space loads process.bpf.o first and hands its map fds to the other objects
+ * (bpf_map__reuse_fd), so all programs of one faultline instance read one set of maps.
+ */
+#ifndef FAULTLINE_MAPS_H
+#define FAULTLINE_MAPS_H
+
+#include "faultline.h"
+
+/* tgid -> fl_target: the processes of the armed tree. Written by the process tracker and by
+ * user space at arming (the caller and its existing descendants); cleared at disarm. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FL_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, struct fl_target);
+} fl_targets SEC(".maps");
+
+/* [0] -> fl_state: when we armed, scope flags, how many rules are live. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fl_state);
+} fl_state SEC(".maps");
+
+/* rule index -> fl_rule. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct fl_rule);
+} fl_rules SEC(".maps");
+
+/* rule index -> fl_counters, read back by faults.stats(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct fl_counters);
+} fl_counters SEC(".maps");
+
+/* comm (NUL-padded to 16 bytes) -> 1: the target's comm filter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FL_MAX_COMMS);
+	__type(key, char[FL_COMM_LEN]);
+	__type(value, __u8);
+} fl_comms SEC(".maps");
+
+static __always_inline struct fl_state *fl_get_state(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&fl_state, &zero);
+}
+
+/* The target entry of the current process when its calls may be failed, else NULL.
+ * This is the whole cost for an untargeted process: one hash lookup. */
+static __always_inline struct fl_target *fl_current_fault_target(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct fl_target *t = bpf_map_lookup_elem(&fl_targets, &tgid);
+	if (!t || !(t->flags & FL_TARGET_FAULT))
+		return 0;
+	return t;
+}
+
+#endif /* FAULTLINE_MAPS_H */

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Rule evaluation shared by every fault mechanism: filters, then `when`
+ * (after -> nth -> probability -> times), then counters. The first rule that fires wins.
+ */
+#ifndef FAULTLINE_RULES_H
+#define FAULTLINE_RULES_H
+
+#include "maps.h"
+
+/* What a hook knows about the call it intercepted. */
+struct fl_call {
+	__u32 op;      /* enum fl_op */
+	__u32 family;  /* AF_INET / AF_INET6, 0 when unknown */
+	__u32 port;    /* host byte order, 0 when the call has no port */
+	__u32 addr[4]; /* network byte order */
+	__u32 has_addr;
+};
+
+/* splitmix64: the seeded draw for eligible call number `index`. Mirrored in
+ * packages/core/src/engine/prng.ts so tests (and users) can predict which calls fail. */
+static __always_inline __u32 fl_seeded_draw(__u64 seed, __u64 index)
+{
+	__u64 z = seed + (index + 1) * 0x9E3779B97F4A7C15ULL;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	z = z ^ (z >> 31);
+	return (__u32)(z >> 32);
+}
+
+static __always_inline int fl_addr_matches(const struct fl_rule *r, const struct fl_call *c)
+{
+	if (!c->has_addr || c->family != r->family)
+		return 0;
+	if (r->family == 2 /* AF_INET */)
+		return (c->addr[0] & r->mask[0]) == r->addr[0];
+	return (c->addr[0] & r->mask[0]) == r->addr[0] && (c->addr[1] & r->mask[1]) == r->addr[1] &&
+	       (c->addr[2] & r->mask[2]) == r->addr[2] && (c->addr[3] & r->mask[3]) == r->addr[3];
+}
+
+static __always_inline int fl_filters_match(const struct fl_rule *r, const struct fl_call *c)
+{
+	if ((r->match_flags & FL_MATCH_FAMILY) && c->family != r->family)
+		return 0;
+	if ((r->match_flags & FL_MATCH_PORT) && c->port != r->port)
+		return 0;
+	if ((r->match_flags & FL_MATCH_ADDR) && !fl_addr_matches(r, c))
+		return 0;
+	return 1;
+}
+
+/* State threaded through bpf_loop: the verifier checks the callback once instead of unrolling
+ * FL_MAX_RULES iterations for every program (200 ms of load time for the socket object). */
+struct fl_eval_ctx {
+	const struct fl_call *call;
+	const struct fl_target *target;
+	__u64 base_armed_ns;
+	__u64 now;
+	long ret;
+};
+
+static long fl_eval_rule(__u32 i, void *data)
+{
+	struct fl_eval_ctx *ec = data;
+	const struct fl_call *call = ec->call;
+	__u32 key = i;
+	struct fl_rule *r = bpf_map_lookup_elem(&fl_rules, &key);
+	struct fl_counters *cnt = bpf_map_lookup_elem(&fl_counters, &key);
+	if (!r || !cnt || r->op != call->op)
+		return 0;
+	__sync_fetch_and_add(&cnt->seen, 1);
+	if (!fl_filters_match(r, call))
+		return 0;
+	__sync_fetch_and_add(&cnt->matched, 1);
+
+	__u64 base = (r->flags & FL_RULE_AFTER_FROM_EXEC) ? ec->target->exec_ns : ec->base_armed_ns;
+	if (r->after_ns && ec->now - base < r->after_ns)
+		return 0;
+	__u64 index = __sync_fetch_and_add(&cnt->eligible, 1);
+	if (r->nth && index + 1 != r->nth)
+		return 0;
+	if (r->prob != FL_PROB_ALWAYS) {
+		__u32 draw = (r->flags & FL_RULE_SEEDED) ? fl_seeded_draw(r->seed, index) : bpf_get_prandom_u32();
+		if (draw >= r->prob)
+			return 0;
+	}
+	if (r->times && __sync_fetch_and_add(&cnt->slots, 1) >= r->times)
+		return 0;
+	__sync_fetch_and_add(&cnt->fired, 1);
+	ec->ret = r->ret;
+	return 1; /* the first rule that fires wins */
+}
+
+/* Returns the negative value the call must return, or 0 to let it through. */
+static __always_inline long fl_eval(const struct fl_call *call, const struct fl_target *target)
+{
+	struct fl_state *st = fl_get_state();
+	if (!st)
+		return 0;
+	__u32 n = st->n_rules;
+	if (n > FL_MAX_RULES)
+		n = FL_MAX_RULES;
+	struct fl_eval_ctx ec = {
+		.call = call, .target = target, .base_armed_ns = st->armed_ns, .now = bpf_ktime_get_ns(),
+	};
+	bpf_loop(n, fl_eval_rule, &ec, 0);
+	return ec.ret;
+}
+
+#endif /* FAULTLINE_RULES_H */

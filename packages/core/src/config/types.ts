@@ -1,0 +1,121 @@
+/**
+ * The shapes of a faultline config: what a user writes (the `*Input` types, loose: errno by name or
+ * number, durations as strings) and what validation produces (normalized, every default filled in).
+ * The engine only ever sees the normalized shapes; it never re-validates.
+ */
+
+/** How `when` decides which matching calls fail. Everything is counted per armed process tree. */
+export interface WhenInput {
+  /** Only calls made this long after arming fail (ms, or a string such as "250ms", "2s"). For comm targets, counted from the target's exec. */
+  after?: number | string
+  /** Only the nth matching call fails (1-based). */
+  nth?: number
+  /** At most this many calls fail. */
+  times?: number
+  /** Each eligible call fails with this probability, 0..1. */
+  probability?: number
+  /** Makes `probability` deterministic: the same seed fails the same call indexes. */
+  seed?: number
+}
+
+export interface SyscallMatchInput {
+  /** Destination/bind port (socket calls). */
+  port?: number
+  /** IP address or CIDR (socket calls). */
+  address?: string
+  /** Address family (socket calls). */
+  family?: 'inet' | 'inet6' | 4 | 6
+  /** Glob on the path argument (path-taking calls; later mechanisms). */
+  path?: string
+  /** Glob on the path of the file behind the fd argument (fd-taking calls; later mechanisms). */
+  fd?: string
+  /** openat flags that must all be present, e.g. ['O_CREAT'] (later mechanisms). */
+  flags?: string[]
+}
+
+export interface SyscallRuleInput {
+  name: string
+  syscall: string
+  /** errno by name ('ECONNREFUSED') or positive number (111). Exactly one of errno / ret. */
+  errno?: string | number
+  /** Raw negative return value. */
+  ret?: number
+  match?: SyscallMatchInput
+  when?: WhenInput
+}
+
+export interface TargetInput {
+  /** 'tree' (default): the caller and its descendants; 'children': only descendants; 'system': any process matching comm. */
+  scope?: 'tree' | 'children' | 'system'
+  /** Only processes whose comm (the kernel's 15-char process name) is one of these. Re-checked at exec. */
+  comm?: string[]
+}
+
+export interface FailureConfigInput {
+  target?: TargetInput
+  syscalls?: SyscallRuleInput[]
+  /** Network faults (a later issue); validated by config/network.ts when present. */
+  network?: unknown[]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalized shapes: produced by validate(), consumed by the engine.
+
+export type SocketFamily = 'inet' | 'inet6'
+
+export interface NormalizedWhen {
+  afterMs: number
+  /** 0 = every eligible call. */
+  nth: number
+  /** 0 = unlimited. */
+  times: number
+  /** 0..1; 1 = always. */
+  probability: number
+  /** undefined = random (kernel prandom). */
+  seed: number | undefined
+}
+
+export interface NormalizedAddress {
+  family: SocketFamily
+  /** Network-order bytes: 4 for inet, 16 for inet6. */
+  bytes: Uint8Array
+  prefixLen: number
+  /** The text the user wrote, for messages. */
+  text: string
+}
+
+export interface NormalizedSyscallMatch {
+  port?: number
+  address?: NormalizedAddress
+  family?: SocketFamily
+  path?: string
+  fd?: string
+  flags?: string[]
+}
+
+export interface NormalizedSyscallRule {
+  name: string
+  /** Canonical syscall name (aliases resolved, e.g. 'sendto' stays 'sendto'). */
+  syscall: string
+  /** Negative value the call returns, e.g. -111. */
+  ret: number
+  /** errno name when the value is a known errno, for messages and stats. */
+  errnoName: string | undefined
+  match: NormalizedSyscallMatch
+  when: NormalizedWhen
+  /** Where in the input this rule came from, e.g. 'syscalls[2]', for error messages. */
+  path: string
+}
+
+export interface NormalizedTarget {
+  scope: 'tree' | 'children' | 'system'
+  comm: string[]
+}
+
+export interface FailureConfig {
+  target: NormalizedTarget
+  syscalls: NormalizedSyscallRule[]
+  network: unknown[]
+  /** Advice about rules that could disturb the test runner itself; never fatal. */
+  warnings: string[]
+}

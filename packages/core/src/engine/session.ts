@@ -1,0 +1,190 @@
+/**
+ * Arm and disarm. Arming is all-or-nothing: every rule is planned (a mechanism chosen) before
+ * anything reaches the kernel, and a failure half-way destroys what was attached and clears
+ * the maps. Disarm destroys the links (the fault stops at once) and clears the maps.
+ * One armed config per process at a time: see FaultlineBusyError.
+ */
+import fs from 'node:fs'
+import createDebug from 'debug'
+import type { FailureConfig } from '../config/types.js'
+import { attachCgroup, attachTracepoint, openCgroup, type BpfObject, type Link } from '../libbpf/index.js'
+import { chooseMechanism, type Mechanism } from '../kernel/mechanisms.js'
+import { cgroup2Mount } from '../kernel/cgroup.js'
+import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
+import { FaultlineBusyError, FaultlineUnsupportedError } from './errors.js'
+import { getInstance, type Instance } from './instance.js'
+import {
+  FL_OP, FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_SYSTEM, FL_MAX_RULES, SIZEOF,
+  decodeCounters, encodeComm, encodeRule, encodeState, u32Key, type RuleCounters,
+} from './layout.js'
+import { seedTargets } from './targets.js'
+import { createHandle, type FaultsHandle } from './handle.js'
+
+const debug = createDebug('faultline:engine')
+
+/** The cgroup programs of sock.bpf.o serving each operation. */
+const SOCK_PROGRAMS: Record<number, string[]> = {
+  [FL_OP.connect]: ['fl_connect4', 'fl_connect6'],
+  [FL_OP.bind]: ['fl_bind4', 'fl_bind6'],
+  [FL_OP.sendmsg]: ['fl_sendmsg4', 'fl_sendmsg6'],
+  [FL_OP.socket]: ['fl_sock_create'],
+  [FL_OP.getsockopt]: ['fl_getsockopt'],
+  [FL_OP.setsockopt]: ['fl_setsockopt'],
+}
+
+interface PlannedRule {
+  name: string
+  syscall: string
+  mechanism: Mechanism
+  op: number
+}
+
+export interface Session {
+  handle: FaultsHandle
+  /** Idempotent. Stats stay readable through the handle afterwards. */
+  disarm(): void
+}
+
+let active: { config: FailureConfig; session: Session } | undefined
+
+export function activeSession(): Session | undefined {
+  return active?.session
+}
+
+/** Plans every rule; throws FaultlineUnsupportedError naming each rule that cannot be served. */
+function plan(config: FailureConfig): PlannedRule[] {
+  const missing = readPrivileges().missing
+  if (missing.length) {
+    throw new FaultlineUnsupportedError(`faultline needs ${missing.join(', ')} (uid ${process.getuid?.()}): ${GRANT_ADVICE}`)
+  }
+  if (config.network.length) {
+    throw new FaultlineUnsupportedError('network faults are not supported by this version of faultline (config.network)')
+  }
+  if (config.syscalls.length > FL_MAX_RULES) {
+    throw new FaultlineUnsupportedError(`a config holds at most ${FL_MAX_RULES} syscall rules; this one has ${config.syscalls.length}`)
+  }
+  const planned: PlannedRule[] = []
+  const refused: { path: string; name: string; reason: string }[] = []
+  for (const rule of config.syscalls) {
+    const choice = chooseMechanism(rule)
+    if (choice.ok) planned.push({ name: rule.name, syscall: rule.syscall, mechanism: choice.mechanism, op: choice.op })
+    else refused.push({ path: rule.path, name: rule.name, reason: choice.reason })
+  }
+  if (refused.length) {
+    throw new FaultlineUnsupportedError(
+      `cannot arm: ${refused.length} rule(s) cannot be served on this kernel; nothing was attached\n` +
+        refused.map((r) => `  ${r.path} (${r.name}): ${r.reason}`).join('\n'),
+      refused,
+    )
+  }
+  return planned
+}
+
+let cgroupFd: number | undefined
+
+function rootCgroup(): { fd: number; path: string } {
+  const path = cgroup2Mount()
+  if (!path) throw new FaultlineUnsupportedError('no cgroup v2 mount in /proc/mounts: mount one (mount -t cgroup2 none /sys/fs/cgroup/unified)')
+  cgroupFd ??= openCgroup(path)
+  return { fd: cgroupFd, path }
+}
+
+function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule[], armedNs: bigint): void {
+  const { maps } = inst
+  const zero = Buffer.alloc(SIZEOF.fl_counters)
+  const afterFromExec = config.target.comm.length > 0
+  config.syscalls.forEach((rule, i) => {
+    maps.fl_counters.update(u32Key(i), zero)
+    maps.fl_rules.update(u32Key(i), encodeRule(rule, { op: planned[i]!.op, afterFromExec }))
+  })
+  maps.fl_comms.clear()
+  for (const comm of config.target.comm) maps.fl_comms.update(encodeComm(comm), Buffer.from([1]))
+  let flags = 0
+  if (config.target.comm.length) flags |= FL_STATE_COMM_FILTER
+  if (config.target.scope === 'system') flags |= FL_STATE_SYSTEM
+  if (config.target.scope === 'children') flags |= FL_STATE_EXCLUDE_ROOT
+  maps.fl_state.update(u32Key(0), encodeState({ armedNs, flags, nRules: config.syscalls.length, rootTgid: process.pid }))
+}
+
+function clearMaps(inst: Instance): void {
+  inst.maps.fl_state.update(u32Key(0), Buffer.alloc(SIZEOF.fl_state))
+  inst.maps.fl_targets.clear()
+  inst.maps.fl_comms.clear()
+}
+
+function attachFaults(inst: Instance, planned: PlannedRule[]): Link[] {
+  const links: Link[] = []
+  const ops = new Set(planned.filter((p) => p.mechanism === 'cgroup').map((p) => p.op))
+  if (ops.size === 0) return links
+  const sock: BpfObject = inst.fault('sock')
+  const cg = rootCgroup()
+  for (const op of ops) {
+    for (const name of SOCK_PROGRAMS[op] ?? []) {
+      links.push(attachCgroup({ program: sock.program(name), cgroupFd: cg.fd, cgroupPath: cg.path }))
+    }
+  }
+  return links
+}
+
+export function arm(config: FailureConfig): Session {
+  if (active) {
+    throw new FaultlineBusyError(
+      'withFailureConfig: another config is already armed in this process (rules: ' +
+        `${active.config.syscalls.map((r) => r.name).join(', ')}). Nesting and concurrent calls are not supported: ` +
+        'put all rules in one config, or run concurrent tests in separate processes.',
+    )
+  }
+  const t0 = performance.now()
+  const planned = plan(config)
+  const inst = getInstance()
+  const links: Link[] = []
+  const armedNs = process.hrtime.bigint()
+  try {
+    writeConfig(inst, config, planned, armedNs)
+    // Tracking first, then the /proc walk: no fork slips between them.
+    for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) links.push(attachTracepoint(inst.process.program(name)))
+    const seeded = seedTargets(inst.maps.fl_targets, config.target, process.pid, armedNs)
+    links.push(...attachFaults(inst, planned))
+    debug('armed %d rule(s), %d target(s), %d link(s) in %s ms', planned.length, seeded.length, links.length, (performance.now() - t0).toFixed(2))
+  } catch (err) {
+    for (const l of links.reverse()) l.destroy()
+    clearMaps(inst)
+    throw err
+  }
+
+  const handle = createHandle({
+    rules: planned,
+    warnings: config.warnings,
+    readCounters: (i): RuleCounters => decodeCounters(inst.maps.fl_counters.lookup(u32Key(i)) ?? Buffer.alloc(SIZEOF.fl_counters)),
+    readTargets: () => inst.maps.fl_targets.keys().map((k) => k.readUInt32LE(0)),
+  })
+  let disarmed = false
+  const session: Session = {
+    handle,
+    disarm() {
+      if (disarmed) return
+      disarmed = true
+      // Faults first (they stop at once), then tracking; counters are read before the maps clear.
+      for (const l of links.reverse()) l.destroy()
+      handle.freeze()
+      clearMaps(inst)
+      if (active?.session === session) active = undefined
+      debug('disarmed')
+    },
+  }
+  active = { config, session }
+  return session
+}
+
+/** Disarms whatever is armed in this process (adapters call it after each test, as a backstop). */
+export function disarmActive(): boolean {
+  if (!active) return false
+  active.session.disarm()
+  return true
+}
+
+process.once('exit', () => {
+  // The kernel drops our links when the process dies anyway; this keeps a clean exit tidy.
+  disarmActive()
+  if (cgroupFd !== undefined) fs.closeSync(cgroupFd)
+})

@@ -1,0 +1,11 @@
+/** @faultline/core: fail real system calls and network traffic for one test, with eBPF. */
+export { withFailureConfig, resolveConfig, type ConfigSource, type WithFailureConfigOptions } from './with-failure-config.js'
+export { arm, disarmActive, activeSession, type Session } from './engine/session.js'
+export type { FaultsHandle, RuleStats } from './engine/handle.js'
+export type { RuleCounters } from './engine/layout.js'
+export { predictSeededFailures, seededDraw } from './engine/prng.js'
+export { FaultlineUnsupportedError, FaultlineBusyError, FaultlineTimeoutError } from './engine/errors.js'
+export { validateConfig, parseConfig, loadConfig, loadConfigSync, ConfigError } from './config/index.js'
+export type * from './config/types.js'
+export { probeFeature, probeAll, readPrivileges, FEATURES, FEATURE_DESCRIPTIONS, type Feature, type FeatureResult } from './kernel/index.js'
+export { LibbpfError, LibbpfMissingError } from './libbpf/index.js'

@@ -1,0 +1,11 @@
+/** The koffi binding to the system libbpf: objects, programs, maps, links. */
+export { BpfObject, BpfProgram } from './object.js'
+export { BpfMap, BPF_ANY, BPF_NOEXIST, BPF_EXIST } from './map.js'
+export type { Link } from './link/link.js'
+export { attachTracepoint, attachTrace, attachLsm } from './link/tracing.js'
+export { attachKprobe, type KprobeOptions } from './link/kprobe.js'
+export { attachCgroup, openCgroup, type CgroupOptions } from './link/cgroup.js'
+export { attachTcx, type TcxOptions } from './link/tcx.js'
+export { LibbpfError, LibbpfMissingError, errnoName } from './errors.js'
+export { libbpfVersion, getNative } from './native.js'
+export { withLog } from './log.js'

@@ -1,0 +1,167 @@
+/**
+ * The koffi declarations of the system libbpf (libbpf.so.1) and the few libc calls we need.
+ * Nothing else in faultline calls koffi: every other module goes through the typed wrappers
+ * of this folder. Loaded lazily, so importing @faultline/core never touches native code.
+ */
+import * as koffi from 'koffi'
+import { LibbpfMissingError } from './errors.js'
+
+/** A native pointer. koffi 3 returns pointers as BigInt; brands keep them from being mixed up. */
+export type Ptr<Brand extends string> = bigint & { readonly __brand: Brand }
+export type ObjectPtr = Ptr<'bpf_object'>
+export type ProgramPtr = Ptr<'bpf_program'>
+export type MapPtr = Ptr<'bpf_map'>
+export type LinkPtr = Ptr<'bpf_link'>
+
+/** The libbpf print callback: `int (*)(enum libbpf_print_level, const char *fmt, va_list ap)`. */
+export type PrintFn = (level: number, fmt: bigint, ap: bigint) => number
+
+export interface Libbpf {
+  libbpf_major_version(): number
+  libbpf_minor_version(): number
+  libbpf_set_print(fn: unknown): unknown
+  bpf_object__open_file(path: string, opts: null): ObjectPtr | null
+  bpf_object__load(obj: ObjectPtr): number
+  bpf_object__close(obj: ObjectPtr): void
+  bpf_object__find_program_by_name(obj: ObjectPtr, name: string): ProgramPtr | null
+  bpf_object__find_map_by_name(obj: ObjectPtr, name: string): MapPtr | null
+  bpf_object__next_program(obj: ObjectPtr, prev: ProgramPtr | null): ProgramPtr | null
+  bpf_object__next_map(obj: ObjectPtr, prev: MapPtr | null): MapPtr | null
+  bpf_program__name(prog: ProgramPtr): string
+  bpf_program__section_name(prog: ProgramPtr): string
+  bpf_program__fd(prog: ProgramPtr): number
+  bpf_program__set_autoload(prog: ProgramPtr, autoload: boolean): number
+  bpf_program__attach(prog: ProgramPtr): LinkPtr | null
+  bpf_program__attach_cgroup(prog: ProgramPtr, cgroupFd: number): LinkPtr | null
+  bpf_program__attach_kprobe(prog: ProgramPtr, retprobe: boolean, func: string): LinkPtr | null
+  bpf_program__attach_trace(prog: ProgramPtr): LinkPtr | null
+  bpf_program__attach_lsm(prog: ProgramPtr): LinkPtr | null
+  bpf_program__set_attach_target(prog: ProgramPtr, attachProgFd: number, func: string | null): number
+  bpf_map__name(map: MapPtr): string
+  bpf_map__fd(map: MapPtr): number
+  bpf_map__reuse_fd(map: MapPtr, fd: number): number
+  bpf_map__set_initial_value(map: MapPtr, data: Buffer, size: number): number
+  bpf_map__value_size(map: MapPtr): number
+  bpf_map__key_size(map: MapPtr): number
+  bpf_map__max_entries(map: MapPtr): number
+  bpf_link__destroy(link: LinkPtr): number
+  bpf_link__fd(link: LinkPtr): number
+  bpf_link__open(path: string): LinkPtr | null
+  bpf_link_create(progFd: number, targetFd: number, attachType: number, opts: null): number
+  bpf_map_update_elem(fd: number, key: Buffer, value: Buffer, flags: bigint): number
+  bpf_map_lookup_elem(fd: number, key: Buffer, value: Buffer): number
+  bpf_map_delete_elem(fd: number, key: Buffer): number
+  bpf_map_get_next_key(fd: number, key: Buffer | null, next: Buffer): number
+  libbpf_strerror(err: number, buf: Buffer, size: number): number
+}
+
+export interface Libc {
+  vasprintf(out: bigint[], fmt: bigint, ap: bigint): number
+  free(ptr: bigint): void
+  close(fd: number): number
+  open(path: string, flags: number): number
+  strerror(errnum: number): string
+}
+
+interface Native {
+  lib: Libbpf
+  libc: Libc
+  koffi: typeof koffi
+  printProto: koffi.TypeObject
+}
+
+let native: Native | undefined
+
+/** The oldest libbpf we accept: 1.0 made every API return -errno and dropped the legacy modes. */
+export const MIN_LIBBPF = { major: 1, minor: 0 }
+
+export function getNative(): Native {
+  if (native) return native
+  let handle: koffi.LibraryHandle
+  try {
+    handle = koffi.load('libbpf.so.1')
+  } catch (err) {
+    throw new LibbpfMissingError(
+      `cannot load libbpf.so.1 (${(err as Error).message}). ` +
+        `Install it: apt-get install libbpf1 (Debian/Ubuntu), dnf install libbpf (Fedora/RHEL).`,
+    )
+  }
+  const libcHandle = koffi.load('libc.so.6')
+  koffi.opaque('bpf_object')
+  koffi.opaque('bpf_program')
+  koffi.opaque('bpf_map')
+  koffi.opaque('bpf_link')
+  const printProto = koffi.proto('int libbpf_print_fn(int level, void *fmt, void *ap)')
+
+  const fns: Record<string, string> = {
+    libbpf_major_version: 'uint32 libbpf_major_version(void)',
+    libbpf_minor_version: 'uint32 libbpf_minor_version(void)',
+    libbpf_set_print: 'void *libbpf_set_print(libbpf_print_fn *fn)',
+    bpf_object__open_file: 'bpf_object *bpf_object__open_file(const char *path, void *opts)',
+    bpf_object__load: 'int bpf_object__load(bpf_object *obj)',
+    bpf_object__close: 'void bpf_object__close(bpf_object *obj)',
+    bpf_object__find_program_by_name: 'bpf_program *bpf_object__find_program_by_name(bpf_object *obj, const char *name)',
+    bpf_object__find_map_by_name: 'bpf_map *bpf_object__find_map_by_name(bpf_object *obj, const char *name)',
+    bpf_object__next_program: 'bpf_program *bpf_object__next_program(bpf_object *obj, bpf_program *prev)',
+    bpf_object__next_map: 'bpf_map *bpf_object__next_map(bpf_object *obj, bpf_map *prev)',
+    bpf_program__name: 'const char *bpf_program__name(bpf_program *prog)',
+    bpf_program__section_name: 'const char *bpf_program__section_name(bpf_program *prog)',
+    bpf_program__fd: 'int bpf_program__fd(bpf_program *prog)',
+    bpf_program__set_autoload: 'int bpf_program__set_autoload(bpf_program *prog, bool autoload)',
+    bpf_program__attach: 'bpf_link *bpf_program__attach(bpf_program *prog)',
+    bpf_program__attach_cgroup: 'bpf_link *bpf_program__attach_cgroup(bpf_program *prog, int cgroup_fd)',
+    bpf_program__attach_kprobe: 'bpf_link *bpf_program__attach_kprobe(bpf_program *prog, bool retprobe, const char *func)',
+    bpf_program__attach_trace: 'bpf_link *bpf_program__attach_trace(bpf_program *prog)',
+    bpf_program__attach_lsm: 'bpf_link *bpf_program__attach_lsm(bpf_program *prog)',
+    bpf_program__set_attach_target: 'int bpf_program__set_attach_target(bpf_program *prog, int attach_prog_fd, const char *func)',
+    bpf_map__name: 'const char *bpf_map__name(bpf_map *map)',
+    bpf_map__fd: 'int bpf_map__fd(bpf_map *map)',
+    bpf_map__reuse_fd: 'int bpf_map__reuse_fd(bpf_map *map, int fd)',
+    bpf_map__set_initial_value: 'int bpf_map__set_initial_value(bpf_map *map, const void *data, size_t size)',
+    bpf_map__value_size: 'uint32 bpf_map__value_size(bpf_map *map)',
+    bpf_map__key_size: 'uint32 bpf_map__key_size(bpf_map *map)',
+    bpf_map__max_entries: 'uint32 bpf_map__max_entries(bpf_map *map)',
+    bpf_link__destroy: 'int bpf_link__destroy(bpf_link *link)',
+    bpf_link__fd: 'int bpf_link__fd(bpf_link *link)',
+    bpf_link__open: 'bpf_link *bpf_link__open(const char *path)',
+    bpf_link_create: 'int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)',
+    bpf_map_update_elem: 'int bpf_map_update_elem(int fd, const void *key, const void *value, uint64 flags)',
+    bpf_map_lookup_elem: 'int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)',
+    bpf_map_delete_elem: 'int bpf_map_delete_elem(int fd, const void *key)',
+    bpf_map_get_next_key: 'int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)',
+    libbpf_strerror: 'int libbpf_strerror(int err, _Out_ char *buf, size_t size)',
+  }
+  const lib: Record<string, unknown> = {}
+  for (const [name, decl] of Object.entries(fns)) {
+    try {
+      lib[name] = handle.func(decl)
+    } catch {
+      // Missing symbols (older libbpf) surface as a clear error when used, not at load.
+      lib[name] = () => {
+        throw new LibbpfMissingError(`libbpf.so.1 has no ${name}: upgrade libbpf to >= 1.0 (apt-get install libbpf1)`)
+      }
+    }
+  }
+  const libc: Libc = {
+    vasprintf: libcHandle.func('int vasprintf(_Out_ void **out, void *fmt, void *ap)') as Libc['vasprintf'],
+    free: libcHandle.func('void free(void *ptr)') as Libc['free'],
+    close: libcHandle.func('int close(int fd)') as Libc['close'],
+    open: libcHandle.func('int open(const char *path, int flags)') as Libc['open'],
+    strerror: libcHandle.func('const char *strerror(int errnum)') as Libc['strerror'],
+  }
+  const typed = lib as unknown as Libbpf
+  const major = typed.libbpf_major_version()
+  const minor = typed.libbpf_minor_version()
+  if (major < MIN_LIBBPF.major) {
+    throw new LibbpfMissingError(
+      `libbpf ${major}.${minor} is too old: faultline needs >= ${MIN_LIBBPF.major}.${MIN_LIBBPF.minor} (apt-get install libbpf1)`,
+    )
+  }
+  native = { lib: typed, libc, koffi, printProto }
+  return native
+}
+
+export function libbpfVersion(): string {
+  const { lib } = getNative()
+  return `${lib.libbpf_major_version()}.${lib.libbpf_minor_version()}`
+}

@@ -1,0 +1,55 @@
+/**
+ * withFailureConfig(cfg, fn): arm, run fn, always disarm. The only entry point most users need.
+ */
+import type { FailureConfig, FailureConfigInput } from './config/types.js'
+import { loadConfigSync, validateConfig } from './config/index.js'
+import { arm } from './engine/session.js'
+import { FaultlineTimeoutError } from './engine/errors.js'
+import type { FaultsHandle } from './engine/handle.js'
+
+export interface WithFailureConfigOptions {
+  /**
+   * Disarm and reject with FaultlineTimeoutError if fn has not settled after this many ms.
+   * Test frameworks abandon a timed-out test's promise; without this the faults would stay armed
+   * until the next arm attempt or the process exit. Adapters pass the test's own timeout.
+   */
+  timeout?: number
+}
+
+/** A config object, a validated config, or the path of a YAML file. */
+export type ConfigSource = FailureConfigInput | FailureConfig | string
+
+/** Normalized configs carry `warnings`, a key validation refuses in user input. */
+function isValidatedConfig(source: FailureConfigInput | FailureConfig): source is FailureConfig {
+  return Array.isArray((source as FailureConfig).warnings)
+}
+
+export function resolveConfig(source: ConfigSource): FailureConfig {
+  if (typeof source === 'string') return loadConfigSync(source)
+  if (isValidatedConfig(source)) return source
+  return validateConfig(source)
+}
+
+export async function withFailureConfig<T>(
+  source: ConfigSource,
+  fn: (faults: FaultsHandle) => T | Promise<T>,
+  options: WithFailureConfigOptions = {},
+): Promise<T> {
+  const config = resolveConfig(source)
+  const session = arm(config)
+  let timer: NodeJS.Timeout | undefined
+  try {
+    const run = Promise.resolve().then(() => fn(session.handle))
+    if (!options.timeout) return await run
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        session.disarm()
+        reject(new FaultlineTimeoutError(`withFailureConfig: the callback did not settle within ${options.timeout} ms; faults were disarmed`))
+      }, options.timeout)
+    })
+    return await Promise.race([run, timedOut])
+  } finally {
+    if (timer) clearTimeout(timer)
+    session.disarm()
+  }
+}
