@@ -4,40 +4,22 @@
  * the maps. Disarm destroys the links (the fault stops at once) and clears the maps.
  * One armed config per process at a time: see FaultlineBusyError.
  */
-import fs from 'node:fs'
 import createDebug from 'debug'
 import type { FailureConfig } from '../config/types.js'
-import { attachCgroup, attachTracepoint, openCgroup, type BpfObject, type Link } from '../libbpf/index.js'
-import { chooseMechanism, type Mechanism } from '../kernel/mechanisms.js'
-import { cgroup2Mount } from '../kernel/cgroup.js'
+import { attachTracepoint, type Link } from '../libbpf/index.js'
+import { chooseMechanism } from '../kernel/mechanisms.js'
 import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from './errors.js'
 import { getInstance, type Instance } from './instance.js'
 import {
-  FL_OP, FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_SYSTEM, FL_MAX_RULES, SIZEOF,
+  FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_SYSTEM, FL_MAX_RULES, SIZEOF,
   decodeCounters, encodeComm, encodeRule, encodeState, u32Key, type RuleCounters,
 } from './layout.js'
 import { seedTargets } from './targets.js'
 import { createHandle, type FaultsHandle } from './handle.js'
+import { BACKENDS, type PlannedRule } from './backends/index.js'
 
 const debug = createDebug('faultline:engine')
-
-/** The cgroup programs of sock.bpf.o serving each operation. */
-const SOCK_PROGRAMS: Record<number, string[]> = {
-  [FL_OP.connect]: ['fl_connect4', 'fl_connect6'],
-  [FL_OP.bind]: ['fl_bind4', 'fl_bind6'],
-  [FL_OP.sendmsg]: ['fl_sendmsg4', 'fl_sendmsg6'],
-  [FL_OP.socket]: ['fl_sock_create'],
-  [FL_OP.getsockopt]: ['fl_getsockopt'],
-  [FL_OP.setsockopt]: ['fl_setsockopt'],
-}
-
-interface PlannedRule {
-  name: string
-  syscall: string
-  mechanism: Mechanism
-  op: number
-}
 
 export interface Session {
   handle: FaultsHandle
@@ -65,11 +47,11 @@ function plan(config: FailureConfig): PlannedRule[] {
   }
   const planned: PlannedRule[] = []
   const refused: { path: string; name: string; reason: string }[] = []
-  for (const rule of config.syscalls) {
+  config.syscalls.forEach((rule, index) => {
     const choice = chooseMechanism(rule)
-    if (choice.ok) planned.push({ name: rule.name, syscall: rule.syscall, mechanism: choice.mechanism, op: choice.op })
+    if (choice.ok) planned.push({ index, rule, mechanism: choice.mechanism, op: choice.op })
     else refused.push({ path: rule.path, name: rule.name, reason: choice.reason })
-  }
+  })
   if (refused.length) {
     throw new FaultlineUnsupportedError(
       `cannot arm: ${refused.length} rule(s) cannot be served on this kernel; nothing was attached\n` +
@@ -78,15 +60,6 @@ function plan(config: FailureConfig): PlannedRule[] {
     )
   }
   return planned
-}
-
-let cgroupFd: number | undefined
-
-function rootCgroup(): { fd: number; path: string } {
-  const path = cgroup2Mount()
-  if (!path) throw new FaultlineUnsupportedError('no cgroup v2 mount in /proc/mounts: mount one (mount -t cgroup2 none /sys/fs/cgroup/unified)')
-  cgroupFd ??= openCgroup(path)
-  return { fd: cgroupFd, path }
 }
 
 function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule[], armedNs: bigint): void {
@@ -112,16 +85,12 @@ function clearMaps(inst: Instance): void {
   inst.maps.fl_comms.clear()
 }
 
-function attachFaults(inst: Instance, planned: PlannedRule[]): Link[] {
+/** Attaches each mechanism's programs for the rules planned onto it. */
+function attachFaults(inst: Instance, planned: PlannedRule[], config: FailureConfig): Link[] {
   const links: Link[] = []
-  const ops = new Set(planned.filter((p) => p.mechanism === 'cgroup').map((p) => p.op))
-  if (ops.size === 0) return links
-  const sock: BpfObject = inst.fault('sock')
-  const cg = rootCgroup()
-  for (const op of ops) {
-    for (const name of SOCK_PROGRAMS[op] ?? []) {
-      links.push(attachCgroup({ program: sock.program(name), cgroupFd: cg.fd, cgroupPath: cg.path }))
-    }
+  for (const backend of Object.values(BACKENDS)) {
+    const rules = planned.filter((p) => p.mechanism === backend.mechanism)
+    if (rules.length) links.push(...backend.attach(inst, rules, config))
   }
   return links
 }
@@ -144,7 +113,7 @@ export function arm(config: FailureConfig): Session {
     // Tracking first, then the /proc walk: no fork slips between them.
     for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) links.push(attachTracepoint(inst.process.program(name)))
     const seeded = seedTargets(inst.maps.fl_targets, config.target, process.pid, armedNs)
-    links.push(...attachFaults(inst, planned))
+    links.push(...attachFaults(inst, planned, config))
     debug('armed %d rule(s), %d target(s), %d link(s) in %s ms', planned.length, seeded.length, links.length, (performance.now() - t0).toFixed(2))
   } catch (err) {
     for (const l of links.reverse()) l.destroy()
@@ -153,7 +122,7 @@ export function arm(config: FailureConfig): Session {
   }
 
   const handle = createHandle({
-    rules: planned,
+    rules: planned.map((p) => ({ name: p.rule.name, syscall: p.rule.syscall, mechanism: p.mechanism })),
     warnings: config.warnings,
     readCounters: (i): RuleCounters => decodeCounters(inst.maps.fl_counters.lookup(u32Key(i)) ?? Buffer.alloc(SIZEOF.fl_counters)),
     readTargets: () => inst.maps.fl_targets.keys().map((k) => k.readUInt32LE(0)),
@@ -186,5 +155,4 @@ export function disarmActive(): boolean {
 process.once('exit', () => {
   // The kernel drops our links when the process dies anyway; this keeps a clean exit tidy.
   disarmActive()
-  if (cgroupFd !== undefined) fs.closeSync(cgroupFd)
 })
