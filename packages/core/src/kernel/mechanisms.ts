@@ -55,3 +55,27 @@ export function chooseMechanism(rule: NormalizedSyscallRule): MechanismChoice {
       `${rule.syscall} needs fmod_ret or kprobe override on the syscall entry, or an LSM hook (not built yet)`,
   }
 }
+
+export interface MechanismCoverage {
+  mechanism: Mechanism
+  describe: string
+  available: boolean
+  /** Why not, when unavailable. */
+  reason: string
+  /** The syscalls it can fail, or 'any' for syscall-entry mechanisms. */
+  syscalls: string[] | 'any'
+}
+
+/** For `doctor`: each mechanism, whether this kernel has it, and what it can fail. */
+export function mechanismCoverage(): MechanismCoverage[] {
+  return (Object.values(MECHANISMS) as MechanismInfo[]).map((m) => {
+    const missing = m.needs.map(probeFeature).filter((r) => !r.available)
+    return {
+      mechanism: m.mechanism,
+      describe: m.describe,
+      available: missing.length === 0,
+      reason: missing.map((r) => `${r.feature}: ${r.reason}`).join('; '),
+      syscalls: m.mechanism === 'cgroup' ? Object.keys(CGROUP_SYSCALL_OPS) : 'any',
+    }
+  })
+}
