@@ -4,7 +4,9 @@
  *   fork -> a child of a tracked process is tracked too (its FAULT flag follows the comm filter)
  *   exec -> the comm filter is evaluated again; with scope 'system' a matching exec joins
  *   exit -> the entry goes when the last thread of the group exits (no stale pids, no reuse)
- * Attached only while armed.
+ *   seed -> at arming, one pass over every task in the kernel adds the processes that exist
+ *           already (the caller's descendants, or comm matches for scope 'system')
+ * The tracepoints are attached only while armed; the iterator runs only when read.
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -80,5 +82,60 @@ int BPF_PROG(fl_exit, struct task_struct *p)
 		return 0;
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 	bpf_map_delete_elem(&fl_targets, &tgid);
+	return 0;
+}
+
+#define FL_MAX_DEPTH 64 /* ancestors checked per task when seeding */
+
+static __always_inline int descends_from(struct task_struct *task, __u32 root)
+{
+	struct task_struct *p = task;
+	for (int i = 0; i < FL_MAX_DEPTH; i++) {
+		p = BPF_CORE_READ(p, real_parent);
+		if (!p)
+			return 0;
+		__u32 tgid = BPF_CORE_READ(p, tgid);
+		if (tgid == root)
+			return 1;
+		if (tgid <= 1)
+			return 0; /* reached init (or the idle task) */
+	}
+	return 0;
+}
+
+/* Seeding at arming: replaces a walk of /proc (about 1 ms per 100 processes from Node) by one
+ * read() of this iterator. User space has written fl_state and attached fl_fork first, so a
+ * process forked during the pass is caught by one of the two; it reads the iterator twice to
+ * cover a child whose pid wrapped below its parent's. */
+SEC("iter/task")
+int fl_seed(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	if (!task)
+		return 0;
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	if (BPF_CORE_READ(task, pid) != tgid)
+		return 0; /* one visit per process: its main thread */
+	struct fl_state *st = fl_get_state();
+	if (!st)
+		return 0;
+	char comm[FL_COMM_LEN] = {};
+	BPF_CORE_READ_STR_INTO(&comm, task, comm);
+	__u32 flags;
+	if (st->flags & FL_STATE_SYSTEM) {
+		if (!comm_allowed(st, comm))
+			return 0;
+		flags = FL_TARGET_TRACK | FL_TARGET_FAULT;
+	} else if (tgid == st->root_tgid) {
+		flags = FL_TARGET_TRACK;
+		if (!(st->flags & FL_STATE_EXCLUDE_ROOT) && comm_allowed(st, comm))
+			flags |= FL_TARGET_FAULT;
+	} else if (descends_from(task, st->root_tgid)) {
+		flags = FL_TARGET_TRACK | (comm_allowed(st, comm) ? FL_TARGET_FAULT : 0);
+	} else {
+		return 0;
+	}
+	struct fl_target t = { .flags = flags, .exec_ns = st->armed_ns };
+	bpf_map_update_elem(&fl_targets, &tgid, &t, BPF_NOEXIST);
 	return 0;
 }

@@ -20,6 +20,14 @@ struct task_struct {
 	int tgid; /* process id */
 	char comm[16];
 	struct signal_struct *signal;
+	struct task_struct *real_parent; /* the parent, or the reaper once the parent exited */
+} __attribute__((preserve_access_index));
+
+/* Context of an iter/task program: called once per task, then once with task == NULL. */
+struct bpf_iter_meta;
+struct bpf_iter__task {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
 } __attribute__((preserve_access_index));
 
 struct linux_binprm;

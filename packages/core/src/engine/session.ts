@@ -112,9 +112,9 @@ export function arm(config: FailureConfig): Session {
     writeConfig(inst, config, planned, armedNs)
     // Tracking first, then the /proc walk: no fork slips between them.
     for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) links.push(attachTracepoint(inst.process.program(name)))
-    const seeded = seedTargets(inst.maps.fl_targets, config.target, process.pid, armedNs)
+    seedTargets(inst)
     links.push(...attachFaults(inst, planned, config))
-    debug('armed %d rule(s), %d target(s), %d link(s) in %s ms', planned.length, seeded.length, links.length, (performance.now() - t0).toFixed(2))
+    debug('armed %d rule(s), %d link(s) in %s ms', planned.length, links.length, (performance.now() - t0).toFixed(2))
   } catch (err) {
     for (const l of links.reverse()) l.destroy()
     clearMaps(inst)

@@ -37,6 +37,8 @@ export interface Libbpf {
   bpf_program__attach_trace(prog: ProgramPtr): LinkPtr | null
   bpf_program__attach_lsm(prog: ProgramPtr): LinkPtr | null
   bpf_program__set_attach_target(prog: ProgramPtr, attachProgFd: number, func: string | null): number
+  bpf_program__attach_iter(prog: ProgramPtr, opts: null): LinkPtr | null
+  bpf_iter_create(linkFd: number): number
   bpf_map__name(map: MapPtr): string
   bpf_map__fd(map: MapPtr): number
   bpf_map__reuse_fd(map: MapPtr, fd: number): number
@@ -113,6 +115,8 @@ export function getNative(): Native {
     bpf_program__attach_kprobe: 'bpf_link *bpf_program__attach_kprobe(bpf_program *prog, bool retprobe, const char *func)',
     bpf_program__attach_trace: 'bpf_link *bpf_program__attach_trace(bpf_program *prog)',
     bpf_program__attach_lsm: 'bpf_link *bpf_program__attach_lsm(bpf_program *prog)',
+    bpf_program__attach_iter: 'bpf_link *bpf_program__attach_iter(bpf_program *prog, void *opts)',
+    bpf_iter_create: 'int bpf_iter_create(int link_fd)',
     bpf_program__set_attach_target: 'int bpf_program__set_attach_target(bpf_program *prog, int attach_prog_fd, const char *func)',
     bpf_map__name: 'const char *bpf_map__name(bpf_map *map)',
     bpf_map__fd: 'int bpf_map__fd(bpf_map *map)',
