@@ -18,11 +18,17 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline int comm_allowed(const struct fl_state *st, const char comm[FL_COMM_LEN])
+/* The comm filter's bits for `comm`: 0 when it is not in the filter. */
+static __always_inline __u32 comm_bits(const char comm[FL_COMM_LEN])
 {
-	if (!(st->flags & FL_STATE_COMM_FILTER))
-		return 1;
-	return bpf_map_lookup_elem(&fl_comms, comm) != 0;
+	__u32 *bits = bpf_map_lookup_elem(&fl_comms, comm);
+	return bits ? *bits : 0;
+}
+
+/* FL_TARGET_FAULT when calls of a process with these comm bits may be failed. */
+static __always_inline __u32 fault_flag(const struct fl_state *st, __u32 bits)
+{
+	return (!(st->flags & FL_STATE_COMM_FILTER) || bits) ? FL_TARGET_FAULT : 0;
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -38,10 +44,10 @@ int BPF_PROG(fl_fork, struct task_struct *parent, struct task_struct *child)
 	struct fl_state *st = fl_get_state();
 	if (!st)
 		return 0;
-	char comm[FL_COMM_LEN] = {};
-	BPF_CORE_READ_STR_INTO(&comm, child, comm);
+	/* A forked child carries its parent's comm until it execs. */
 	struct fl_target t = {
-		.flags = FL_TARGET_TRACK | (comm_allowed(st, comm) ? FL_TARGET_FAULT : 0),
+		.flags = FL_TARGET_TRACK | fault_flag(st, p->comm_bits),
+		.comm_bits = p->comm_bits,
 		.exec_ns = p->exec_ns,
 	};
 	bpf_map_update_elem(&fl_targets, &ctgid, &t, BPF_ANY);
@@ -57,19 +63,20 @@ int BPF_PROG(fl_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		return 0;
 	char comm[FL_COMM_LEN] = {};
 	BPF_CORE_READ_STR_INTO(&comm, p, comm);
+	__u32 bits = comm_bits(comm);
 	struct fl_target *t = bpf_map_lookup_elem(&fl_targets, &tgid);
 	if (!t) {
-		if ((st->flags & FL_STATE_SYSTEM) && comm_allowed(st, comm)) {
+		if ((st->flags & FL_STATE_SYSTEM) && bits) {
 			struct fl_target nt = { .flags = FL_TARGET_TRACK | FL_TARGET_FAULT,
-						.exec_ns = bpf_ktime_get_ns() };
+						.comm_bits = bits, .exec_ns = bpf_ktime_get_ns() };
 			bpf_map_update_elem(&fl_targets, &tgid, &nt, BPF_ANY);
 		}
 		return 0;
 	}
 	if ((st->flags & FL_STATE_EXCLUDE_ROOT) && tgid == st->root_tgid)
 		return 0;
-	__u32 flags = FL_TARGET_TRACK | (comm_allowed(st, comm) ? FL_TARGET_FAULT : 0);
-	struct fl_target nt = { .flags = flags, .exec_ns = bpf_ktime_get_ns() };
+	struct fl_target nt = { .flags = FL_TARGET_TRACK | fault_flag(st, bits), .comm_bits = bits,
+				.exec_ns = bpf_ktime_get_ns() };
 	bpf_map_update_elem(&fl_targets, &tgid, &nt, BPF_EXIST);
 	return 0;
 }
@@ -121,21 +128,22 @@ int fl_seed(struct bpf_iter__task *ctx)
 		return 0;
 	char comm[FL_COMM_LEN] = {};
 	BPF_CORE_READ_STR_INTO(&comm, task, comm);
+	__u32 bits = comm_bits(comm);
 	__u32 flags;
 	if (st->flags & FL_STATE_SYSTEM) {
-		if (!comm_allowed(st, comm))
+		if (!bits)
 			return 0;
 		flags = FL_TARGET_TRACK | FL_TARGET_FAULT;
 	} else if (tgid == st->root_tgid) {
 		flags = FL_TARGET_TRACK;
-		if (!(st->flags & FL_STATE_EXCLUDE_ROOT) && comm_allowed(st, comm))
-			flags |= FL_TARGET_FAULT;
+		if (!(st->flags & FL_STATE_EXCLUDE_ROOT))
+			flags |= fault_flag(st, bits);
 	} else if (descends_from(task, st->root_tgid)) {
-		flags = FL_TARGET_TRACK | (comm_allowed(st, comm) ? FL_TARGET_FAULT : 0);
+		flags = FL_TARGET_TRACK | fault_flag(st, bits);
 	} else {
 		return 0;
 	}
-	struct fl_target t = { .flags = flags, .exec_ns = st->armed_ns };
+	struct fl_target t = { .flags = flags, .comm_bits = bits, .exec_ns = st->armed_ns };
 	bpf_map_update_elem(&fl_targets, &tgid, &t, BPF_NOEXIST);
 	return 0;
 }

@@ -19,5 +19,7 @@ for (const name of packages) {
     packages: 'external',
     define: { __FAULTLINE_CJS_DIRNAME__: '__dirname' },
     logLevel: 'warning',
+    // paths.ts reads import.meta.url only when __FAULTLINE_CJS_DIRNAME__ is undefined (ESM).
+    logOverride: { 'empty-import-meta': 'silent' },
   })
 }

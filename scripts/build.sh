@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 make -s -C bpf
 npx tsc -b
 node scripts/build-cjs.mjs
+chmod +x packages/core/dist/cli/main.js

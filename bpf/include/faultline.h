@@ -19,9 +19,9 @@
 
 /* A process (thread group) in the armed set. Keyed by tgid, never by thread id. */
 struct fl_target {
-	__u32 flags;   /* FL_TARGET_* */
-	__u32 _pad;
-	__u64 exec_ns; /* bpf_ktime_get_ns() at its last exec (or at arming), for `after` from exec */
+	__u32 flags;     /* FL_TARGET_* */
+	__u32 comm_bits; /* fl_comms value of its comm (which comm filter entry it matched), 0 if none */
+	__u64 exec_ns;   /* bpf_ktime_get_ns() at its last exec (or at arming), for `after` from exec */
 };
 
 /* fl_state.flags */
@@ -75,6 +75,8 @@ struct fl_rule {
 	__u32 times;       /* at most this many fire; 0 = unlimited */
 	__u32 prob;        /* fire when draw < prob; FL_PROB_ALWAYS = always */
 	__u32 flags;       /* FL_RULE_* */
+	__u32 comm_mask;   /* fire only for targets whose comm_bits intersect this; 0 = any target */
+	__u32 _pad1;
 	__u64 seed;
 };
 

@@ -42,12 +42,14 @@ struct {
 	__type(value, struct fl_counters);
 } fl_counters SEC(".maps");
 
-/* comm (NUL-padded to 16 bytes) -> 1: the target's comm filter. */
+/* comm (NUL-padded to 16 bytes) -> a bit of its own: the comm filter. A target's comm_bits is
+ * the value of its comm; a rule's comm_mask says which comms it applies to (Minderbinder rules
+ * each name their own processes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FL_MAX_COMMS);
 	__type(key, char[FL_COMM_LEN]);
-	__type(value, __u8);
+	__type(value, __u32);
 } fl_comms SEC(".maps");
 
 static __always_inline struct fl_state *fl_get_state(void)

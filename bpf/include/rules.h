@@ -68,6 +68,8 @@ static long fl_eval_rule(__u32 i, void *data)
 	struct fl_counters *cnt = bpf_map_lookup_elem(&fl_counters, &key);
 	if (!r || !cnt || r->op != call->op)
 		return 0;
+	if (r->comm_mask && !(r->comm_mask & ec->target->comm_bits))
+		return 0; /* a rule for other processes of the target set */
 	__sync_fetch_and_add(&cnt->seen, 1);
 	if (!fl_filters_match(r, call))
 		return 0;

@@ -72,3 +72,11 @@ describe('faultline run', () => {
     }
   })
 })
+
+describe('without libbpf', () => {
+  it('says which package to install', () => {
+    const r = spawnSync(process.execPath, [BIN, 'doctor'], { encoding: 'utf8', env: { ...process.env, FAULTLINE_LIBBPF: '/nonexistent/libbpf.so.1' } })
+    expect(r.status).toBe(1)
+    expect(r.stdout + r.stderr).toMatch(/cannot load \/nonexistent\/libbpf\.so\.1.*apt-get install libbpf1/s)
+  })
+})

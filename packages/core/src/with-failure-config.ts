@@ -2,7 +2,7 @@
  * withFailureConfig(cfg, fn): arm, run fn, always disarm. The only entry point most users need.
  */
 import type { FailureConfig, FailureConfigInput } from './config/types.js'
-import { loadConfigSync, validateConfig } from './config/index.js'
+import { isValidatedConfig, loadConfigSync, validateConfig } from './config/index.js'
 import { arm } from './engine/session.js'
 import { FaultlineTimeoutError } from './engine/errors.js'
 import type { FaultsHandle } from './engine/handle.js'
@@ -18,11 +18,6 @@ export interface WithFailureConfigOptions {
 
 /** A config object, a validated config, or the path of a YAML file. */
 export type ConfigSource = FailureConfigInput | FailureConfig | string
-
-/** Normalized configs carry `warnings`, a key validation refuses in user input. */
-function isValidatedConfig(source: FailureConfigInput | FailureConfig): source is FailureConfig {
-  return Array.isArray((source as FailureConfig).warnings)
-}
 
 export function resolveConfig(source: ConfigSource): FailureConfig {
   if (typeof source === 'string') return loadConfigSync(source)

@@ -105,6 +105,9 @@ export interface NormalizedSyscallRule {
   when: NormalizedWhen
   /** Where in the input this rule came from, e.g. 'syscalls[2]', for error messages. */
   path: string
+  /** Only processes with one of these comms (a subset of target.comm); set by Minderbinder
+   * configs, whose rules each name their own processes. Undefined = every target. */
+  comm?: string[]
 }
 
 export interface NormalizedTarget {

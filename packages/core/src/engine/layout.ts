@@ -7,6 +7,7 @@ import type { NormalizedSyscallRule } from '../config/types.js'
 
 export const FL_MAX_RULES = 64
 export const FL_COMM_LEN = 16
+export const FL_MAX_COMMS = 32
 
 export const FL_TARGET_TRACK = 1
 export const FL_TARGET_FAULT = 2
@@ -38,29 +39,18 @@ export type FlOpName = keyof typeof FL_OP
 export const AF_INET = 2
 export const AF_INET6 = 10
 
-export const SIZEOF = { fl_target: 16, fl_state: 24, fl_rule: 80, fl_counters: 40 } as const
+export const SIZEOF = { fl_target: 16, fl_state: 24, fl_rule: 88, fl_counters: 40 } as const
 
 /** Offsets of fl_rule fields, checked against the C header by the layout test. */
 export const RULE_OFFSETS = {
   op: 0, ret: 4, match_flags: 8, port: 12, family: 14, addr: 16, mask: 32,
-  after_ns: 48, nth: 56, times: 60, prob: 64, flags: 68, seed: 72,
+  after_ns: 48, nth: 56, times: 60, prob: 64, flags: 68, comm_mask: 72, seed: 80,
 } as const
 
 export function u32Key(n: number): Buffer {
   const b = Buffer.alloc(4)
   b.writeUInt32LE(n >>> 0)
   return b
-}
-
-export function encodeTarget(flags: number, execNs: bigint): Buffer {
-  const b = Buffer.alloc(SIZEOF.fl_target)
-  b.writeUInt32LE(flags, 0)
-  b.writeBigUInt64LE(execNs, 8)
-  return b
-}
-
-export function decodeTargetFlags(b: Buffer): number {
-  return b.readUInt32LE(0)
 }
 
 export interface StateFields {
@@ -88,6 +78,8 @@ export function probabilityThreshold(p: number): number {
 export interface RuleEncoding {
   op: number
   afterFromExec: boolean
+  /** Bits of the fl_comms entries this rule applies to; 0 = every target. */
+  commMask: number
 }
 
 export function encodeRule(rule: NormalizedSyscallRule, enc: RuleEncoding): Buffer {
@@ -124,6 +116,7 @@ export function encodeRule(rule: NormalizedSyscallRule, enc: RuleEncoding): Buff
   }
   if (enc.afterFromExec) flags |= FL_RULE_AFTER_FROM_EXEC
   b.writeUInt32LE(flags, o.flags)
+  b.writeUInt32LE(enc.commMask >>> 0, o.comm_mask)
   return b
 }
 

@@ -12,7 +12,7 @@ import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from './errors.js'
 import { getInstance, type Instance } from './instance.js'
 import {
-  FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_SYSTEM, FL_MAX_RULES, SIZEOF,
+  FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_SYSTEM, FL_MAX_COMMS, FL_MAX_RULES, SIZEOF,
   decodeCounters, encodeComm, encodeRule, encodeState, u32Key, type RuleCounters,
 } from './layout.js'
 import { seedTargets } from './targets.js'
@@ -42,6 +42,9 @@ function plan(config: FailureConfig): PlannedRule[] {
   if (config.network.length) {
     throw new FaultlineUnsupportedError('network faults are not supported by this version of faultline (config.network)')
   }
+  if (config.target.comm.length > FL_MAX_COMMS) {
+    throw new FaultlineUnsupportedError(`target.comm holds at most ${FL_MAX_COMMS} names; this one has ${config.target.comm.length}`)
+  }
   if (config.syscalls.length > FL_MAX_RULES) {
     throw new FaultlineUnsupportedError(`a config holds at most ${FL_MAX_RULES} syscall rules; this one has ${config.syscalls.length}`)
   }
@@ -66,12 +69,15 @@ function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule
   const { maps } = inst
   const zero = Buffer.alloc(SIZEOF.fl_counters)
   const afterFromExec = config.target.comm.length > 0
+  // Each comm of the filter gets a bit; a rule naming its own processes (Minderbinder) gets their mask.
+  const commBit = new Map(config.target.comm.map((c, i) => [c, 1 << i]))
   config.syscalls.forEach((rule, i) => {
+    const commMask = (rule.comm ?? []).reduce((m, c) => m | (commBit.get(c) ?? 0), 0)
     maps.fl_counters.update(u32Key(i), zero)
-    maps.fl_rules.update(u32Key(i), encodeRule(rule, { op: planned[i]!.op, afterFromExec }))
+    maps.fl_rules.update(u32Key(i), encodeRule(rule, { op: planned[i]!.op, afterFromExec, commMask }))
   })
   maps.fl_comms.clear()
-  for (const comm of config.target.comm) maps.fl_comms.update(encodeComm(comm), Buffer.from([1]))
+  for (const [comm, bit] of commBit) maps.fl_comms.update(encodeComm(comm), u32Key(bit))
   let flags = 0
   if (config.target.comm.length) flags |= FL_STATE_COMM_FILTER
   if (config.target.scope === 'system') flags |= FL_STATE_SYSTEM
@@ -100,7 +106,9 @@ export function arm(config: FailureConfig): Session {
     throw new FaultlineBusyError(
       'withFailureConfig: another config is already armed in this process (rules: ' +
         `${active.config.syscalls.map((r) => r.name).join(', ')}). Nesting and concurrent calls are not supported: ` +
-        'put all rules in one config, or run concurrent tests in separate processes.',
+        'put all rules in one config, or run concurrent tests in separate processes. If an earlier test timed out, ' +
+        'its callback never settled: pass { timeout } to withFailureConfig, or call disarmActive() in afterEach ' +
+        '(the Vitest plugin and the Jest environment do both).',
     )
   }
   const t0 = performance.now()

@@ -80,11 +80,13 @@ export const MIN_LIBBPF = { major: 1, minor: 0 }
 export function getNative(): Native {
   if (native) return native
   let handle: koffi.LibraryHandle
+  // FAULTLINE_LIBBPF points at another build (a newer libbpf than the distribution's).
+  const path = process.env.FAULTLINE_LIBBPF || 'libbpf.so.1'
   try {
-    handle = koffi.load('libbpf.so.1')
+    handle = koffi.load(path)
   } catch (err) {
     throw new LibbpfMissingError(
-      `cannot load libbpf.so.1 (${(err as Error).message}). ` +
+      `cannot load ${path} (${(err as Error).message}). ` +
         `Install it: apt-get install libbpf1 (Debian/Ubuntu), dnf install libbpf (Fedora/RHEL).`,
     )
   }

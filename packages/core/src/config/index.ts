@@ -1,0 +1,10 @@
+/** Config: user input (object, YAML, Minderbinder YAML) -> validated FailureConfig. Never touches the kernel. */
+export { validateConfig, isValidatedConfig } from './validate.js'
+export { parseConfig, loadConfig, loadConfigSync } from './yaml.js'
+export { fromMinderbinder, isMinderbinder } from './minderbinder.js'
+export { ConfigError, type ConfigIssue } from './errors.js'
+export { errnoByName, errnoName, errnoNames } from './errno.js'
+export { syscallExists, syscallTable, currentArch, SOCKET_SYSCALLS } from './syscalls.js'
+export { parseDuration } from './duration.js'
+export { parseAddress } from './address.js'
+export type * from './types.js'
