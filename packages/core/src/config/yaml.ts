@@ -7,10 +7,10 @@ import { validateConfig } from './validate.js'
 import { fromMinderbinder, isMinderbinder } from './minderbinder.js'
 
 export function parseConfig(text: string, source?: string): FailureConfig {
-  const doc = parseDocument(text, { prettyErrors: false })
+  const doc = parseDocument(text)
   if (doc.errors.length) {
     throw new ConfigError(
-      doc.errors.map((e) => ({ path: '', message: `YAML ${e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''}: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => ({ path: '', message: `YAML line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` })),
       source,
     )
   }
