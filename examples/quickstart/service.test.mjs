@@ -7,7 +7,12 @@ import { profile } from './service.mjs'
 let upstream
 let port
 beforeAll(async () => {
-  upstream = http.createServer((req, res) => res.end(JSON.stringify({ id: req.url.split('/').pop(), name: 'Ada' })))
+  // Connection: close, so every request dials anew. A kept-alive connection makes no connect()
+  // call, and a connect rule only fails new connections (Node's global agent keeps them alive).
+  upstream = http.createServer((req, res) => {
+    res.setHeader('Connection', 'close')
+    res.end(JSON.stringify({ id: req.url.split('/').pop(), name: 'Ada' }))
+  })
   await new Promise((r) => upstream.listen(0, '127.0.0.1', r))
   port = upstream.address().port
 })
