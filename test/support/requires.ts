@@ -3,8 +3,10 @@
  * kernel lacks the feature, else undefined. Reasons start with "requires <feature>:" — the VM
  * matrix (test/vm) parses that and fails a kernel that should have run the test.
  *
- *   it.skipIf(requires('lsm'))('fails openat through the BPF LSM', ...)   // reason in the title? no:
- *   it('...', (ctx) => { skipUnless(ctx, 'lsm'); ... })                   // reason printed + reported
+ *   it('fails openat through the BPF LSM', (ctx) => { skipUnless(ctx, 'lsm'); ... })
+ *
+ * The reason is printed, and kept in the task's meta (`meta.skipReason`), which Vitest's JSON
+ * report carries (it drops ctx.skip's note): scripts/summarize.mjs and the VM matrix read it.
  */
 import { probeFeature, type Feature } from '../../packages/core/src/kernel/index.js'
 
@@ -18,6 +20,7 @@ export function requires(...features: Feature[]): string | undefined {
 
 interface SkipContext {
   skip(note?: string): void
+  task: { meta: object }
 }
 
 /** Skips the running test, with the reason printed and kept in the report, unless every feature is there. */
@@ -25,6 +28,7 @@ export function skipUnless(ctx: SkipContext, ...features: Feature[]): void {
   const reason = requires(...features)
   if (reason) {
     console.log(`[skip] ${reason}`)
+    ;(ctx.task.meta as { skipReason?: string }).skipReason = reason
     ctx.skip(reason)
   }
 }
