@@ -39,7 +39,7 @@ int probe_kprobe_override(struct pt_regs *ctx)
 }
 
 /* fmod_ret on a syscall entry: needs trampolines and CONFIG_FUNCTION_ERROR_INJECTION.
- * The target (__x64_sys_getppid / __arm64_sys_getppid) is set before load. */
+ * The target (__x64_sys_close / __arm64_sys_close) is set before load. */
 SEC("fmod_ret")
 int BPF_PROG(probe_fmod_ret_syscall) { return 0; }
 

@@ -94,7 +94,7 @@ function probeBpf(feature: BpfFeature): FeatureResult {
   try {
     obj = BpfObject.open(bpfObjectPath('probe'))
     for (const p of obj.programs()) if (p.name !== name) obj.setAutoload(p.name, false)
-    if (feature === 'fmod-ret-syscall') obj.setAttachTarget(name, `${syscallPrefix()}getppid`)
+    if (feature === 'fmod-ret-syscall') obj.setAttachTarget(name, `${syscallPrefix()}close`)
     step = 'load'
     obj.load()
     step = 'attach'

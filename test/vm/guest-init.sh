@@ -1,0 +1,30 @@
+#!/bin/sh
+# Runs inside the VM as PID 1 on the host's read-only root: mounts what tests need, brings
+# loopback up, runs the job's command in its directory with the caller's environment, prints
+# the exit-status marker the host parses, and powers off.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc 2>/dev/null
+mount -t sysfs sys /sys 2>/dev/null
+mountpoint -q /dev || mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm 2>/dev/null
+mount -t devpts devpts /dev/pts 2>/dev/null
+mount -t tmpfs shm /dev/shm
+mount -t tmpfs tmp /tmp
+mount -t tmpfs run /run
+mount -t bpf bpf /sys/fs/bpf
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+ip link set lo up
+job=$(sed -n 's/.*fl.job=\([^ ]*\).*/\1/p' /proc/cmdline)
+# The job dir is on the read-only root; tests may write into ./.vm-out (a tmpfs in the guest).
+. "$job/env.sh"
+cd "$FL_CWD" || { echo "@@FL-EXIT:125@@ no such directory $FL_CWD"; echo o > /proc/sysrq-trigger; }
+if [ -d "$FL_CWD/.vm-out" ]; then mount -t tmpfs out "$FL_CWD/.vm-out"; fi
+echo "@@FL-START@@"
+sh "$job/cmd.sh" </dev/null
+echo "@@FL-EXIT:$?@@"
+sync
+echo o > /proc/sysrq-trigger
+sleep 10

@@ -1,0 +1,140 @@
+// The kernels of the test matrix: where each comes from, how it boots, and which faultline
+// features it must offer (a test skipped for a feature its kernel should have fails the matrix).
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url))
+export const CACHE = path.join(REPO, '.vm-cache')
+const SHARED_KERNELS = path.resolve(REPO, '../shared/kernels')
+
+/** Modules a Debian kernel needs before the 9p root mounts, then those the network tests use. */
+const BOOT_MODULES = ['virtio_pci', '9pnet_virtio', '9p']
+const EXTRA_MODULES = ['overlay', 'sch_netem', 'sch_tbf', 'sch_ingress', 'cls_bpf', 'ifb', 'veth', 'sch_htb', 'dummy']
+
+export const KERNELS = {
+  host: {
+    describe: 'the running kernel, no VM',
+    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'cls-bpf', 'tbf', 'ifb'],
+  },
+  'debian-6.1': {
+    describe: 'Debian 12 linux-image-6.1.0-*-amd64',
+    package: /^linux-image-6\.1\.0-\d+-amd64$/,
+    expect: ['tp_btf', 'cgroup-sockaddr', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'ifb'],
+  },
+  'debian-6.12': {
+    describe: 'Debian 12 backports linux-image-6.12.*+deb12-amd64',
+    package: /^linux-image-6\.12\.\d+\+deb12-amd64$/,
+    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'ifb'],
+  },
+  'fei-6.12': {
+    describe: '6.12 with function error injection and kprobe override (like Ubuntu), everything built in',
+    file: path.join(SHARED_KERNELS, 'vmlinuz-6.12.117-fei'),
+    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'kprobe-override', 'fmod-ret-syscall', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'ifb'],
+  },
+}
+
+export function ensureTools(tools) {
+  const missing = tools.filter(([bin]) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' })
+      return false
+    } catch {
+      return true
+    }
+  })
+  if (missing.length === 0) return
+  const pkgs = [...new Set(missing.map(([, pkg]) => pkg))]
+  process.stderr.write(`vm: installing ${pkgs.join(' ')}\n`)
+  execFileSync('sh', ['-c', `(apt-get install -y -qq ${pkgs.join(' ')} || (apt-get update -qq && apt-get install -y -qq ${pkgs.join(' ')})) >/dev/null`], { stdio: 'inherit' })
+}
+
+/** Downloads and unpacks a Debian kernel package once; returns its kernel and initramfs paths. */
+function debianKernel(name, spec) {
+  const dir = path.join(CACHE, name)
+  const done = path.join(dir, '.ready')
+  if (!fs.existsSync(done)) {
+    ensureTools([['dpkg', 'dpkg'], ['depmod', 'kmod'], ['apt-get', 'apt'], ['busybox', 'busybox-static']])
+    const list = execFileSync('sh', ['-c', 'apt-cache pkgnames linux-image- 2>/dev/null || true'], { encoding: 'utf8' })
+    let pkgs = list.split('\n').filter((p) => spec.package.test(p))
+    if (pkgs.length === 0) {
+      execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' })
+      pkgs = execFileSync('apt-cache', ['pkgnames', 'linux-image-'], { encoding: 'utf8' }).split('\n').filter((p) => spec.package.test(p))
+    }
+    if (pkgs.length === 0) throw new Error(`vm: no package matching ${spec.package} in apt (Debian 12 with bookworm-backports needed)`)
+    const pkg = pkgs.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).at(-1)
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.mkdirSync(path.join(dir, 'root'), { recursive: true })
+    process.stderr.write(`vm: downloading ${pkg}\n`)
+    execFileSync('apt-get', ['download', '-qq', '-o', 'APT::Sandbox::User=root', pkg], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] })
+    const deb = fs.readdirSync(dir).find((f) => f.endsWith('.deb'))
+    execFileSync('dpkg', ['-x', deb, 'root'], { cwd: dir })
+    fs.rmSync(path.join(dir, deb))
+    const version = fs.readdirSync(path.join(dir, 'root/lib/modules'))[0]
+    execFileSync('depmod', ['-b', path.join(dir, 'root'), version])
+    const vmlinuz = path.join(dir, 'root/boot', `vmlinuz-${version}`)
+    fs.writeFileSync(path.join(dir, 'initrd.cpio'), buildInitramfs(path.join(dir, 'root/lib/modules', version)))
+    fs.copyFileSync(vmlinuz, path.join(dir, 'vmlinuz'))
+    fs.rmSync(path.join(dir, 'root'), { recursive: true, force: true })
+    fs.writeFileSync(done, `${pkg}\n`)
+  }
+  return { kernel: path.join(dir, 'vmlinuz'), initrd: path.join(dir, 'initrd.cpio'), label: fs.readFileSync(done, 'utf8').trim() }
+}
+
+/** Resolves a kernel name to what QEMU boots. */
+export function resolveKernel(name) {
+  const spec = KERNELS[name]
+  if (!spec) throw new Error(`vm: unknown kernel "${name}"; known: ${Object.keys(KERNELS).join(', ')}`)
+  if (name === 'host') return { host: true, label: 'host' }
+  if (spec.file) {
+    if (!fs.existsSync(spec.file)) {
+      throw new Error(`vm: ${spec.file} is missing; build it with ${path.join(SHARED_KERNELS, 'build.sh')} (see that script's header)`)
+    }
+    return { kernel: spec.file, initrd: undefined, label: path.basename(spec.file) }
+  }
+  return debianKernel(name, spec)
+}
+
+// --- initramfs: busybox + the modules, as a newc cpio archive written here (no cpio tool needed)
+
+function modulesInOrder(modDir, wanted) {
+  const deps = new Map()
+  const byName = new Map()
+  for (const line of fs.readFileSync(path.join(modDir, 'modules.dep'), 'utf8').split('\n')) {
+    const [mod, rest] = line.split(':')
+    if (!mod) continue
+    deps.set(mod, rest.trim() ? rest.trim().split(/\s+/) : [])
+    byName.set(path.basename(mod).replace(/\.ko(\.xz|\.zst)?$/, '').replace(/-/g, '_'), mod)
+  }
+  const order = []
+  const visit = (mod) => {
+    if (order.includes(mod)) return
+    for (const d of deps.get(mod) ?? []) visit(d)
+    order.push(mod)
+  }
+  for (const w of wanted) {
+    const mod = byName.get(w)
+    if (mod) visit(mod) // absent = built in
+  }
+  return order
+}
+
+function cpioEntry(name, mode, data = Buffer.alloc(0)) {
+  const nameBuf = Buffer.from(`${name}\0`)
+  const hex = (n) => n.toString(16).padStart(8, '0')
+  const header = `070701${hex(0)}${hex(mode)}${hex(0)}${hex(0)}${hex(1)}${hex(0)}${hex(data.length)}${hex(0)}${hex(0)}${hex(0)}${hex(0)}${hex(nameBuf.length)}${hex(0)}`
+  const pad = (len) => Buffer.alloc((4 - (len % 4)) % 4)
+  const head = Buffer.concat([Buffer.from(header), nameBuf])
+  return Buffer.concat([head, pad(head.length), data, pad(data.length)])
+}
+
+function buildInitramfs(modDir) {
+  const mods = modulesInOrder(modDir, [...BOOT_MODULES, ...EXTRA_MODULES])
+  const entries = [cpioEntry('bin', 0o40755), cpioEntry('dev', 0o40755), cpioEntry('proc', 0o40755), cpioEntry('sys', 0o40755), cpioEntry('newroot', 0o40755), cpioEntry('lib', 0o40755)]
+  entries.push(cpioEntry('bin/busybox', 0o100755, fs.readFileSync('/bin/busybox')))
+  mods.forEach((m, i) => entries.push(cpioEntry(`lib/${String(i).padStart(2, '0')}-${path.basename(m)}`, 0o100644, fs.readFileSync(path.join(modDir, m)))))
+  entries.push(cpioEntry('init', 0o100755, fs.readFileSync(new URL('initramfs-init.sh', import.meta.url))))
+  entries.push(cpioEntry('TRAILER!!!', 0))
+  return Buffer.concat(entries)
+}

@@ -1,0 +1,98 @@
+// Boots a kernel under QEMU (TCG) with the host's root shared read-only over virtio-9p, runs one
+// command in the caller's directory with the caller's environment, streams its output, and
+// resolves to its exit status: 124 if the VM timed out, 125 if it died without reporting one.
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { CACHE, REPO, ensureTools, resolveKernel } from './kernels.mjs'
+
+export const EXIT_TIMEOUT = 124
+export const EXIT_VM_DIED = 125
+const MARKER = /@@FL-EXIT:(\d+)@@/
+const START = '@@FL-START@@'
+
+const quote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`
+
+function writeJob(argv, { cwd, env }) {
+  const dir = fs.mkdtempSync(path.join(CACHE, 'jobs', 'job-'))
+  const vars = Object.entries(env).filter(([k]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && !['PWD', 'OLDPWD', 'SHLVL', '_'].includes(k))
+  fs.writeFileSync(path.join(dir, 'env.sh'), vars.map(([k, v]) => `export ${k}=${quote(v)}`).join('\n') + `\nexport FL_CWD=${quote(cwd)} HOME=/tmp FL_VM=1\n`)
+  fs.writeFileSync(path.join(dir, 'cmd.sh'), `exec ${argv.map(quote).join(' ')}\n`)
+  return dir
+}
+
+/**
+ * @param {string} kernelName
+ * @param {string[]} argv
+ * @param {{ timeout?: number, mem?: string, cpus?: number, verbose?: boolean, cwd?: string, env?: object, onOutput?: (chunk: string) => void }} opts
+ * @returns {Promise<{ status: number, ms: number, output: string }>}
+ */
+export async function runInVm(kernelName, argv, opts = {}) {
+  const cwd = opts.cwd ?? process.cwd()
+  const env = opts.env ?? process.env
+  const write = opts.onOutput ?? ((s) => process.stdout.write(s))
+  const k = resolveKernel(kernelName)
+  const t0 = Date.now()
+  if (k.host) {
+    return new Promise((resolve) => {
+      const p = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      let output = ''
+      const on = (d) => { output += d; write(d.toString()) }
+      p.stdout.on('data', on)
+      p.stderr.on('data', on)
+      p.on('error', () => resolve({ status: 127, ms: Date.now() - t0, output }))
+      p.on('close', (code, sig) => resolve({ status: code ?? 128 + 9, ms: Date.now() - t0, output }))
+    })
+  }
+  ensureTools([['qemu-system-x86_64', 'qemu-system-x86']])
+  fs.mkdirSync(path.join(CACHE, 'jobs'), { recursive: true })
+  const job = writeJob(argv, { cwd, env })
+  const guestInit = path.join(REPO, 'test/vm/guest-init.sh')
+  const rootflags = 'trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144'
+  const append = [
+    'console=ttyS0', opts.verbose ? '' : 'quiet loglevel=1', 'panic=-1', 'root=/dev/root', 'rootfstype=9p',
+    `rootflags=${rootflags}`, 'ro', k.initrd ? `fl.init=${guestInit}` : `init=${guestInit}`, `fl.job=${job}`,
+    'lsm=lockdown,capability,landlock,yama,apparmor,bpf',
+  ].filter(Boolean).join(' ')
+  const args = [
+    '-accel', 'tcg', '-cpu', 'max', '-smp', String(opts.cpus ?? 2), '-m', opts.mem ?? '2G', '-nographic', '-no-reboot', '-nic', 'none',
+    '-kernel', k.kernel, ...(k.initrd ? ['-initrd', k.initrd] : []),
+    '-fsdev', 'local,id=r,path=/,security_model=none,readonly=on,multidevs=remap',
+    '-device', 'virtio-9p-pci,fsdev=r,mount_tag=/dev/root',
+    '-append', append,
+  ]
+  return new Promise((resolve) => {
+    const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let status
+    let output = ''
+    let pending = ''
+    let timedOut = false
+    let started = false
+    const timer = setTimeout(() => { timedOut = true; qemu.kill('SIGKILL') }, (opts.timeout ?? 600) * 1000)
+    const kill = () => qemu.kill('SIGKILL')
+    process.once('SIGINT', kill).once('SIGTERM', kill).once('exit', kill)
+    qemu.stdout.on('data', (d) => {
+      pending += d.toString().replace(/\r/g, '')
+      let i
+      while ((i = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, i + 1)
+        pending = pending.slice(i + 1)
+        // Firmware and kernel noise before the command starts and after it ends is shown only with --verbose.
+        if (line.includes(START)) { started = true; continue }
+        const m = MARKER.exec(line)
+        if (m) { status = Number(m[1]); continue }
+        if (!(started && status === undefined) && !opts.verbose) continue
+        output += line
+        write(line)
+      }
+    })
+    qemu.stderr.on('data', (d) => { if (opts.verbose) process.stderr.write(d) })
+    qemu.on('close', () => {
+      clearTimeout(timer)
+      process.off('SIGINT', kill).off('SIGTERM', kill).off('exit', kill)
+      if (pending && MARKER.test(pending)) status = Number(MARKER.exec(pending)[1])
+      fs.rmSync(job, { recursive: true, force: true })
+      resolve({ status: timedOut ? EXIT_TIMEOUT : status ?? EXIT_VM_DIED, ms: Date.now() - t0, output })
+    })
+  })
+}
