@@ -18,10 +18,12 @@ mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 ip link set lo up
 job=$(sed -n 's/.*fl.job=\([^ ]*\).*/\1/p' /proc/cmdline)
-# The job dir is on the read-only root; tests may write into ./.vm-out (a tmpfs in the guest).
+# The job dir is on the read-only root. The command's directory gets a writable overlay
+# (upper layer in the guest's tmpfs): tools write caches next to the code (vite's .vite-temp).
 . "$job/env.sh"
+mkdir -p /tmp/.fl-overlay/up /tmp/.fl-overlay/work
+mount -t overlay overlay -o "lowerdir=$FL_CWD,upperdir=/tmp/.fl-overlay/up,workdir=/tmp/.fl-overlay/work" "$FL_CWD" 2>/dev/null
 cd "$FL_CWD" || { echo "@@FL-EXIT:125@@ no such directory $FL_CWD"; echo o > /proc/sysrq-trigger; }
-if [ -d "$FL_CWD/.vm-out" ]; then mount -t tmpfs out "$FL_CWD/.vm-out"; fi
 echo "@@FL-START@@"
 sh "$job/cmd.sh" </dev/null
 echo "@@FL-EXIT:$?@@"

@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// npm run test:vm [-- --kernel a,b] [--verbose] [vitest filters...]
+// Runs the integration suite on every kernel of the matrix and prints kernel x test file with
+// pass/fail/skip counts. A test skipped for a feature its kernel should have (KERNELS[k].expect)
+// counts as a failure. Writes .test-results/vm.counts.json for the closing line of CI.
+import fs from 'node:fs'
+import path from 'node:path'
+import { KERNELS, REPO } from './kernels.mjs'
+import { runInVm } from './run-vm.mjs'
+
+const args = process.argv.slice(2)
+const kArg = args.indexOf('--kernel')
+const kernels = kArg >= 0 ? args[kArg + 1].split(',') : Object.keys(KERNELS)
+const verbose = args.includes('--verbose')
+const filters = args.filter((a, i) => !a.startsWith('--') && i !== kArg + 1)
+const BEGIN = '@@FL-REPORT-BEGIN@@'
+const END = '@@FL-REPORT-END@@'
+const logDir = path.join(REPO, '.test-results', 'vm-logs')
+fs.mkdirSync(logDir, { recursive: true })
+
+const suite = `npx vitest run --reporter=dot --reporter=json --outputFile=/tmp/fl-report.json ${filters.join(' ')}; ` +
+  `echo ${BEGIN}; cat /tmp/fl-report.json; echo; echo ${END}`
+
+const results = []
+for (const kernel of kernels) {
+  const t0 = Date.now()
+  process.stdout.write(`vm matrix: ${kernel} (${KERNELS[kernel]?.describe ?? '?'}) ...\n`)
+  const log = fs.createWriteStream(path.join(logDir, `${kernel}.log`))
+  let run
+  try {
+    // On the host the same command runs directly (no VM), with a report file of its own.
+    run = await runInVm(kernel, ['sh', '-c', suite.replaceAll('/tmp/fl-report.json', kernel === 'host' ? '.test-results/vm-host.json.tmp' : '/tmp/fl-report.json')], {
+      timeout: 1200,
+      onOutput: (s) => { log.write(s); if (verbose) process.stdout.write(s) },
+    })
+  } catch (err) {
+    results.push({ kernel, error: err.message, files: [], seconds: 0 })
+    continue
+  }
+  log.end()
+  const text = run.output
+  const json = text.slice(text.indexOf(BEGIN) + BEGIN.length, text.lastIndexOf(END)).trim()
+  let report
+  try {
+    report = JSON.parse(json)
+  } catch {
+    results.push({ kernel, error: `no test report (exit ${run.status}); see ${path.relative(REPO, path.join(logDir, `${kernel}.log`))}`, files: [], seconds: (Date.now() - t0) / 1000 })
+    continue
+  }
+  const expect = new Set(KERNELS[kernel].expect)
+  const files = report.testResults.map((f) => {
+    const row = { file: path.relative(REPO, f.name), passed: 0, failed: 0, skipped: 0, wrongSkips: [], failures: [] }
+    if (f.status === 'failed' && f.assertionResults.length === 0) {
+      row.failed++
+      row.failures.push(f.message?.split('\n')[0] ?? 'suite failed to run')
+    }
+    for (const t of f.assertionResults) {
+      if (t.status === 'passed') row.passed++
+      else if (t.status === 'failed') { row.failed++; row.failures.push(t.fullName) }
+      else {
+        const feature = /^requires ([\w-]+):/.exec(t.meta?.skipReason ?? '')?.[1]
+        if (feature && expect.has(feature)) { row.failed++; row.wrongSkips.push(`${t.fullName} (${t.meta.skipReason})`) }
+        else row.skipped++
+      }
+    }
+    return row
+  })
+  results.push({ kernel, files, seconds: (Date.now() - t0) / 1000 })
+}
+
+// The table: one row per test file, one column per kernel.
+const allFiles = [...new Set(results.flatMap((r) => r.files.map((f) => f.file)))].sort()
+const cell = (r, file) => {
+  if (r.error) return 'error'
+  const f = r.files.find((x) => x.file === file)
+  return f ? `${f.passed}/${f.failed}/${f.skipped}` : '-'
+}
+const w0 = Math.max(10, ...allFiles.map((f) => f.length))
+const widths = results.map((r) => Math.max(r.kernel.length, 9))
+console.log(`\nkernel matrix: passed/failed/skipped per test file`)
+console.log(['test file'.padEnd(w0), ...results.map((r, i) => r.kernel.padStart(widths[i]))].join('  '))
+for (const file of allFiles) console.log([file.padEnd(w0), ...results.map((r, i) => cell(r, file).padStart(widths[i]))].join('  '))
+console.log(['time'.padEnd(w0), ...results.map((r, i) => `${r.seconds.toFixed(0)} s`.padStart(widths[i]))].join('  '))
+let passed = 0, failed = 0, skipped = 0
+for (const r of results) {
+  if (r.error) { failed++; console.log(`\n${r.kernel}: ${r.error}`) }
+  for (const f of r.files) {
+    passed += f.passed; failed += f.failed; skipped += f.skipped
+    for (const x of f.failures) console.log(`  FAIL [${r.kernel}] ${f.file} > ${x}`)
+    for (const x of f.wrongSkips) console.log(`  SKIPPED BUT SHOULD RUN [${r.kernel}] ${f.file} > ${x}`)
+  }
+}
+fs.mkdirSync(path.join(REPO, '.test-results'), { recursive: true })
+fs.writeFileSync(path.join(REPO, '.test-results', 'vm.counts.json'), JSON.stringify({ passed, failed, skipped, kernels: results.map((r) => ({ kernel: r.kernel, seconds: r.seconds })) }))
+console.log(`vm matrix: ${passed} passed, ${failed} failed, ${skipped} skipped`)
+process.exit(failed ? 1 : 0)
