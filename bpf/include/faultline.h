@@ -28,6 +28,7 @@ struct fl_target {
 #define FL_STATE_COMM_FILTER 1u /* only processes whose comm is in fl_comms get FL_TARGET_FAULT */
 #define FL_STATE_SYSTEM 2u      /* any exec on the machine whose comm matches joins the set */
 #define FL_STATE_EXCLUDE_ROOT 4u /* scope 'children': root_tgid tracks but is never failed */
+#define FL_STATE_NEED_PATH 8u    /* some rule matches on a path: hooks fetch the call's path */
 
 /* Global state of the armed config (one entry). */
 struct fl_state {
@@ -35,7 +36,8 @@ struct fl_state {
 	__u32 flags;     /* FL_STATE_* */
 	__u32 n_rules;   /* rules [0, n_rules) of fl_rules are live */
 	__u32 root_tgid; /* the arming process */
-	__u32 _pad;
+	__u32 exempt_tid; /* faultline's own thread while it works (arm, disarm, counters): never failed */
+	__u64 exempt_ino; /* inode of the test runner's IPC socket in root_tgid: never failed */
 };
 
 /* Operations a rule can fail. Numbered here, named in packages/core/src/engine/layout.ts. */
@@ -47,12 +49,21 @@ enum fl_op {
 	FL_OP_SOCKET = 4,  /* inet/inet6 socket() */
 	FL_OP_GETSOCKOPT = 5,
 	FL_OP_SETSOCKOPT = 6,
+	/* Syscall-level mechanisms (entry hooks and LSM hooks) use FL_OP_SYS_BASE + syscall nr. */
+	FL_OP_SYS_BASE = 1000,
 };
+
+#define FL_MAX_SYSCALLS 512 /* syscall numbers below this can be failed */
+#define FL_PATH_LEN 256     /* bytes of a path compared against a glob */
+#define FL_GLOB_LEN 128     /* bytes of a glob */
+#define FL_ARG_NONE 0xff
 
 /* fl_rule.match_flags */
 #define FL_MATCH_PORT 1u
 #define FL_MATCH_ADDR 2u
 #define FL_MATCH_FAMILY 4u
+#define FL_MATCH_PATH 8u   /* fl_globs[rule] against the call's path (see fl_call.has_path) */
+#define FL_MATCH_FLAGS 16u /* every bit of open_flags set in the call's open flags */
 
 /* fl_rule.flags */
 #define FL_RULE_SEEDED 1u          /* probability draws come from splitmix64(seed, index) */
@@ -76,8 +87,33 @@ struct fl_rule {
 	__u32 prob;        /* fire when draw < prob; FL_PROB_ALWAYS = always */
 	__u32 flags;       /* FL_RULE_* */
 	__u32 comm_mask;   /* fire only for targets whose comm_bits intersect this; 0 = any target */
-	__u32 _pad1;
+	__u32 open_flags;  /* with FL_MATCH_FLAGS: O_* bits that must all be set */
 	__u64 seed;
+};
+
+/* Per syscall number: where its arguments are. Filled by user space from its syscall table. */
+struct fl_sysinfo {
+	__u8 path_arg;  /* index (0-5) of the path argument, FL_ARG_NONE if none */
+	__u8 flags_arg; /* index of the open flags argument, FL_ARG_NONE if none */
+	__u8 fd_arg;    /* index of the fd argument, FL_ARG_NONE if none */
+	__u8 _pad;
+	__u32 implied_flags; /* flags the call implies (creat: O_CREAT|O_WRONLY|O_TRUNC) */
+};
+
+/* A glob for FL_MATCH_PATH: '*' (not across '/'), '**' (across), '?'. NUL-terminated. */
+struct fl_glob {
+	char pattern[FL_GLOB_LEN];
+};
+
+/* Per-CPU scratch: the path of the call being evaluated (too big for the BPF stack), and the
+ * glob matcher's state. The state lives in map memory on purpose: the verifier tracks stack
+ * values exactly and would walk every iteration of the matcher; map values it treats as
+ * unknown, so the bpf_loop callback is verified in a few passes. */
+struct fl_scratch {
+	char path[FL_PATH_LEN];
+	__s32 pi, si, star_p, star_s, dstar_p, dstar_s;
+	__s32 result; /* -1 running, 0 no match, 1 match */
+	__s32 _pad;
 };
 
 /* Counters per rule. Updated with atomic adds: every CPU and thread of the tree counts in one place. */

@@ -52,6 +52,30 @@ struct {
 	__type(value, __u32);
 } fl_comms SEC(".maps");
 
+/* rule index -> the glob of its FL_MATCH_PATH filter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct fl_glob);
+} fl_globs SEC(".maps");
+
+/* syscall nr -> where its path and flags arguments are. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FL_MAX_SYSCALLS);
+	__type(key, __u32);
+	__type(value, struct fl_sysinfo);
+} fl_sysinfo SEC(".maps");
+
+/* [0] -> this CPU's scratch path buffer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fl_scratch);
+} fl_scratch SEC(".maps");
+
 static __always_inline struct fl_state *fl_get_state(void)
 {
 	__u32 zero = 0;
@@ -62,9 +86,14 @@ static __always_inline struct fl_state *fl_get_state(void)
  * This is the whole cost for an untargeted process: one hash lookup. */
 static __always_inline struct fl_target *fl_current_fault_target(void)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
 	struct fl_target *t = bpf_map_lookup_elem(&fl_targets, &tgid);
 	if (!t || !(t->flags & FL_TARGET_FAULT))
+		return 0;
+	/* Safeguard: faultline's own thread, while it works on the maps, is never failed. */
+	struct fl_state *st = fl_get_state();
+	if (st && st->exempt_tid && st->exempt_tid == (__u32)id)
 		return 0;
 	return t;
 }

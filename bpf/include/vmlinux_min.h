@@ -21,6 +21,7 @@ struct task_struct {
 	char comm[16];
 	struct signal_struct *signal;
 	struct task_struct *real_parent; /* the parent, or the reaper once the parent exited */
+	struct files_struct *files;
 } __attribute__((preserve_access_index));
 
 /* Context of an iter/task program: called once per task, then once with task == NULL. */
@@ -31,5 +32,39 @@ struct bpf_iter__task {
 } __attribute__((preserve_access_index));
 
 struct linux_binprm;
+struct files_struct;
 
 #endif
+
+/* The user registers saved at syscall entry (x86-64 names; CO-RE relocates the offsets).
+ * The ___fl suffix keeps it apart from the UAPI struct pt_regs kprobe programs see. */
+struct pt_regs___fl {
+	unsigned long r10;
+	unsigned long r9;
+	unsigned long r8;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+	unsigned long orig_ax; /* the syscall number */
+} __attribute__((preserve_access_index));
+
+struct vfsmount;
+struct dentry;
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+} __attribute__((preserve_access_index));
+struct inode {
+	unsigned long i_ino;
+} __attribute__((preserve_access_index));
+struct file {
+	struct path f_path;
+	struct inode *f_inode;
+} __attribute__((preserve_access_index));
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} __attribute__((preserve_access_index));
+struct files_struct {
+	struct fdtable *fdt;
+} __attribute__((preserve_access_index));

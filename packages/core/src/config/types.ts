@@ -42,6 +42,8 @@ export interface SyscallRuleInput {
   ret?: number
   match?: SyscallMatchInput
   when?: WhenInput
+  /** Pin the kernel mechanism instead of letting faultline pick the best one available. */
+  mechanism?: 'cgroup' | 'fmod-ret-syscall' | 'kprobe-override' | 'lsm' | 'security-fmod-ret'
 }
 
 export interface TargetInput {
@@ -108,6 +110,8 @@ export interface NormalizedSyscallRule {
   /** Only processes with one of these comms (a subset of target.comm); set by Minderbinder
    * configs, whose rules each name their own processes. Undefined = every target. */
   comm?: string[]
+  /** A pinned mechanism; undefined = the best available. */
+  mechanism?: 'cgroup' | 'fmod-ret-syscall' | 'kprobe-override' | 'lsm' | 'security-fmod-ret'
 }
 
 export interface NormalizedTarget {

@@ -22,7 +22,8 @@ import { parseAddress } from './address.js'
 
 const TOP_KEYS = ['target', 'syscalls', 'network']
 const TARGET_KEYS = ['scope', 'comm']
-const RULE_KEYS = ['name', 'syscall', 'errno', 'ret', 'match', 'when']
+const RULE_KEYS = ['name', 'syscall', 'errno', 'ret', 'match', 'when', 'mechanism']
+const MECHANISMS = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
 const MATCH_KEYS = ['port', 'address', 'family', 'path', 'fd', 'flags']
 const WHEN_KEYS = ['after', 'nth', 'times', 'probability', 'seed']
 const SCOPES = ['tree', 'children', 'system'] as const
@@ -142,8 +143,14 @@ function validateRule(raw: unknown, path: string, issues: Issues): NormalizedSys
   const ret = validateReturn(raw, path, issues)
   const match = validateMatch(raw.match, typeof syscall === 'string' ? syscall : '', `${path}.match`, issues)
   const when = validateWhen(raw.when, `${path}.when`, issues)
+  const mechanism = raw.mechanism
+  if (mechanism !== undefined && !(MECHANISMS as readonly unknown[]).includes(mechanism)) {
+    issues.add(`${path}.mechanism`, `${describe(mechanism)} is not a mechanism; allowed: ${MECHANISMS.join(', ')} (or leave it out: faultline picks the best available)`)
+  }
   if (issues.list.length > before || ret === undefined) return undefined
-  return { name: name as string, syscall: syscall as string, ret, errnoName: errnoName(-ret), match, when, path }
+  const rule: NormalizedSyscallRule = { name: name as string, syscall: syscall as string, ret, errnoName: errnoName(-ret), match, when, path }
+  if (mechanism !== undefined) rule.mechanism = mechanism as NormalizedSyscallRule['mechanism']
+  return rule
 }
 
 function validateReturn(raw: Obj, path: string, issues: Issues): number | undefined {
@@ -204,9 +211,10 @@ function validateMatch(raw: unknown, syscall: string, path: string, issues: Issu
   for (const [key, list, what] of [['path', PATH_SYSCALLS, 'calls with a path argument'], ['fd', FD_SYSCALLS, 'calls with an fd argument']] as const) {
     if (raw[key] === undefined || !appliesTo(key, list, what)) continue
     const v = raw[key]
-    if (typeof v === 'string' && v.length > 0) match[key] = v
-    else issues.add(`${path}.${key}`, `must be a non-empty glob string (e.g. "/tmp/app/**/*.json"), got ${describe(v)}`)
+    if (typeof v === 'string' && v.length > 0 && Buffer.byteLength(v) < 128) match[key] = v
+    else issues.add(`${path}.${key}`, `must be a glob string of 1..127 bytes (e.g. "/tmp/app/**/*.json"; * within a directory, ** across, ? one character), got ${describe(v)}`)
   }
+  if (match.path && match.fd) issues.add(`${path}.fd`, 'give path or fd, not both')
   if (raw.flags !== undefined && appliesTo('flags', OPEN_SYSCALLS, 'open calls')) {
     if (!Array.isArray(raw.flags) || raw.flags.length === 0) issues.add(`${path}.flags`, `must be a non-empty array of open flags (${OPEN_FLAGS.join(', ')})`)
     else {

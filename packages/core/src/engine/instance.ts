@@ -6,18 +6,24 @@
 import createDebug from 'debug'
 import { BpfObject, type BpfMap } from '../libbpf/index.js'
 import { bpfObjectPath } from '../paths.js'
+import { syscallTable } from '../config/syscalls.js'
+import { SYSCALL_ARGS } from '../kernel/syscall-args.js'
+import { encodeSysinfo, u32Key, FL_MAX_SYSCALLS } from './layout.js'
 
 const debug = createDebug('faultline:engine')
 
 /** Maps declared in bpf/include/maps.h, shared by every object. */
-export const SHARED_MAPS = ['fl_targets', 'fl_state', 'fl_rules', 'fl_counters', 'fl_comms'] as const
+export const SHARED_MAPS = ['fl_targets', 'fl_state', 'fl_rules', 'fl_counters', 'fl_comms', 'fl_globs', 'fl_sysinfo', 'fl_scratch'] as const
 export type SharedMapName = (typeof SHARED_MAPS)[number]
 
 export interface Instance {
   process: BpfObject
   maps: Record<SharedMapName, BpfMap>
-  /** Fault objects by name ('sock', ...), loaded on first use. */
-  fault(name: string): BpfObject
+  /**
+   * A fault object, loaded on first use and kept: `key` names the instance ('sock',
+   * 'sys_fmodret:openat'), `file` the object file (default: the key), `prepare` runs before load.
+   */
+  fault(key: string, options?: { file?: string; prepare?: (obj: BpfObject) => void }): BpfObject
 }
 
 let instance: Instance | undefined
@@ -33,17 +39,23 @@ export function getInstance(): Instance {
     throw err
   }
   const maps = Object.fromEntries(SHARED_MAPS.map((m) => [m, processObj.map(m)])) as Record<SharedMapName, BpfMap>
+  // Where each syscall's path / fd / flags arguments are, for the syscall-level hooks.
+  for (const [name, nr] of Object.entries(syscallTable())) {
+    const args = SYSCALL_ARGS[name]
+    if (args && nr < FL_MAX_SYSCALLS) maps.fl_sysinfo.update(u32Key(nr), encodeSysinfo(args))
+  }
   const faults = new Map<string, BpfObject>()
   instance = {
     process: processObj,
     maps,
-    fault(name) {
+    fault(name, options = {}) {
       const hit = faults.get(name)
       if (hit) return hit
       const t = performance.now()
-      const obj = BpfObject.open(bpfObjectPath(name))
+      const obj = BpfObject.open(bpfObjectPath(options.file ?? name))
       try {
         for (const m of SHARED_MAPS) obj.reuseMap(m, maps[m].fd)
+        options.prepare?.(obj)
         obj.load()
       } catch (err) {
         obj.close()

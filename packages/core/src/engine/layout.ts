@@ -15,10 +15,13 @@ export const FL_TARGET_FAULT = 2
 export const FL_STATE_COMM_FILTER = 1
 export const FL_STATE_SYSTEM = 2
 export const FL_STATE_EXCLUDE_ROOT = 4
+export const FL_STATE_NEED_PATH = 8
 
 export const FL_MATCH_PORT = 1
 export const FL_MATCH_ADDR = 2
 export const FL_MATCH_FAMILY = 4
+export const FL_MATCH_PATH = 8
+export const FL_MATCH_FLAGS = 16
 
 export const FL_RULE_SEEDED = 1
 export const FL_RULE_AFTER_FROM_EXEC = 2
@@ -36,15 +39,21 @@ export const FL_OP = {
 } as const
 export type FlOpName = keyof typeof FL_OP
 
+/** Syscall-level mechanisms number their ops FL_OP_SYS_BASE + the syscall number. */
+export const FL_OP_SYS_BASE = 1000
+export const FL_MAX_SYSCALLS = 512
+export const FL_GLOB_LEN = 128
+export const FL_ARG_NONE = 0xff
+
 export const AF_INET = 2
 export const AF_INET6 = 10
 
-export const SIZEOF = { fl_target: 16, fl_state: 24, fl_rule: 88, fl_counters: 40 } as const
+export const SIZEOF = { fl_target: 16, fl_state: 32, fl_rule: 88, fl_counters: 40, fl_sysinfo: 8, fl_glob: 128 } as const
 
 /** Offsets of fl_rule fields, checked against the C header by the layout test. */
 export const RULE_OFFSETS = {
   op: 0, ret: 4, match_flags: 8, port: 12, family: 14, addr: 16, mask: 32,
-  after_ns: 48, nth: 56, times: 60, prob: 64, flags: 68, comm_mask: 72, seed: 80,
+  after_ns: 48, nth: 56, times: 60, prob: 64, flags: 68, comm_mask: 72, open_flags: 76, seed: 80,
 } as const
 
 export function u32Key(n: number): Buffer {
@@ -58,6 +67,10 @@ export interface StateFields {
   flags: number
   nRules: number
   rootTgid: number
+  /** faultline's own thread while it works: never failed. */
+  exemptTid: number
+  /** Inode of the test runner's IPC socket: never failed. */
+  exemptIno: bigint
 }
 
 export function encodeState(s: StateFields): Buffer {
@@ -66,6 +79,8 @@ export function encodeState(s: StateFields): Buffer {
   b.writeUInt32LE(s.flags, 8)
   b.writeUInt32LE(s.nRules, 12)
   b.writeUInt32LE(s.rootTgid, 16)
+  b.writeUInt32LE(s.exemptTid, 20)
+  b.writeBigUInt64LE(s.exemptIno, 24)
   return b
 }
 
@@ -80,6 +95,8 @@ export interface RuleEncoding {
   afterFromExec: boolean
   /** Bits of the fl_comms entries this rule applies to; 0 = every target. */
   commMask: number
+  /** Open flag bits that must all be set (match.flags), 0 = no filter. */
+  openFlags: number
 }
 
 export function encodeRule(rule: NormalizedSyscallRule, enc: RuleEncoding): Buffer {
@@ -95,6 +112,11 @@ export function encodeRule(rule: NormalizedSyscallRule, enc: RuleEncoding): Buff
   const family = rule.match.address?.family ?? rule.match.family
   if (family) b.writeUInt8(family === 'inet' ? AF_INET : AF_INET6, o.family)
   if (rule.match.family) matchFlags |= FL_MATCH_FAMILY
+  if (rule.match.path || rule.match.fd) matchFlags |= FL_MATCH_PATH
+  if (enc.openFlags) {
+    matchFlags |= FL_MATCH_FLAGS
+    b.writeUInt32LE(enc.openFlags >>> 0, o.open_flags)
+  }
   const addr = rule.match.address
   if (addr) {
     matchFlags |= FL_MATCH_ADDR
@@ -153,5 +175,21 @@ export function decodeCounters(b: Buffer): RuleCounters {
 export function encodeComm(comm: string): Buffer {
   const b = Buffer.alloc(FL_COMM_LEN)
   b.write(comm.slice(0, FL_COMM_LEN - 1), 'utf8')
+  return b
+}
+
+export function encodeSysinfo(args: { path?: number; flags?: number; fd?: number; implied?: number }): Buffer {
+  const b = Buffer.alloc(SIZEOF.fl_sysinfo)
+  b.writeUInt8(args.path ?? FL_ARG_NONE, 0)
+  b.writeUInt8(args.flags ?? FL_ARG_NONE, 1)
+  b.writeUInt8(args.fd ?? FL_ARG_NONE, 2)
+  b.writeUInt32LE(args.implied ?? 0, 4)
+  return b
+}
+
+/** A glob, NUL-terminated in FL_GLOB_LEN bytes (validation keeps it shorter). */
+export function encodeGlob(glob: string): Buffer {
+  const b = Buffer.alloc(SIZEOF.fl_glob)
+  b.write(glob.slice(0, FL_GLOB_LEN - 1), 'utf8')
   return b
 }

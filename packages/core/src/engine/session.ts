@@ -4,7 +4,9 @@
  * the maps. Disarm destroys the links (the fault stops at once) and clears the maps.
  * One armed config per process at a time: see FaultlineBusyError.
  */
+import fs from 'node:fs'
 import createDebug from 'debug'
+import { OPEN_FLAG_BITS } from '../kernel/open-flags.js'
 import type { FailureConfig } from '../config/types.js'
 import { attachTracepoint, type Link } from '../libbpf/index.js'
 import { chooseMechanism } from '../kernel/mechanisms.js'
@@ -12,7 +14,7 @@ import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from './errors.js'
 import { getInstance, type Instance } from './instance.js'
 import {
-  FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_SYSTEM, FL_MAX_COMMS, FL_MAX_RULES, SIZEOF,
+  FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_NEED_PATH, FL_STATE_SYSTEM, encodeGlob, FL_MAX_COMMS, FL_MAX_RULES, SIZEOF,
   decodeCounters, encodeComm, encodeRule, encodeState, u32Key, type RuleCounters,
 } from './layout.js'
 import { seedTargets } from './targets.js'
@@ -65,16 +67,39 @@ function plan(config: FailureConfig): PlannedRule[] {
   return planned
 }
 
-function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule[], armedNs: bigint): void {
+/** The inode of the test runner's IPC channel (Vitest forks, Jest workers): never failed. */
+function runnerChannelInode(): bigint {
+  const fd = (process as { channel?: { fd?: number } }).channel?.fd
+  if (typeof fd !== 'number' || fd < 0) return 0n
+  try {
+    return BigInt(fs.fstatSync(fd).ino)
+  } catch {
+    return 0n
+  }
+}
+
+interface StateWriter {
+  /** Rewrites fl_state with faultline's own thread exempt (true) or not. */
+  exempt(on: boolean): void
+}
+
+function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule[], armedNs: bigint): StateWriter {
   const { maps } = inst
   const zero = Buffer.alloc(SIZEOF.fl_counters)
   const afterFromExec = config.target.comm.length > 0
   // Each comm of the filter gets a bit; a rule naming its own processes (Minderbinder) gets their mask.
   const commBit = new Map(config.target.comm.map((c, i) => [c, 1 << i]))
-  config.syscalls.forEach((rule, i) => {
+  let needPath = false
+  planned.forEach(({ rule, op }, i) => {
     const commMask = (rule.comm ?? []).reduce((m, c) => m | (commBit.get(c) ?? 0), 0)
+    const openFlags = (rule.match.flags ?? []).reduce((m, f) => m | ((OPEN_FLAG_BITS as Record<string, number>)[f] ?? 0), 0)
+    const glob = rule.match.path ?? rule.match.fd
+    if (glob) {
+      needPath = true
+      maps.fl_globs.update(u32Key(i), encodeGlob(glob))
+    }
     maps.fl_counters.update(u32Key(i), zero)
-    maps.fl_rules.update(u32Key(i), encodeRule(rule, { op: planned[i]!.op, afterFromExec, commMask }))
+    maps.fl_rules.update(u32Key(i), encodeRule(rule, { op, afterFromExec, commMask, openFlags }))
   })
   maps.fl_comms.clear()
   for (const [comm, bit] of commBit) maps.fl_comms.update(encodeComm(comm), u32Key(bit))
@@ -82,7 +107,18 @@ function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule
   if (config.target.comm.length) flags |= FL_STATE_COMM_FILTER
   if (config.target.scope === 'system') flags |= FL_STATE_SYSTEM
   if (config.target.scope === 'children') flags |= FL_STATE_EXCLUDE_ROOT
-  maps.fl_state.update(u32Key(0), encodeState({ armedNs, flags, nRules: config.syscalls.length, rootTgid: process.pid }))
+  if (needPath) flags |= FL_STATE_NEED_PATH
+  const exemptIno = runnerChannelInode()
+  const writer: StateWriter = {
+    exempt(on) {
+      maps.fl_state.update(
+        u32Key(0),
+        encodeState({ armedNs, flags, nRules: planned.length, rootTgid: process.pid, exemptTid: on ? process.pid : 0, exemptIno }),
+      )
+    },
+  }
+  writer.exempt(true)
+  return writer
 }
 
 function clearMaps(inst: Instance): void {
@@ -116,12 +152,16 @@ export function arm(config: FailureConfig): Session {
   const inst = getInstance()
   const links: Link[] = []
   const armedNs = process.hrtime.bigint()
+  let state: StateWriter | undefined
   try {
-    writeConfig(inst, config, planned, armedNs)
+    // faultline's own thread is exempt while it works (its reads of the seeding iterator, the
+    // close() of links at disarm), so no rule can break arming or disarming.
+    state = writeConfig(inst, config, planned, armedNs)
     // Tracking first, then the /proc walk: no fork slips between them.
     for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) links.push(attachTracepoint(inst.process.program(name)))
     seedTargets(inst)
     links.push(...attachFaults(inst, planned, config))
+    state.exempt(false)
     debug('armed %d rule(s), %d link(s) in %s ms', planned.length, links.length, (performance.now() - t0).toFixed(2))
   } catch (err) {
     for (const l of links.reverse()) l.destroy()
@@ -141,6 +181,7 @@ export function arm(config: FailureConfig): Session {
     disarm() {
       if (disarmed) return
       disarmed = true
+      state!.exempt(true)
       // Faults first (they stop at once), then tracking; counters are read before the maps clear.
       for (const l of links.reverse()) l.destroy()
       handle.freeze()

@@ -1,12 +1,25 @@
 /**
  * Which kernel mechanism serves a syscall rule, best first, and why none can when none can.
  * The engine arms what this picks; `doctor` and refusal messages read the same table.
+ *
+ * Preference, per rule:
+ *   socket calls (connect, bind, sendmsg/sendto, socket, get/setsockopt)  -> cgroup hooks
+ *   match.fd (the file behind an fd)            -> an LSM file hook (lsm, then security-fmod-ret)
+ *   match.path on an open call                  -> an LSM file hook first (the path is resolved),
+ *                                                  then the syscall entry (the path as passed)
+ *   anything else                               -> the syscall entry (fmod-ret-syscall, then
+ *                                                  kprobe-override), then the LSM hook it passes
+ * A rule may name its mechanism (`mechanism: 'lsm'`) to pin it.
  */
+import fs from 'node:fs'
 import type { NormalizedSyscallRule } from '../config/types.js'
-import { FL_OP, type FlOpName } from '../engine/layout.js'
-import { probeFeature, type Feature } from './features.js'
+import { FL_OP, FL_OP_SYS_BASE, type FlOpName } from '../engine/layout.js'
+import { syscallTable } from '../config/syscalls.js'
+import { probeFeature, syscallPrefix, type Feature } from './features.js'
+import { LSM_HOOKS } from './lsm-hooks.js'
 
-export type Mechanism = 'cgroup'
+export const MECHANISM_NAMES = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
+export type Mechanism = (typeof MECHANISM_NAMES)[number]
 
 export interface MechanismInfo {
   mechanism: Mechanism
@@ -16,11 +29,11 @@ export interface MechanismInfo {
 }
 
 export const MECHANISMS: Record<Mechanism, MechanismInfo> = {
-  cgroup: {
-    mechanism: 'cgroup',
-    needs: ['tp_btf', 'cgroup-sockaddr'],
-    describe: 'cgroup socket hooks + bpf_set_retval',
-  },
+  cgroup: { mechanism: 'cgroup', needs: ['tp_btf', 'cgroup-sockaddr'], describe: 'cgroup socket hooks + bpf_set_retval' },
+  'fmod-ret-syscall': { mechanism: 'fmod-ret-syscall', needs: ['tp_btf', 'fmod-ret-syscall'], describe: 'fmod_ret on the syscall entry' },
+  'kprobe-override': { mechanism: 'kprobe-override', needs: ['tp_btf', 'kprobe-override'], describe: 'kprobe + bpf_override_return on the syscall entry' },
+  lsm: { mechanism: 'lsm', needs: ['tp_btf', 'lsm'], describe: 'BPF LSM programs on the LSM hook the syscall passes' },
+  'security-fmod-ret': { mechanism: 'security-fmod-ret', needs: ['tp_btf', 'security-fmod-ret'], describe: 'fmod_ret on the security_* hook the syscall passes' },
 }
 
 /** Syscalls the cgroup hooks intercept, and the hook operation each maps to. */
@@ -34,25 +47,86 @@ export const CGROUP_SYSCALL_OPS: Record<string, FlOpName> = {
   setsockopt: 'setsockopt',
 }
 
-export type MechanismChoice =
-  | { ok: true; mechanism: Mechanism; op: number }
-  | { ok: false; reason: string }
+const OPEN_CALLS = ['open', 'openat', 'openat2', 'creat']
 
-export function chooseMechanism(rule: NormalizedSyscallRule): MechanismChoice {
-  const op = CGROUP_SYSCALL_OPS[rule.syscall]
-  if (op) {
-    const missing = MECHANISMS.cgroup.needs.map(probeFeature).filter((r) => !r.available)
-    if (missing.length === 0) return { ok: true, mechanism: 'cgroup', op: FL_OP[op] }
-    return {
-      ok: false,
-      reason: `${MECHANISMS.cgroup.describe} would serve it, but ${missing.map((m) => `${m.feature} is unavailable (${m.reason})`).join('; ')}`,
+export type MechanismChoice = { ok: true; mechanism: Mechanism; op: number } | { ok: false; reason: string }
+
+let entrySymbols: Set<string> | undefined
+
+/** Syscall entry functions of this kernel (from /proc/kallsyms; empty if unreadable). */
+function hasEntrySymbol(syscall: string): boolean {
+  if (!entrySymbols) {
+    entrySymbols = new Set()
+    try {
+      const prefix = syscallPrefix()
+      for (const line of fs.readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
+        const name = line.slice(line.lastIndexOf(' ') + 1)
+        if (name.startsWith(prefix)) entrySymbols.add(name.slice(prefix.length))
+      }
+    } catch {
+      /* no kallsyms: attach will say */
     }
   }
+  return entrySymbols.size === 0 || entrySymbols.has(syscall)
+}
+
+/** Why `mechanism` cannot serve `rule` here, or undefined when it can. */
+function unavailable(mechanism: Mechanism, rule: NormalizedSyscallRule): string | undefined {
+  const s = rule.syscall
+  switch (mechanism) {
+    case 'cgroup':
+      if (!CGROUP_SYSCALL_OPS[s]) return `cgroup hooks only see ${Object.keys(CGROUP_SYSCALL_OPS).join(', ')}`
+      break
+    case 'fmod-ret-syscall':
+    case 'kprobe-override':
+      if (rule.match.fd) return 'match.fd needs an LSM file hook (the entry only sees the fd number)'
+      if (!hasEntrySymbol(s)) return `this kernel has no ${syscallPrefix()}${s}`
+      if (CGROUP_SYSCALL_OPS[s] && (rule.match.port !== undefined || rule.match.address || rule.match.family)) return 'address filters are served by cgroup hooks'
+      break
+    case 'lsm':
+    case 'security-fmod-ret': {
+      const hook = LSM_HOOKS[s]
+      if (!hook) return `${s} passes no LSM hook faultline uses (${[...new Set(Object.keys(LSM_HOOKS))].slice(0, 12).join(', ')}, ...)`
+      if (rule.match.fd && !hook.resolved.includes(mechanism)) {
+        return `match.fd needs the file's path, which ${mechanism === 'lsm' ? `lsm/${hook.hook}` : `security_${hook.hook}`} cannot resolve`
+      }
+      break
+    }
+  }
+  const missing = MECHANISMS[mechanism].needs.map(probeFeature).filter((r) => !r.available)
+  if (missing.length) return missing.map((m) => `${m.feature}: ${m.reason}`).join('; ')
+  return undefined
+}
+
+function preference(rule: NormalizedSyscallRule): Mechanism[] {
+  if (CGROUP_SYSCALL_OPS[rule.syscall]) return ['cgroup']
+  const lsm: Mechanism[] = ['lsm', 'security-fmod-ret']
+  const entry: Mechanism[] = ['fmod-ret-syscall', 'kprobe-override']
+  if (rule.match.fd) return lsm
+  if (rule.match.path && OPEN_CALLS.includes(rule.syscall)) return [...lsm, ...entry]
+  return [...entry, ...lsm]
+}
+
+/** The op the BPF side sees for `rule` under `mechanism`. */
+function opFor(mechanism: Mechanism, syscall: string): number {
+  if (mechanism === 'cgroup') return FL_OP[CGROUP_SYSCALL_OPS[syscall]!]
+  return FL_OP_SYS_BASE + (syscallTable()[syscall] ?? 0)
+}
+
+export function chooseMechanism(rule: NormalizedSyscallRule): MechanismChoice {
+  const candidates = rule.mechanism ? [rule.mechanism] : preference(rule)
+  const reasons: string[] = []
+  for (const m of candidates) {
+    const why = unavailable(m, rule)
+    if (!why) return { ok: true, mechanism: m, op: opFor(m, rule.syscall) }
+    reasons.push(`${m}: ${why}`)
+  }
+  const others = MECHANISM_NAMES.filter((m) => !candidates.includes(m) && !unavailable(m, { ...rule, match: {} }))
   return {
     ok: false,
     reason:
-      `this version fails only socket calls (${Object.keys(CGROUP_SYSCALL_OPS).join(', ')}) through cgroup hooks; ` +
-      `${rule.syscall} needs fmod_ret or kprobe override on the syscall entry, or an LSM hook (not built yet)`,
+      `no mechanism on this kernel can fail ${rule.syscall}${rule.mechanism ? ` with mechanism ${rule.mechanism}` : ''} (${reasons.join('; ')})` +
+      (others.length ? `; available here for it without this filter: ${others.join(', ')}` : ''),
   }
 }
 
@@ -75,7 +149,8 @@ export function mechanismCoverage(): MechanismCoverage[] {
       describe: m.describe,
       available: missing.length === 0,
       reason: missing.map((r) => `${r.feature}: ${r.reason}`).join('; '),
-      syscalls: m.mechanism === 'cgroup' ? Object.keys(CGROUP_SYSCALL_OPS) : 'any',
+      syscalls:
+        m.mechanism === 'cgroup' ? Object.keys(CGROUP_SYSCALL_OPS) : m.mechanism === 'lsm' || m.mechanism === 'security-fmod-ret' ? Object.keys(LSM_HOOKS) : 'any',
     }
   })
 }
