@@ -1,0 +1,147 @@
+/**
+ * Syscall failures beyond socket calls, for every mechanism this kernel has (the VM matrix runs
+ * each where it exists): a C program, a Python program and Node code (main thread and libuv
+ * pool) see the configured errno on the configured calls only.
+ */
+import { describe, it, expect, beforeAll } from 'vitest'
+import { execFileSync, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { withFailureConfig, predictSeededFailures, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
+import { runJson } from '../support/net.js'
+import { requires, skipUnless } from '../support/requires.js'
+import type { Feature } from '../../packages/core/src/kernel/index.js'
+
+const MECHANISMS = ['fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
+type Mech = (typeof MECHANISMS)[number]
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-sys-'))
+const FILES = path.join(dir, 'fl-files') // comm "fl-files"
+const inside = path.join(dir, 'data', 'in')
+const outside = path.join(dir, 'data', 'out')
+const IN = path.join(inside, 'config.json')
+const OUT = path.join(outside, 'config.json')
+const GLOB = `${dir}/data/in/**`
+
+beforeAll(() => {
+  execFileSync('cc', ['-O2', '-pthread', '-o', FILES, fileURLToPath(new URL('../fixtures/files.c', import.meta.url))])
+  fs.mkdirSync(inside, { recursive: true })
+  fs.mkdirSync(outside, { recursive: true })
+  fs.writeFileSync(IN, '{}')
+  fs.writeFileSync(OUT, '{}')
+})
+
+const openRule = (mechanism: Mech, extra: Record<string, unknown> = {}) => ({
+  syscalls: [{ name: 'cfg', syscall: 'openat', errno: 'ENOENT', mechanism, match: { path: GLOB }, ...extra }],
+})
+const nodeOpen = (p: string) => {
+  try {
+    fs.closeSync(fs.openSync(p, 'r'))
+    return 'ok'
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code
+  }
+}
+const poolOpen = (p: string) => fs.promises.open(p).then(async (h) => (await h.close(), 'ok'), (e: NodeJS.ErrnoException) => e.code)
+const py = (p: string) =>
+  runJson('python3', ['-c', `import json,errno\nr=[]\nfor p in ${JSON.stringify([p])}:\n  try:\n    open(p).close(); r.append('ok')\n  except OSError as e:\n    r.append(errno.errorcode[e.errno])\nprint(json.dumps(r))`])
+
+for (const mech of MECHANISMS) {
+  describe(`through ${mech}`, () => {
+    const need = (ctx: Parameters<typeof skipUnless>[0]) => skipUnless(ctx, mech as Feature)
+
+    it('openat under a glob fails for C, Python and Node (main thread and libuv pool); other paths open', async (ctx) => {
+      need(ctx)
+      await withFailureConfig(openRule(mech), async (faults) => {
+        expect(await runJson(FILES, ['open', IN, '1'])).toEqual(['ENOENT'])
+        expect(await runJson(FILES, ['open', OUT, '1'])).toEqual(['ok'])
+        expect(await py(IN)).toEqual(['ENOENT'])
+        expect(await py(OUT)).toEqual(['ok'])
+        expect(nodeOpen(IN)).toBe('ENOENT')
+        expect(nodeOpen(OUT)).toBe('ok')
+        expect(await poolOpen(IN)).toBe('ENOENT')
+        expect(faults.stats().cfg).toMatchObject({ mechanism: mech })
+        expect(faults.fired('cfg')).toBe(4)
+      })
+      expect(nodeOpen(IN)).toBe('ok')
+    })
+
+    it('the 3rd write fails and the others succeed', async (ctx) => {
+      need(ctx)
+      const r = await withFailureConfig(
+        { target: { scope: 'children', comm: ['fl-files'] }, syscalls: [{ name: 'w', syscall: 'write', errno: 'ENOSPC', mechanism: mech, when: { nth: 3 } }] },
+        () => runJson(FILES, ['write', path.join(outside, 'w.txt'), '5']),
+      )
+      expect(r).toEqual(['ok', 'ok', 'ENOSPC', 'ok', 'ok'])
+    })
+
+    it('probability with a seed fails the same, predicted calls every time', async (ctx) => {
+      need(ctx)
+      const cfg = openRule(mech, { when: { probability: 0.3, seed: 42 } })
+      const a = await withFailureConfig(cfg, () => runJson<string[]>(FILES, ['open', IN, '40']))
+      const b = await withFailureConfig(cfg, () => runJson<string[]>(FILES, ['open', IN, '40']))
+      expect(a).toEqual(b)
+      expect(a.flatMap((r, i) => (r === 'ENOENT' ? [i] : []))).toEqual(predictSeededFailures(42, 0.3, 40))
+    })
+
+    it('after delays the first failure', async (ctx) => {
+      need(ctx)
+      const r = await withFailureConfig(openRule(mech, { when: { after: '400ms' } }), () => runJson<string[]>(FILES, ['open', IN, '8', '150']))
+      expect(r[0]).toBe('ok')
+      expect(r.at(-1)).toBe('ENOENT')
+      const firstFail = r.indexOf('ENOENT')
+      expect(r.slice(firstFail).every((x) => x === 'ENOENT')).toBe(true)
+    })
+
+    it('pthreads of a target are hit', async (ctx) => {
+      need(ctx)
+      expect(await withFailureConfig(openRule(mech), () => runJson(FILES, ['threads', IN, '4']))).toEqual(['ENOENT', 'ENOENT', 'ENOENT', 'ENOENT'])
+    })
+
+    it('a process outside the tree is never hit', async (ctx) => {
+      need(ctx)
+      const out = path.join(dir, `unrelated-${mech}.json`)
+      const go = path.join(dir, `go-${mech}`)
+      spawnSync('sh', ['-c', `setsid sh -c 'while [ ! -e "${go}" ]; do sleep 0.05; done; "${FILES}" open "${IN}" 3 > "${out}"' >/dev/null 2>&1 </dev/null &`])
+      await withFailureConfig(openRule(mech), async () => {
+        fs.writeFileSync(go, '')
+        const deadline = Date.now() + 20_000
+        while (!(fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes(']')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      })
+      expect(JSON.parse(fs.readFileSync(out, 'utf8'))).toEqual(['ok', 'ok', 'ok'])
+    })
+  })
+}
+
+describe('filters that pick a mechanism', () => {
+  it('match.flags fails only opens with those flags', async (ctx) => {
+    if (requires('fmod-ret-syscall') && requires('kprobe-override') && requires('lsm') && requires('security-fmod-ret')) ctx.skip('no syscall-level mechanism on this kernel')
+    await withFailureConfig({ syscalls: [{ name: 'create', syscall: 'openat', errno: 'EROFS', match: { path: GLOB, flags: ['O_CREAT'] } }] }, async () => {
+      expect(() => fs.writeFileSync(path.join(inside, 'new.txt'), 'x')).toThrow(/EROFS/)
+      expect(nodeOpen(IN)).toBe('ok')
+    })
+  })
+
+  it('match.fd fails writes only to files under a glob (fmod_ret on security_file_permission)', async (ctx) => {
+    skipUnless(ctx, 'security-fmod-ret')
+    await withFailureConfig(
+      { target: { scope: 'children' }, syscalls: [{ name: 'disk-full', syscall: 'write', errno: 'ENOSPC', match: { fd: GLOB } }] },
+      async (faults) => {
+        expect(await runJson(FILES, ['write', path.join(inside, 'log.txt'), '2'])).toEqual(['ENOSPC', 'ENOSPC'])
+        expect(await runJson(FILES, ['write', path.join(outside, 'log.txt'), '2'])).toEqual(['ok', 'ok'])
+        expect(faults.stats()['disk-full']!.mechanism).toBe('security-fmod-ret')
+      },
+    )
+  })
+
+  it('where no mechanism can fail openat, arming is refused naming what would serve it', async (ctx) => {
+    if (!(requires('fmod-ret-syscall') && requires('kprobe-override') && requires('lsm') && requires('security-fmod-ret'))) {
+      ctx.skip('this kernel can fail openat')
+    }
+    const err = await withFailureConfig(openRule(undefined as unknown as Mech), async () => 1).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(FaultlineUnsupportedError)
+    expect((err as Error).message).toMatch(/syscalls\[0\] \(cfg\): no mechanism on this kernel can fail openat \(lsm: .*security-fmod-ret: .*fmod-ret-syscall: .*kprobe-override: /)
+  })
+})
