@@ -1,0 +1,25 @@
+/** A Vitest worker whose test fails every write still reports its result: faultline never
+ * faults the runner's IPC channel (safeguard), whatever the rule says. */
+import { it, expect } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { requires } from '../support/requires.js'
+
+const PROJECT = fileURLToPath(new URL('../fixtures/runner-project', import.meta.url))
+
+it('a Vitest worker failing every write and writev still reports its result', (ctx) => {
+  if (requires('fmod-ret-syscall') && requires('kprobe-override') && requires('lsm') && requires('security-fmod-ret')) {
+    ctx.skip('no mechanism here can fail write (runs in the VM matrix)')
+  }
+  const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-vr-')), 'report.json')
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../node_modules/vitest/vitest.mjs', import.meta.url)), 'run', '--root', PROJECT, '--reporter=json', `--outputFile=${report}`], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+  const json = JSON.parse(fs.readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number }
+  expect({ passed: json.numPassedTests, failed: json.numFailedTests }, r.stdout + r.stderr).toEqual({ passed: 1, failed: 0 })
+  expect(r.status).toBe(0)
+})
