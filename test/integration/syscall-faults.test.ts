@@ -145,3 +145,28 @@ describe('filters that pick a mechanism', () => {
     expect((err as Error).message).toMatch(/syscalls\[0\] \(cfg\): no mechanism on this kernel can fail openat \(lsm: .*security-fmod-ret: .*fmod-ret-syscall: .*kprobe-override: /)
   })
 })
+
+describe("Minderbinder's YAML, unchanged", () => {
+  it('fails a named process anywhere on the machine, delay_ms counted from its exec', async (ctx) => {
+    if (requires('fmod-ret-syscall') && requires('kprobe-override') && requires('lsm') && requires('security-fmod-ret')) ctx.skip('no mechanism here can fail openat')
+    const yaml = `agents_of_chaos:
+  syscall:
+    - name: break_files_openat
+      syscall: openat
+      ret_code: -2
+      targets:
+        - process_name: fl-files
+      delay_ms: 300
+      failure_rate: 100
+`
+    const file = path.join(dir, 'minderbinder.yaml')
+    fs.writeFileSync(file, yaml)
+    await withFailureConfig(file, async (faults) => {
+      const r = await runJson<string[]>(FILES, ['open', OUT, '8', '100'])
+      expect(r[0]).toBe('ok')
+      expect(r.at(-1)).toBe('ENOENT')
+      expect(nodeOpen(OUT)).toBe('ok') // node is not fl-files
+      expect(faults.fired('break_files_openat')).toBe(r.filter((x) => x === 'ENOENT').length)
+    })
+  })
+})
