@@ -17,6 +17,7 @@ import { FL_OP, FL_OP_SYS_BASE, type FlOpName } from '../engine/layout.js'
 import { syscallTable } from '../config/syscalls.js'
 import { probeFeature, syscallPrefix, type Feature } from './features.js'
 import { LSM_HOOKS } from './lsm-hooks.js'
+import { kernelBtfHasFunc } from '../libbpf/index.js'
 
 export const MECHANISM_NAMES = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
 export type Mechanism = (typeof MECHANISM_NAMES)[number]
@@ -81,6 +82,9 @@ function unavailable(mechanism: Mechanism, rule: NormalizedSyscallRule): string 
     case 'kprobe-override':
       if (rule.match.fd) return 'match.fd needs an LSM file hook (the entry only sees the fd number)'
       if (!hasEntrySymbol(s)) return `this kernel has no ${syscallPrefix()}${s}`
+      if (mechanism === 'fmod-ret-syscall' && kernelBtfHasFunc(`${syscallPrefix()}${s}`) === false) {
+        return `${syscallPrefix()}${s} has no BTF entry, which fmod_ret needs (SYSCALL_DEFINE0 wrappers often lack one)`
+      }
       if (CGROUP_SYSCALL_OPS[s] && (rule.match.port !== undefined || rule.match.address || rule.match.family)) return 'address filters are served by cgroup hooks'
       break
     case 'lsm':
@@ -126,7 +130,7 @@ export function chooseMechanism(rule: NormalizedSyscallRule): MechanismChoice {
     ok: false,
     reason:
       `no mechanism on this kernel can fail ${rule.syscall}${rule.mechanism ? ` with mechanism ${rule.mechanism}` : ''} (${reasons.join('; ')})` +
-      (others.length ? `; available here for it without this filter: ${others.join(', ')}` : ''),
+      (others.length ? `; other mechanisms that could fail ${rule.syscall} here (without this rule's filters or pin): ${others.join(', ')}` : ''),
   }
 }
 

@@ -55,6 +55,8 @@ export interface Libbpf {
   bpf_map_delete_elem(fd: number, key: Buffer): number
   bpf_map_get_next_key(fd: number, key: Buffer | null, next: Buffer): number
   libbpf_strerror(err: number, buf: Buffer, size: number): number
+  btf__load_vmlinux_btf(): bigint | null
+  btf__find_by_name_kind(btf: bigint, name: string, kind: number): number
 }
 
 export interface Libc {
@@ -136,6 +138,8 @@ export function getNative(): Native {
     bpf_map_delete_elem: 'int bpf_map_delete_elem(int fd, const void *key)',
     bpf_map_get_next_key: 'int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)',
     libbpf_strerror: 'int libbpf_strerror(int err, _Out_ char *buf, size_t size)',
+    btf__load_vmlinux_btf: 'void *btf__load_vmlinux_btf(void)',
+    btf__find_by_name_kind: 'int btf__find_by_name_kind(void *btf, const char *name, uint32 kind)',
   }
   const lib: Record<string, unknown> = {}
   for (const [name, decl] of Object.entries(fns)) {

@@ -1,0 +1,14 @@
+/** The running kernel's BTF, parsed once (about 10 ms), to ask whether a function has a BTF id:
+ * fmod_ret can only attach to functions that do (some syscall wrappers have none). */
+import { getNative } from './native.js'
+
+const BTF_KIND_FUNC = 12
+let vmlinux: bigint | null | undefined
+
+/** true/false, or undefined when the kernel BTF cannot be read. */
+export function kernelBtfHasFunc(name: string): boolean | undefined {
+  const { lib } = getNative()
+  if (vmlinux === undefined) vmlinux = lib.btf__load_vmlinux_btf()
+  if (!vmlinux) return undefined
+  return lib.btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0
+}
