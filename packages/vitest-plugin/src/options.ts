@@ -1,0 +1,30 @@
+/** Options of @faultline/vitest-plugin, passed from the config to the workers with `provide`. */
+export interface FaultlinePluginOptions {
+  /** When the kernel, privileges or libbpf cannot serve a config: fail the test (default) or
+   * report it as skipped with the reason. Never passed. */
+  onUnsupported?: 'fail' | 'skip'
+  /** Fail a test in which an armed rule never fired (default: only warn in the report). */
+  failOnUnfired?: boolean
+  /** With pool 'threads' or 'vmThreads': refuse (default) or switch to 'forks'. */
+  pool?: 'refuse' | 'switch'
+  /** Print the faultline section of the report (default true). */
+  report?: boolean
+}
+
+/** What the fixture records on each test (task.meta.faultline), for the reporter. */
+export interface FaultRecord {
+  rule: string
+  syscall: string
+  mechanism: string
+  fired: number
+}
+
+declare module 'vitest' {
+  interface ProvidedContext {
+    faultlineOptions: FaultlinePluginOptions
+  }
+  interface TaskMeta {
+    faultline?: FaultRecord[]
+    skipReason?: string
+  }
+}

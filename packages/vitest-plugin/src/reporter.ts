@@ -1,0 +1,35 @@
+/** The faultline section of Vitest's report: per test, the rules armed and how often each fired,
+ * and a warning for rules that never fired (a failure path that never failed proves nothing). */
+import type { Reporter, TestModule, Vitest } from 'vitest/node'
+import type { FaultlinePluginOptions, FaultRecord } from './options.js'
+
+export class FaultlineReporter implements Reporter {
+  private vitest: Vitest | undefined
+  constructor(private readonly options: FaultlinePluginOptions = {}) {}
+
+  onInit(vitest: Vitest): void {
+    this.vitest = vitest
+  }
+
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
+    const lines: string[] = []
+    let unfired = 0
+    for (const mod of testModules) {
+      for (const tc of mod.children.allTests()) {
+        const records = (tc.meta() as { faultline?: FaultRecord[] }).faultline
+        if (!records?.length) continue
+        const where = `${mod.moduleId.replace(`${process.cwd()}/`, '')} > ${tc.fullName}`
+        const parts = records.map((r) => `${r.rule} fired ${r.fired}x (${r.syscall} via ${r.mechanism})`)
+        lines.push(`  ${where}: ${parts.join(', ')}`)
+        for (const r of records.filter((x) => x.fired === 0)) {
+          unfired++
+          lines.push(`    warning: rule '${r.rule}' never fired: the failure path was never exercised${this.options.failOnUnfired ? ' (test failed: failOnUnfired)' : ''}`)
+        }
+      }
+    }
+    if (!lines.length) return
+    const log = (s: string) => (this.vitest ? this.vitest.logger.log(s) : console.log(s))
+    log(`\nfaultline: faults armed per test${unfired ? ` (${unfired} rule(s) never fired)` : ''}`)
+    for (const l of lines) log(l)
+  }
+}

@@ -1,0 +1,60 @@
+/** @faultline/vitest-plugin, used as a user would: a real Vitest run of a fixture project. */
+import { describe, it, expect } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { skipUnless } from '../support/requires.js'
+
+const VITEST = fileURLToPath(new URL('../../node_modules/vitest/vitest.mjs', import.meta.url))
+const PROJECT = fileURLToPath(new URL('../fixtures/vitest-project', import.meta.url))
+
+interface Report {
+  testResults: { assertionResults: { title: string; status: string; meta: { faultline?: { rule: string; fired: number }[]; skipReason?: string } }[] }[]
+}
+
+function runProject(mode: string): { report: Report | undefined; out: string; status: number | null } {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-vp-')), 'r.json')
+  const r = spawnSync(process.execPath, [VITEST, 'run', '--root', PROJECT, '--reporter=default', '--reporter=json', `--outputFile=${file}`], {
+    encoding: 'utf8', env: { ...process.env, FL_MODE: mode }, timeout: 120_000,
+  })
+  return { report: fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Report) : undefined, out: r.stdout + r.stderr, status: r.status }
+}
+const byTitle = (rep: Report) => Object.fromEntries(rep.testResults.flatMap((f) => f.assertionResults).map((t) => [t.title, t]))
+
+describe('@faultline/vitest-plugin', () => {
+  it('fixture, whole-test config, skip with the reason, report with fired counts and a never-fired warning', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const { report, out, status } = runProject('default')
+    const t = byTitle(report!)
+    expect(t['faults.with refuses connections for part of a test']).toMatchObject({ status: 'passed', meta: { faultline: [{ rule: 'db-down', fired: 1 }] } })
+    expect(t['a whole test under a config']).toMatchObject({ status: 'passed', meta: { faultline: [{ rule: 'whole-test', fired: 1 }] } })
+    expect(t['a rule that never fires']!.status).toBe('passed')
+    expect(t['an unsupported config']!.status).toBe('skipped')
+    expect(t['an unsupported config']!.meta.skipReason).toMatch(/getppid passes no LSM hook/)
+    expect(out).toMatch(/faultline: faults armed per test \(1 rule\(s\) never fired\)/)
+    expect(out).toMatch(/db-down fired 1x \(connect via cgroup\)/)
+    expect(out).toMatch(/warning: rule 'never' never fired/)
+    expect(status).toBe(0)
+  })
+
+  it('failOnUnfired turns a never-fired rule into a failing test', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const { report, status } = runProject('strict')
+    expect(byTitle(report!)['a rule that never fires']!.status).toBe('failed')
+    expect(status).toBe(1)
+  })
+
+  it("onUnsupported: 'fail' fails the test with the reason", (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const { report } = runProject('fail')
+    expect(byTitle(report!)['an unsupported config']!.status).toBe('failed')
+  })
+
+  it('refuses the threads pool, saying why', () => {
+    const { out, status } = runProject('threads')
+    expect(out).toMatch(/pool 'threads' runs test files as threads of one process/)
+    expect(status).not.toBe(0)
+  })
+})
