@@ -16,8 +16,8 @@ interface Report {
 
 function runProject(mode: string): { report: Report | undefined; out: string; status: number | null } {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-vp-')), 'r.json')
-  const r = spawnSync(process.execPath, [VITEST, 'run', '--root', PROJECT, '--reporter=default', '--reporter=json', `--outputFile=${file}`], {
-    encoding: 'utf8', env: { ...process.env, FL_MODE: mode }, timeout: 120_000,
+  const r = spawnSync(process.execPath, [VITEST, 'run', '--root', PROJECT], {
+    encoding: 'utf8', env: { ...process.env, FL_MODE: mode, FL_REPORT: file }, timeout: 120_000,
   })
   return { report: fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Report) : undefined, out: r.stdout + r.stderr, status: r.status }
 }
