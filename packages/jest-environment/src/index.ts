@@ -1,0 +1,146 @@
+/**
+ * @faultline/jest-environment: Jest's Node environment plus faultline. Thin: it maps Jest's life
+ * cycle onto @faultline/core.
+ *   - `faultline.with(cfg, fn)`, a global, arms a config for part of a test;
+ *   - a docblock pragma `@faultline-config ./faults/x.yaml` (or testEnvironmentOptions.faultline.config)
+ *     arms a config around every test of the file;
+ *   - onUnsupported 'fail' | 'skip', failOnUnfired, and a summary printed at the end of the file.
+ */
+import path from 'node:path'
+import { TestEnvironment as NodeEnvironment } from 'jest-environment-node'
+import type { EnvironmentContext, JestEnvironmentConfig } from '@jest/environment'
+import type { Circus } from '@jest/types'
+import createDebug from 'debug'
+import { arm, disarmActive, resolveConfig, withFailureConfig, FaultlineUnsupportedError, type ConfigSource, type FaultsHandle, type Session } from '@faultline/core'
+
+const debug = createDebug('faultline:jest')
+
+export interface FaultlineJestOptions {
+  /** A config for every test of every file (object or YAML path); a docblock pragma overrides it. */
+  config?: ConfigSource
+  onUnsupported?: 'fail' | 'skip'
+  failOnUnfired?: boolean
+  /** Print the per-test summary at the end of each file (default true). */
+  summary?: boolean
+}
+
+interface Line {
+  test: string
+  text: string
+}
+
+export default class FaultlineEnvironment extends NodeEnvironment {
+  private readonly options: FaultlineJestOptions
+  private readonly fileConfig: ConfigSource | undefined
+  private unsupported: string | undefined
+  private session: Session | undefined
+  private readonly lines: Line[] = []
+  private readonly testPath: string
+
+  constructor(config: JestEnvironmentConfig, context: EnvironmentContext) {
+    super(config, context)
+    this.testPath = context.testPath
+    this.options = (config.projectConfig.testEnvironmentOptions?.faultline ?? {}) as FaultlineJestOptions
+    const pragma = context.docblockPragmas['faultline-config']
+    const fromPragma = Array.isArray(pragma) ? pragma[0] : pragma
+    this.fileConfig = fromPragma ? path.resolve(path.dirname(context.testPath), fromPragma) : this.options.config
+    debug('environment for %s, file config %s', context.testPath, this.fileConfig)
+    this.global.faultline = { with: <T>(cfg: ConfigSource, fn: (f: FaultsHandle) => T | Promise<T>) => this.runWith(cfg, fn) }
+  }
+
+  override async setup(): Promise<void> {
+    await super.setup()
+    if (!this.fileConfig) return
+    // Learn now whether the file's config can be served, so tests can be skipped before they run.
+    try {
+      arm(resolveConfig(this.fileConfig)).disarm()
+    } catch (err) {
+      if (!(err instanceof FaultlineUnsupportedError)) throw err
+      this.unsupported = err.message
+    }
+  }
+
+  private current = ''
+
+  private async runWith<T>(cfg: ConfigSource, fn: (f: FaultsHandle) => T | Promise<T>): Promise<T> {
+    let handle: FaultsHandle | undefined
+    try {
+      return await withFailureConfig(cfg, (h) => ((handle = h), fn(h)))
+    } catch (err) {
+      if (err instanceof FaultlineUnsupportedError && this.options.onUnsupported === 'skip') {
+        // Jest cannot skip a running test: fail it, saying it would have been skipped, never pass it.
+        throw new Error(`faultline: cannot run here, and Jest cannot skip a test once it runs (use the docblock pragma to skip whole files): ${err.message}`)
+      }
+      throw err
+    } finally {
+      if (handle) this.record(handle)
+    }
+  }
+
+  private record(h: FaultsHandle): string[] {
+    const stats = h.stats()
+    const unfired = h.rules.filter((r) => stats[r]!.fired === 0)
+    this.lines.push({
+      test: this.current,
+      text: h.rules.map((r) => `${r} fired ${stats[r]!.fired}x (${stats[r]!.syscall} via ${stats[r]!.mechanism})`).join(', ') +
+        unfired.map((r) => `\n    warning: rule '${r}' never fired: the failure path was never exercised`).join(''),
+    })
+    return unfired
+  }
+
+  async handleTestEvent(event: Circus.Event, state: Circus.State): Promise<void> {
+    switch (event.name) {
+      case 'add_test':
+        if (this.unsupported && this.options.onUnsupported === 'skip') {
+          const added = state.currentDescribeBlock.children.at(-1)
+          if (added?.type === 'test') added.mode = 'skip'
+        }
+        break
+      case 'test_start':
+        this.current = testName(event.test)
+        break
+      case 'test_fn_start':
+        if (this.fileConfig) {
+          try {
+            this.session = arm(resolveConfig(this.fileConfig))
+          } catch (err) {
+            event.test.errors.push(err instanceof Error ? err.message : String(err))
+          }
+        }
+        break
+      case 'test_fn_success':
+      case 'test_fn_failure':
+        if (this.session) {
+          this.session.disarm()
+          const unfired = this.record(this.session.handle)
+          this.session = undefined
+          if (this.options.failOnUnfired && unfired.length) event.test.errors.push(`faultline: rule(s) ${unfired.join(', ')} never fired (failOnUnfired)`)
+        }
+        break
+      case 'test_done':
+        disarmActive() // backstop: a timed-out test never reaches its own disarm
+        break
+      case 'teardown':
+        this.printSummary()
+        break
+    }
+  }
+
+  private printSummary(): void {
+    if (this.options.summary === false) return
+    const out: string[] = []
+    if (this.unsupported) out.push(`  ${this.options.onUnsupported === 'skip' ? 'skipped every test' : 'failed every test'}: ${this.unsupported}`)
+    for (const l of this.lines) out.push(`  ${l.test}: ${l.text}`)
+    if (!out.length) return
+    debug('summary of %d line(s)', out.length)
+    process.stderr.write(`\nfaultline (${path.basename(this.testPath)}):\n${out.join('\n')}\n`)
+  }
+}
+
+function testName(test: Circus.TestEntry): string {
+  const names: string[] = []
+  for (let t: Circus.TestEntry | Circus.DescribeBlock | undefined = test; t && t.name !== 'ROOT_DESCRIBE_BLOCK'; t = t.parent) names.unshift(t.name)
+  return names.join(' > ')
+}
+
+export { FaultlineEnvironment as TestEnvironment }

@@ -1,0 +1,27 @@
+/** @faultline/jest-environment, used as a user would: a real Jest run of a fixture project. */
+import { it, expect } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { skipUnless } from '../support/requires.js'
+
+const JEST = fileURLToPath(new URL('../../node_modules/jest/bin/jest.js', import.meta.url))
+const CONFIG = fileURLToPath(new URL('../fixtures/jest-project/jest.config.cjs', import.meta.url))
+
+it('global faultline.with, docblock config per file, skip of an unservable file, summary', (ctx) => {
+  skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-jest-')), 'r.json')
+  const r = spawnSync(process.execPath, [JEST, '--config', CONFIG, '--json', `--outputFile=${out}`], { encoding: 'utf8', timeout: 120_000 })
+  const rep = JSON.parse(fs.readFileSync(out, 'utf8')) as { testResults: { assertionResults: { title: string; status: string }[] }[] }
+  const status = Object.fromEntries(rep.testResults.flatMap((f) => f.assertionResults).map((t) => [t.title, t.status]))
+  expect(status).toEqual({
+    'faultline.with arms for part of a test': 'passed',
+    'every test of this file runs under the pragma config': 'passed',
+    'cannot run on any kernel (getppid passes no LSM hook)': 'pending', // Jest's word for skipped
+  })
+  expect(r.stderr).toMatch(/faultline \(pragma\.test\.cjs\):\n  every test of this file runs under the pragma config: port-refused fired 1x \(connect via cgroup\)/)
+  expect(r.stderr).toMatch(/faultline \(unsupported\.test\.cjs\):\n  skipped every test: cannot arm/)
+  expect(r.status).toBe(0)
+})
