@@ -23,6 +23,8 @@ int main(void) {
   printf("\\"fl_state\\": %zu,", sizeof(struct fl_state));
   printf("\\"fl_rule\\": %zu,", sizeof(struct fl_rule));
   printf("\\"fl_counters\\": %zu,", sizeof(struct fl_counters));
+  printf("\\"fl_sysinfo\\": %zu,", sizeof(struct fl_sysinfo));
+  printf("\\"fl_glob\\": %zu,", sizeof(struct fl_glob));
   ${fields}
   printf("\\"FL_MAX_RULES\\": %d,", FL_MAX_RULES);
   printf("\\"FL_OP_CONNECT\\": %d, \\"FL_OP_SETSOCKOPT\\": %d", FL_OP_CONNECT, FL_OP_SETSOCKOPT);
