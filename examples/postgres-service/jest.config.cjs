@@ -1,0 +1,6 @@
+module.exports = {
+  testEnvironment: '@faultline/jest-environment',
+  testMatch: ['**/*.jest.test.cjs'],
+  testTimeout: 30_000,
+  rootDir: __dirname,
+}

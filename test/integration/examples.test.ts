@@ -1,0 +1,58 @@
+/**
+ * The examples a new user copies, run as they are (their own Vitest/Jest configs), on this
+ * kernel and in the VM matrix: the tests that need a kernel able to fail openat must run there.
+ */
+import { describe, it, expect } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { requires, skipUnless } from '../support/requires.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const canFailOpenat = !(requires('fmod-ret-syscall') && requires('kprobe-override') && requires('lsm') && requires('security-fmod-ret'))
+
+interface Counts {
+  passed: number
+  failed: number
+  skipped: number
+  out: string
+}
+
+function vitestExample(name: string): Counts {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-ex-')), 'r.json')
+  const r = spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--root', `examples/${name}`, '--reporter=default', '--reporter=json', `--outputFile=${file}`], {
+    cwd: ROOT, encoding: 'utf8', timeout: 180_000,
+  })
+  const j = JSON.parse(fs.readFileSync(file, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number }
+  return { passed: j.numPassedTests, failed: j.numFailedTests, skipped: j.numPendingTests, out: r.stdout + r.stderr }
+}
+
+describe('examples', () => {
+  it('quickstart passes', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    expect(vitestExample('quickstart')).toMatchObject({ passed: 4, failed: 0, skipped: 0 })
+  })
+
+  it('polyglot: C and Python components under faults', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const c = vitestExample('polyglot')
+    expect(c, c.out).toMatchObject({ failed: 0, passed: canFailOpenat ? 3 : 2, skipped: canFailOpenat ? 0 : 1 })
+  })
+
+  it('postgres-service with Vitest: refused, mid-test failure, unreadable config', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const c = vitestExample('postgres-service')
+    expect(c, c.out).toMatchObject({ failed: 0, passed: canFailOpenat ? 4 : 3, skipped: canFailOpenat ? 0 : 1 })
+  })
+
+  it('postgres-service with Jest', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const r = spawnSync(process.execPath, ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '--config', 'examples/postgres-service/jest.config.cjs'], {
+      cwd: ROOT, encoding: 'utf8', timeout: 180_000,
+    })
+    expect(r.stderr).toMatch(/Tests:\s+2 passed, 2 total/)
+    expect(r.status).toBe(0)
+  })
+})
