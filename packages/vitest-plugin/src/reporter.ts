@@ -16,7 +16,11 @@ export class FaultlineReporter implements Reporter {
     let unfired = 0
     for (const mod of testModules) {
       for (const tc of mod.children.allTests()) {
-        const records = (tc.meta() as { faultline?: FaultRecord[] }).faultline
+        const meta = tc.meta() as { faultline?: FaultRecord[]; skipReason?: string }
+        if (meta.skipReason?.startsWith('faultline:')) {
+          lines.push(`  ${mod.moduleId.replace(`${process.cwd()}/`, '')} > ${tc.fullName}: skipped: ${meta.skipReason.slice('faultline: '.length)}`)
+        }
+        const records = meta.faultline
         if (!records?.length) continue
         const where = `${mod.moduleId.replace(`${process.cwd()}/`, '')} > ${tc.fullName}`
         const parts = records.map((r) => `${r.rule} fired ${r.fired}x (${r.syscall} via ${r.mechanism})`)

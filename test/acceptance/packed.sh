@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Acceptance as a new user: npm pack the packages, install the tarballs into fresh projects
+# outside the repository, copy the quick start, run it: Vitest 4 on Node 20, Vitest 5 on Node 24
+# (from the npm registry's `node` package), and Vitest 4 as an unprivileged user (the test must
+# be skipped with a reason naming the missing capabilities). Writes .test-results/acceptance.counts.json.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/fl-accept-XXXX)
+chmod 755 "$work"
+passed=0; failed=0
+check() { if "$@"; then passed=$((passed+1)); echo "acceptance: ok: $CASE"; else failed=$((failed+1)); echo "acceptance: FAILED: $CASE"; fi; }
+for p in core vitest-plugin jest-environment; do (cd "$repo/packages/$p" && npm pack --silent --pack-destination "$work" >/dev/null); done
+setup() { # dir, extra npm packages...
+  mkdir -p "$1" && cd "$1" && npm init -y >/dev/null && shift
+  npm install --silent --no-audit --no-fund "$@" "$work"/faultline-core-*.tgz "$work"/faultline-vitest-plugin-*.tgz >/dev/null 2>&1
+  printf "import { defineConfig } from 'vitest/config'\nimport { faultline } from '@faultline/vitest-plugin'\nexport default defineConfig({ plugins: [faultline({ onUnsupported: 'skip' })] })\n" > vitest.config.mjs
+  cp "$repo/test/acceptance/quickstart.test.mjs" .
+}
+setup "$work/v4" vitest@4
+CASE="Vitest 4, Node $(node -v), root: fault fired, summary printed"
+out=$(node node_modules/vitest/vitest.mjs run 2>&1)
+check grep -q "db-down fired 1x (connect via cgroup)" <<<"$out"
+CASE="Vitest 4, unprivileged: skipped with the missing capabilities named"
+chown -R nobody "$work/v4"
+out=$(runuser -u nobody -- env HOME=/tmp node node_modules/vitest/vitest.mjs run --reporter=verbose 2>&1)
+check grep -q "faultline needs CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN.*sudo" <<<"$out"
+setup "$work/v5" vitest@5 node@24
+CASE="Vitest 5, Node $(node_modules/.bin/node -v 2>/dev/null): fault fired, summary printed"
+out=$(node_modules/.bin/node node_modules/vitest/vitest.mjs run 2>&1)
+check grep -q "db-down fired 1x (connect via cgroup)" <<<"$out"
+mkdir -p "$repo/.test-results"
+echo "{\"passed\": $passed, \"failed\": $failed, \"skipped\": 0}" > "$repo/.test-results/acceptance.counts.json"
+echo "acceptance: $passed passed, $failed failed"
+rm -rf "$work"
+[ "$failed" -eq 0 ]
