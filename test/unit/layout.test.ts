@@ -7,6 +7,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SIZEOF, RULE_OFFSETS, FL_MAX_RULES, FL_OP, prefixMask, probabilityThreshold, FL_PROB_ALWAYS } from '../../packages/core/src/engine/layout.js'
 import { seededDraw, predictSeededFailures } from '../../packages/core/src/engine/prng.js'
+import { NET_SIZEOF } from '../../packages/core/src/engine/network/layout.js'
 
 const INCLUDE = fileURLToPath(new URL('../../bpf/include', import.meta.url))
 
@@ -17,6 +18,7 @@ function cLayout(): Record<string, number> {
 #include <stddef.h>
 #include <linux/types.h>
 #include "faultline.h"
+#include "net.h"
 int main(void) {
   printf("{");
   printf("\\"fl_target\\": %zu,", sizeof(struct fl_target));
@@ -25,6 +27,9 @@ int main(void) {
   printf("\\"fl_counters\\": %zu,", sizeof(struct fl_counters));
   printf("\\"fl_sysinfo\\": %zu,", sizeof(struct fl_sysinfo));
   printf("\\"fl_glob\\": %zu,", sizeof(struct fl_glob));
+  printf("\\"fl_net_rule\\": %zu,", sizeof(struct fl_net_rule));
+  printf("\\"fl_net_lpm_key\\": %zu,", sizeof(struct fl_net_lpm_key));
+  printf("\\"fl_net_state\\": %zu,", sizeof(struct fl_net_state));
   ${fields}
   printf("\\"FL_MAX_RULES\\": %d,", FL_MAX_RULES);
   printf("\\"FL_OP_CONNECT\\": %d, \\"FL_OP_SETSOCKOPT\\": %d", FL_OP_CONNECT, FL_OP_SETSOCKOPT);
@@ -40,6 +45,9 @@ describe('layout', () => {
   const c = cLayout()
   it('struct sizes match', () => {
     for (const [name, size] of Object.entries(SIZEOF)) expect(c[name], name).toBe(size)
+  })
+  it('network struct sizes match', () => {
+    for (const [name, size] of Object.entries(NET_SIZEOF)) expect(c[name], name).toBe(size)
   })
   it('fl_rule offsets match', () => {
     for (const [f, off] of Object.entries(RULE_OFFSETS)) expect(c[`rule.${f}`], f).toBe(off)

@@ -114,6 +114,9 @@ export interface NormalizedSyscallRule {
   mechanism?: 'cgroup' | 'fmod-ret-syscall' | 'kprobe-override' | 'lsm' | 'security-fmod-ret'
 }
 
+export type { NormalizedNetworkRule } from './network.js'
+import type { NormalizedNetworkRule } from './network.js'
+
 export interface NormalizedTarget {
   scope: 'tree' | 'children' | 'system'
   comm: string[]
@@ -122,7 +125,7 @@ export interface NormalizedTarget {
 export interface FailureConfig {
   target: NormalizedTarget
   syscalls: NormalizedSyscallRule[]
-  network: unknown[]
+  network: NormalizedNetworkRule[]
   /** Advice about rules that could disturb the test runner itself; never fatal. */
   warnings: string[]
 }

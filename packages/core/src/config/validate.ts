@@ -19,6 +19,7 @@ import { errnoByName, errnoName, errnoNames, MAX_ERRNO } from './errno.js'
 import { ADDRESS_SYSCALLS, FD_SYSCALLS, PATH_SYSCALLS, RUNNER_CRITICAL_SYSCALLS, SOCKET_SYSCALLS, allSyscallNames, currentArch, syscallExists } from './syscalls.js'
 import { parseDuration } from './duration.js'
 import { parseAddress } from './address.js'
+import { validateNetworkRules, type NormalizedNetworkRule } from './network.js'
 
 const TOP_KEYS = ['target', 'syscalls', 'network']
 const TARGET_KEYS = ['scope', 'comm']
@@ -72,11 +73,15 @@ export function validateConfig(input: unknown, source?: string): FailureConfig {
     else names.set(rule.name, `syscalls[${i}]`)
     syscalls.push(rule)
   })
-  let network: unknown[] = []
+  let network: NormalizedNetworkRule[] = []
   if (input.network !== undefined) {
     if (!Array.isArray(input.network)) issues.add('network', `must be an array of rules, got ${describe(input.network)}`)
-    else network = input.network
+    else network = validateNetworkRules(input.network, issues.list)
   }
+  const allNames = [...syscalls.map((r) => r.name)]
+  network.forEach((r) => {
+    if (allNames.includes(r.name)) issues.add(`${r.path}.name`, `"${r.name}" is also a syscall rule's name; rule names must be unique`)
+  })
   if (issues.list.length) throw new ConfigError(issues.list, source)
 
   const warnings: string[] = []

@@ -3,8 +3,10 @@ import type { Mechanism } from '../kernel/mechanisms.js'
 import type { RuleCounters } from './layout.js'
 
 export interface RuleStats extends RuleCounters {
+  /** The syscall, or `net:<action>` for a network rule. */
   syscall: string
-  mechanism: Mechanism
+  /** The kernel mechanism serving the rule ('tcx' for network rules). */
+  mechanism: Mechanism | 'tcx'
 }
 
 export interface FaultsHandle {
@@ -21,9 +23,9 @@ export interface FaultsHandle {
 }
 
 export interface HandleSource {
-  rules: readonly { name: string; syscall: string; mechanism: Mechanism }[]
+  /** Every rule, syscall and network, with how to read its counters. */
+  rules: readonly { name: string; syscall: string; mechanism: Mechanism | 'tcx'; read(): RuleCounters }[]
   warnings: readonly string[]
-  readCounters(index: number): RuleCounters
   readTargets(): number[]
 }
 
@@ -32,7 +34,7 @@ export function createHandle(src: HandleSource): FaultsHandle & { freeze(): void
   const names = src.rules.map((r) => r.name)
   const live = (): Record<string, RuleStats> =>
     Object.fromEntries(
-      src.rules.map((r, i) => [r.name, { syscall: r.syscall, mechanism: r.mechanism, ...src.readCounters(i) }]),
+      src.rules.map((r) => [r.name, { syscall: r.syscall, mechanism: r.mechanism, ...r.read() }]),
     )
   return {
     rules: names,
@@ -41,7 +43,7 @@ export function createHandle(src: HandleSource): FaultsHandle & { freeze(): void
     fired(rule) {
       const i = names.indexOf(rule)
       if (i < 0) throw new Error(`faults.fired(${JSON.stringify(rule)}): no such rule; rules are: ${names.join(', ') || '(none)'}`)
-      return frozen ? frozen[rule]!.fired : src.readCounters(i).fired
+      return frozen ? frozen[rule]!.fired : src.rules[i]!.read().fired
     },
     targets: () => (frozen ? [] : src.readTargets()),
     freeze() {

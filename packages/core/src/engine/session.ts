@@ -20,6 +20,7 @@ import {
 import { seedTargets } from './targets.js'
 import { createHandle, type FaultsHandle } from './handle.js'
 import { BACKENDS, type PlannedRule } from './backends/index.js'
+import { armNetwork, planNetwork, type ArmedNetwork } from './network/arm.js'
 
 const debug = createDebug('faultline:engine')
 
@@ -41,9 +42,6 @@ function plan(config: FailureConfig): PlannedRule[] {
   if (missing.length) {
     throw new FaultlineUnsupportedError(`faultline needs ${missing.join(', ')} (uid ${process.getuid?.()}): ${GRANT_ADVICE}`)
   }
-  if (config.network.length) {
-    throw new FaultlineUnsupportedError('network faults are not supported by this version of faultline (config.network)')
-  }
   if (config.target.comm.length > FL_MAX_COMMS) {
     throw new FaultlineUnsupportedError(`target.comm holds at most ${FL_MAX_COMMS} names; this one has ${config.target.comm.length}`)
   }
@@ -57,6 +55,7 @@ function plan(config: FailureConfig): PlannedRule[] {
     if (choice.ok) planned.push({ index, rule, mechanism: choice.mechanism, op: choice.op })
     else refused.push({ path: rule.path, name: rule.name, reason: choice.reason })
   })
+  refused.push(...planNetwork(config))
   if (refused.length) {
     throw new FaultlineUnsupportedError(
       `cannot arm: ${refused.length} rule(s) cannot be served on this kernel; nothing was attached\n` +
@@ -153,6 +152,7 @@ export function arm(config: FailureConfig): Session {
   const links: Link[] = []
   const armedNs = process.hrtime.bigint()
   let state: StateWriter | undefined
+  let network: ArmedNetwork | undefined
   try {
     // faultline's own thread is exempt while it works (its reads of the seeding iterator, the
     // close() of links at disarm), so no rule can break arming or disarming.
@@ -161,18 +161,30 @@ export function arm(config: FailureConfig): Session {
     for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) links.push(attachTracepoint(inst.process.program(name)))
     seedTargets(inst)
     links.push(...attachFaults(inst, planned, config))
+    if (config.network.length) {
+      network = armNetwork(inst, config, armedNs)
+      links.push(...network.links)
+    }
     state.exempt(false)
     debug('armed %d rule(s), %d link(s) in %s ms', planned.length, links.length, (performance.now() - t0).toFixed(2))
   } catch (err) {
     for (const l of links.reverse()) l.destroy()
+    network?.clear()
     clearMaps(inst)
     throw err
   }
 
   const handle = createHandle({
-    rules: planned.map((p) => ({ name: p.rule.name, syscall: p.rule.syscall, mechanism: p.mechanism })),
+    rules: [
+      ...planned.map((p, i) => ({
+        name: p.rule.name,
+        syscall: p.rule.syscall,
+        mechanism: p.mechanism,
+        read: (): RuleCounters => decodeCounters(inst.maps.fl_counters.lookup(u32Key(i)) ?? Buffer.alloc(SIZEOF.fl_counters)),
+      })),
+      ...(network?.rules ?? []),
+    ],
     warnings: config.warnings,
-    readCounters: (i): RuleCounters => decodeCounters(inst.maps.fl_counters.lookup(u32Key(i)) ?? Buffer.alloc(SIZEOF.fl_counters)),
     readTargets: () => inst.maps.fl_targets.keys().map((k) => k.readUInt32LE(0)),
   })
   let disarmed = false
@@ -185,6 +197,7 @@ export function arm(config: FailureConfig): Session {
       // Faults first (they stop at once), then tracking; counters are read before the maps clear.
       for (const l of links.reverse()) l.destroy()
       handle.freeze()
+      network?.clear()
       clearMaps(inst)
       if (active?.session === session) active = undefined
       debug('disarmed')

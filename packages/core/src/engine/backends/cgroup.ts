@@ -18,7 +18,7 @@ const SOCK_PROGRAMS: Record<number, string[]> = {
 let cgroupFd: number | undefined
 
 /** The cgroup v2 root, opened once per process (the fd is what cgroup attach takes). */
-function rootCgroup(): { fd: number; path: string } {
+export function rootCgroup(): { fd: number; path: string } {
   const path = cgroup2Mount()
   if (!path) throw new FaultlineUnsupportedError('no cgroup v2 mount in /proc/mounts: mount one (mount -t cgroup2 none /sys/fs/cgroup/unified)')
   cgroupFd ??= openCgroup(path)

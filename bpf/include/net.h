@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Network fault structs, shared by net.bpf.c and user space (packages/core/src/engine/net-layout.ts). */
+#ifndef FAULTLINE_NET_H
+#define FAULTLINE_NET_H
+
+#define FL_MAX_NET_RULES 16
+#define FL_NET_MAX_PORTS 8
+#define FL_DUP_MARK 0xfa17d0b1u /* skb->mark of our own duplicate, so it is passed, not duplicated again */
+
+enum fl_net_action { FL_NET_DROP = 1, FL_NET_CORRUPT = 2, FL_NET_DUPLICATE = 3 };
+
+/* fl_net_rule.dir */
+#define FL_NET_EGRESS 1u
+#define FL_NET_INGRESS 2u
+
+/* fl_net_rule.flags */
+#define FL_NET_STOLEN 1u     /* drop as TC_ACT_STOLEN: the sender is told the packet left */
+#define FL_NET_SEEDED 2u
+#define FL_NET_HOSTS 4u      /* only peers in fl_net_hosts */
+#define FL_NET_ALLOW 8u      /* never peers in fl_net_allow */
+
+struct fl_net_rule {
+	__u32 action;   /* enum fl_net_action */
+	__u32 dir;      /* FL_NET_EGRESS | FL_NET_INGRESS */
+	__u32 proto;    /* IPPROTO_TCP/UDP/ICMP/ICMPV6, 0 = any */
+	__u32 nports;   /* 0 = any peer port */
+	__u16 ports[FL_NET_MAX_PORTS]; /* peer ports, host order */
+	__u32 prob;     /* FL_PROB_ALWAYS or threshold */
+	__u32 times;    /* 0 = unlimited */
+	__u32 flags;    /* FL_NET_* */
+	__u32 _pad;
+	__u64 after_ns;
+	__u64 seed;
+};
+
+/* LPM key of fl_net_hosts / fl_net_allow: rule index and family, then the peer address.
+ * prefixlen = 32 (rule, family, pad) + the address prefix. */
+struct fl_net_lpm_key {
+	__u32 prefixlen;
+	__u8 rule;
+	__u8 family;
+	__u8 _pad[2];
+	__u8 addr[16];
+};
+
+struct fl_net_state {
+	__u64 armed_ns;
+	__u32 n_rules;
+	__u32 _pad;
+};
+
+#endif

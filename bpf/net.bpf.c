@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Packet faults for the targeted processes' traffic: TC programs (tcx links) on every interface,
+ * attribution by socket. A socket belongs to the target set when a targeted process created it
+ * (cgroup/sock_create) or connected / sent with it (cgroup/connect*, sendmsg*): it is marked in
+ * socket-local storage. Egress packets carry their socket (skb->sk); for ingress the receiving
+ * socket is looked up from the packet's tuple (TCP, UDP). Unmarked traffic is never touched.
+ */
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "include/maps.h"
+#include "include/rules.h"
+#include "include/net.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Sockets of the target set (a byte of storage per socket, freed with the socket). */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u8);
+} fl_net_socks SEC(".maps");
+
+/* rule index -> fl_net_rule; rule index -> fl_counters; [0] -> fl_net_state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FL_MAX_NET_RULES);
+	__type(key, __u32);
+	__type(value, struct fl_net_rule);
+} fl_net_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FL_MAX_NET_RULES);
+	__type(key, __u32);
+	__type(value, struct fl_counters);
+} fl_net_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fl_net_state);
+} fl_net_state SEC(".maps");
+
+/* (rule, family, peer address/prefix) -> 1: the rule's hosts, and the rule's allow list. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1024);
+	__type(key, struct fl_net_lpm_key);
+	__type(value, __u8);
+} fl_net_hosts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1024);
+	__type(key, struct fl_net_lpm_key);
+	__type(value, __u8);
+} fl_net_allow SEC(".maps");
+
+/* --- marking sockets of targeted processes --- */
+
+static __always_inline void mark(struct bpf_sock *sk)
+{
+	if (!sk || !fl_current_fault_target())
+		return;
+	__u8 *v = bpf_sk_storage_get(&fl_net_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (v)
+		*v = 1;
+}
+
+SEC("cgroup/sock_create") int fl_net_mark_create(struct bpf_sock *sk) { mark(sk); return 1; }
+SEC("cgroup/connect4") int fl_net_mark_connect4(struct bpf_sock_addr *ctx) { mark(ctx->sk); return 1; }
+SEC("cgroup/connect6") int fl_net_mark_connect6(struct bpf_sock_addr *ctx) { mark(ctx->sk); return 1; }
+SEC("cgroup/sendmsg4") int fl_net_mark_sendmsg4(struct bpf_sock_addr *ctx) { mark(ctx->sk); return 1; }
+SEC("cgroup/sendmsg6") int fl_net_mark_sendmsg6(struct bpf_sock_addr *ctx) { mark(ctx->sk); return 1; }
+
+/* --- the TC side --- */
+
+struct fl_pkt {
+	__u32 family, proto, payload_off, payload_len;
+	__u16 peer_port;
+	__u8 peer[16];
+	struct bpf_sock_tuple tuple; /* as the packet carries it, for socket lookup */
+	__u32 tuple_len;
+};
+
+static __always_inline int parse(struct __sk_buff *skb, int ingress, struct fl_pkt *p)
+{
+	__u32 off = 0;
+	__u16 sport = 0, dport = 0;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+		off = sizeof(struct ethhdr);
+		if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+			return -1;
+		p->family = 2;
+		p->proto = ip.protocol;
+		__builtin_memcpy(p->peer, ingress ? &ip.saddr : &ip.daddr, 4);
+		p->tuple.ipv4.saddr = ip.saddr;
+		p->tuple.ipv4.daddr = ip.daddr;
+		p->tuple_len = sizeof(p->tuple.ipv4);
+		off += (ip.ihl & 0xf) * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+		off = sizeof(struct ethhdr);
+		if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)))
+			return -1;
+		p->family = 10;
+		p->proto = ip6.nexthdr; /* extension headers: not followed */
+		__builtin_memcpy(p->peer, ingress ? &ip6.saddr : &ip6.daddr, 16);
+		__builtin_memcpy(p->tuple.ipv6.saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p->tuple.ipv6.daddr, &ip6.daddr, 16);
+		p->tuple_len = sizeof(p->tuple.ipv6);
+		off += sizeof(ip6);
+	} else {
+		return -1;
+	}
+	__u32 l4 = 0;
+	if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
+		__u16 ports[2];
+		if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+			return -1;
+		sport = ports[0];
+		dport = ports[1];
+		if (p->proto == IPPROTO_UDP) {
+			l4 = 8;
+		} else {
+			__u8 doff;
+			if (bpf_skb_load_bytes(skb, off + 12, &doff, 1))
+				return -1;
+			l4 = (doff >> 4) * 4;
+		}
+	}
+	if (p->family == 2) {
+		p->tuple.ipv4.sport = sport;
+		p->tuple.ipv4.dport = dport;
+	} else {
+		p->tuple.ipv6.sport = sport;
+		p->tuple.ipv6.dport = dport;
+	}
+	p->peer_port = bpf_ntohs(ingress ? sport : dport);
+	p->payload_off = off + l4;
+	p->payload_len = skb->len > p->payload_off ? skb->len - p->payload_off : 0;
+	return 0;
+}
+
+static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_pkt *p)
+{
+	if (!ingress) {
+		struct bpf_sock *sk = skb->sk;
+		if (!sk)
+			return 0;
+		sk = bpf_sk_fullsock(sk);
+		return sk && bpf_sk_storage_get(&fl_net_socks, sk, 0, 0) != 0;
+	}
+	struct bpf_sock *sk = 0;
+	if (p->proto == IPPROTO_TCP)
+		sk = bpf_skc_lookup_tcp(skb, &p->tuple, p->tuple_len, BPF_F_CURRENT_NETNS, 0);
+	else if (p->proto == IPPROTO_UDP)
+		sk = bpf_sk_lookup_udp(skb, &p->tuple, p->tuple_len, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	struct bpf_sock *full = bpf_sk_fullsock(sk);
+	int mine = full && bpf_sk_storage_get(&fl_net_socks, full, 0, 0) != 0;
+	bpf_sk_release(sk);
+	return mine;
+}
+
+static __always_inline int in_trie(void *trie, __u32 rule, struct fl_pkt *p)
+{
+	struct fl_net_lpm_key k = { .prefixlen = 32 + (p->family == 2 ? 32 : 128), .rule = rule, .family = p->family };
+	__builtin_memcpy(k.addr, p->peer, 16);
+	return bpf_map_lookup_elem(trie, &k) != 0;
+}
+
+struct fl_net_eval {
+	struct fl_pkt *p;
+	__u32 ingress;
+	__u64 now;
+	__u64 armed_ns;
+	__s32 hit; /* index of the rule that fired, -1 */
+};
+
+static long fl_net_rule_step(__u32 i, void *data)
+{
+	struct fl_net_eval *e = data;
+	__u32 key = i;
+	struct fl_net_rule *r = bpf_map_lookup_elem(&fl_net_rules, &key);
+	struct fl_counters *c = bpf_map_lookup_elem(&fl_net_counters, &key);
+	if (!r || !c)
+		return 0;
+	if (!(r->dir & (e->ingress ? FL_NET_INGRESS : FL_NET_EGRESS)))
+		return 0;
+	__sync_fetch_and_add(&c->seen, 1);
+	if (r->proto && r->proto != e->p->proto)
+		return 0;
+	if (r->nports) {
+		int found = 0;
+		for (int j = 0; j < FL_NET_MAX_PORTS; j++)
+			if (j < r->nports && r->ports[j] == e->p->peer_port)
+				found = 1;
+		if (!found)
+			return 0;
+	}
+	if ((r->flags & FL_NET_HOSTS) && !in_trie(&fl_net_hosts, i, e->p))
+		return 0;
+	if ((r->flags & FL_NET_ALLOW) && in_trie(&fl_net_allow, i, e->p))
+		return 0;
+	__sync_fetch_and_add(&c->matched, 1);
+	if (r->after_ns && e->now - e->armed_ns < r->after_ns)
+		return 0;
+	__u64 index = __sync_fetch_and_add(&c->eligible, 1);
+	if (r->prob != FL_PROB_ALWAYS) {
+		__u32 draw = (r->flags & FL_NET_SEEDED) ? fl_seeded_draw(r->seed, index) : bpf_get_prandom_u32();
+		if (draw >= r->prob)
+			return 0;
+	}
+	if (r->times && __sync_fetch_and_add(&c->slots, 1) >= r->times)
+		return 0;
+	__sync_fetch_and_add(&c->fired, 1);
+	e->hit = i;
+	return 1;
+}
+
+static __always_inline int handle(struct __sk_buff *skb, int ingress)
+{
+	if (skb->mark == FL_DUP_MARK) {
+		skb->mark = 0;
+		return TC_ACT_UNSPEC;
+	}
+	__u32 zero = 0;
+	struct fl_net_state *st = bpf_map_lookup_elem(&fl_net_state, &zero);
+	if (!st || !st->n_rules)
+		return TC_ACT_UNSPEC;
+	struct fl_pkt p = {};
+	if (parse(skb, ingress, &p) || !owned(skb, ingress, &p))
+		return TC_ACT_UNSPEC;
+	struct fl_net_eval e = { .p = &p, .ingress = ingress, .now = bpf_ktime_get_ns(), .armed_ns = st->armed_ns, .hit = -1 };
+	bpf_loop(st->n_rules > FL_MAX_NET_RULES ? FL_MAX_NET_RULES : st->n_rules, fl_net_rule_step, &e, 0);
+	if (e.hit < 0)
+		return TC_ACT_UNSPEC;
+	__u32 key = e.hit;
+	struct fl_net_rule *r = bpf_map_lookup_elem(&fl_net_rules, &key);
+	if (!r)
+		return TC_ACT_UNSPEC;
+	if (r->action == FL_NET_DROP)
+		return (r->flags & FL_NET_STOLEN) ? TC_ACT_STOLEN : TC_ACT_SHOT;
+	if (r->action == FL_NET_CORRUPT) {
+		/* Flip the first bytes of the payload; checksums are left wrong on purpose. */
+		__u32 word;
+		if (p.payload_len >= 4 && !bpf_skb_load_bytes(skb, p.payload_off, &word, 4)) {
+			word ^= 0xffffffff;
+			bpf_skb_store_bytes(skb, p.payload_off, &word, 4, 0);
+		}
+		return TC_ACT_UNSPEC;
+	}
+	if (r->action == FL_NET_DUPLICATE) {
+		skb->mark = FL_DUP_MARK;
+		bpf_clone_redirect(skb, skb->ifindex, ingress ? BPF_F_INGRESS : 0);
+		skb->mark = 0;
+	}
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc") int fl_net_egress(struct __sk_buff *skb) { return handle(skb, 0); }
+SEC("tc") int fl_net_ingress(struct __sk_buff *skb) { return handle(skb, 1); }

@@ -1,0 +1,124 @@
+/**
+ * The `network` section: packet faults for the targeted processes' traffic. Validated like the
+ * syscall rules: every problem at once, each naming its field.
+ */
+import type { NormalizedAddress, NormalizedWhen } from './types.js'
+import type { ConfigIssue } from './errors.js'
+import { parseAddress } from './address.js'
+import { parseDuration } from './duration.js'
+import { didYouMean } from './suggest.js'
+
+export const NET_ACTIONS = ['drop', 'corrupt', 'duplicate', 'delay', 'bandwidth'] as const
+export const NET_DIRECTIONS = ['egress', 'ingress', 'both'] as const
+export const NET_PROTOCOLS = ['tcp', 'udp', 'icmp', 'icmpv6'] as const
+const KEYS = ['name', 'action', 'direction', 'protocol', 'port', 'ports', 'hosts', 'allow', 'interface', 'stolen', 'delay', 'jitter', 'rate', 'when', 'comm']
+const WHEN_KEYS = ['after', 'times', 'probability', 'seed']
+
+export interface NormalizedNetworkRule {
+  name: string
+  action: (typeof NET_ACTIONS)[number]
+  direction: (typeof NET_DIRECTIONS)[number]
+  protocol?: (typeof NET_PROTOCOLS)[number]
+  ports: number[]
+  /** IPs / CIDRs, and host names to resolve at arming. */
+  hosts: NormalizedAddress[]
+  hostnames: string[]
+  allow: NormalizedAddress[]
+  interface?: string
+  /** drop: report success to the sender (TC_ACT_STOLEN) instead of an error. */
+  stolen: boolean
+  delayMs: number
+  jitterMs: number
+  /** bandwidth, bits per second. */
+  rateBps: number
+  when: NormalizedWhen
+  /** Minderbinder rules name their processes. */
+  comm?: string[]
+  path: string
+}
+
+type Obj = Record<string, unknown>
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+const RATE_UNITS: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, bps: 8, kbps: 8e3, mbps: 8e6 }
+
+export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): NormalizedNetworkRule[] {
+  const out: NormalizedNetworkRule[] = []
+  const names = new Set<string>()
+  raw.forEach((r, i) => {
+    const path = `network[${i}]`
+    const add = (field: string, message: string) => issues.push({ path: field ? `${path}.${field}` : path, message })
+    if (!isObj(r)) return add('', 'must be a rule object { name, action, direction?, ... }')
+    const before = issues.length
+    for (const k of Object.keys(r)) if (!KEYS.includes(k)) add(k, `unknown key${didYouMean(k, KEYS)} (allowed: ${KEYS.join(', ')})`)
+    if (typeof r.name !== 'string' || !r.name.trim()) add('name', 'must be a non-empty string')
+    else if (names.has(r.name)) add('name', `"${r.name}" is used twice; rule names must be unique`)
+    else names.add(r.name)
+    const action = r.action as NormalizedNetworkRule['action']
+    if (!NET_ACTIONS.includes(action)) add('action', `${JSON.stringify(r.action)} is not an action; allowed: ${NET_ACTIONS.join(', ')}`)
+    const direction = (r.direction ?? 'egress') as NormalizedNetworkRule['direction']
+    if (!NET_DIRECTIONS.includes(direction)) add('direction', `${JSON.stringify(r.direction)} is not a direction; allowed: ${NET_DIRECTIONS.join(', ')}`)
+    if (r.protocol !== undefined && !NET_PROTOCOLS.includes(r.protocol as never)) add('protocol', `${JSON.stringify(r.protocol)} is not a protocol; allowed: ${NET_PROTOCOLS.join(', ')}`)
+    const ports: number[] = []
+    if (r.port !== undefined && r.ports !== undefined) add('ports', 'give port or ports, not both')
+    for (const [key, list] of [['port', r.port === undefined ? [] : [r.port]], ['ports', r.ports ?? []]] as const) {
+      if (!Array.isArray(list)) { add(key, 'must be a list of ports'); continue }
+      list.forEach((p: unknown) => (typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 65535 ? ports.push(p) : add(key, `${JSON.stringify(p)} is not a port (1..65535)`)))
+    }
+    if (ports.length > 8) add('ports', 'at most 8 ports per rule')
+    const addrList = (key: 'hosts' | 'allow', names?: string[]) => {
+      const v = r[key]
+      const res: NormalizedAddress[] = []
+      if (v === undefined) return res
+      if (!Array.isArray(v)) { add(key, 'must be a list of IPs, CIDRs or host names'); return res }
+      v.forEach((h: unknown, j: number) => {
+        if (typeof h !== 'string' || !h) return add(`${key}[${j}]`, 'must be an IP, a CIDR or a host name')
+        const a = parseAddress(h)
+        if (typeof a !== 'string') res.push(a)
+        else if (names && /^[a-zA-Z0-9.-]+$/.test(h) && !/^[\d.]+$/.test(h)) names.push(h)
+        else add(`${key}[${j}]`, a)
+      })
+      return res
+    }
+    const hostnames: string[] = []
+    const hosts = addrList('hosts', hostnames)
+    const allow = addrList('allow')
+    const ms = (key: string) => {
+      if (r[key] === undefined) return 0
+      const d = parseDuration(r[key])
+      if (typeof d === 'string') { add(key, d); return 0 }
+      return d
+    }
+    const delayMs = ms('delay')
+    const jitterMs = ms('jitter')
+    if (action === 'delay' && !delayMs) add('delay', 'a delay rule needs delay (e.g. "100ms")')
+    if (action !== 'delay' && (r.delay !== undefined || r.jitter !== undefined)) add(r.delay !== undefined ? 'delay' : 'jitter', `applies to action delay only, not ${action}`)
+    let rateBps = 0
+    if (r.rate !== undefined) {
+      const m = typeof r.rate === 'string' ? /^(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|bps|kbps|mbps)$/.exec(r.rate) : null
+      if (!m) add('rate', `${JSON.stringify(r.rate)} is not a rate; e.g. "1mbit", "500kbit" (units: ${Object.keys(RATE_UNITS).join(', ')})`)
+      else rateBps = Number(m[1]) * RATE_UNITS[m[2]!]!
+    }
+    if (action === 'bandwidth' && !rateBps && r.rate === undefined) add('rate', 'a bandwidth rule needs rate (e.g. "1mbit")')
+    if (r.stolen !== undefined && (typeof r.stolen !== 'boolean' || action !== 'drop')) add('stolen', 'is a boolean, for action drop only')
+    if (r.interface !== undefined && (typeof r.interface !== 'string' || !r.interface)) add('interface', 'must be an interface name')
+    const when: NormalizedWhen = { afterMs: 0, nth: 0, times: 0, probability: 1, seed: undefined }
+    if (r.when !== undefined) {
+      if (!isObj(r.when)) add('when', `must be an object with ${WHEN_KEYS.join(', ')}`)
+      else {
+        for (const k of Object.keys(r.when)) if (!WHEN_KEYS.includes(k)) add(`when.${k}`, `unknown key${didYouMean(k, WHEN_KEYS)} (allowed: ${WHEN_KEYS.join(', ')})`)
+        const w = r.when
+        if (w.after !== undefined) { const d = parseDuration(w.after); if (typeof d === 'string') add('when.after', d); else when.afterMs = d }
+        if (w.times !== undefined) { if (typeof w.times === 'number' && Number.isInteger(w.times) && w.times > 0) when.times = w.times; else add('when.times', 'must be a positive integer') }
+        if (w.probability !== undefined) { if (typeof w.probability === 'number' && w.probability >= 0 && w.probability <= 1) when.probability = w.probability; else add('when.probability', 'must be a number from 0 to 1') }
+        if (w.seed !== undefined) { if (w.probability === undefined) add('when.seed', 'has nothing to seed without probability'); else if (typeof w.seed === 'number' && Number.isSafeInteger(w.seed) && w.seed >= 0) when.seed = w.seed; else add('when.seed', 'must be a non-negative integer') }
+      }
+    }
+    if (issues.length > before) return
+    out.push({
+      name: r.name as string, action, direction, ...(r.protocol ? { protocol: r.protocol as NormalizedNetworkRule['protocol'] } : {}),
+      ports, hosts, hostnames, allow, ...(r.interface ? { interface: r.interface as string } : {}), stolen: r.stolen === true,
+      delayMs, jitterMs, rateBps, when, ...(Array.isArray(r.comm) ? { comm: r.comm as string[] } : {}), path,
+    })
+  })
+  return out
+}

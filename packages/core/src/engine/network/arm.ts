@@ -1,0 +1,105 @@
+/**
+ * Arms the network rules: marks sockets of the targets (cgroup hooks on the cgroup v2 root),
+ * writes rules and host tries, and attaches the TC programs as tcx links on the interfaces the
+ * targeted traffic can use (every interface that is up, `lo` included, or the rule's
+ * `interface`). Everything is a bpf_link owned by this process.
+ */
+import fs from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import createDebug from 'debug'
+import type { FailureConfig, NormalizedNetworkRule } from '../../config/types.js'
+import { parseAddress } from '../../config/address.js'
+import { attachCgroup, attachTcx, type Link } from '../../libbpf/index.js'
+import { probeFeature } from '../../kernel/features.js'
+import { rootCgroup } from '../backends/cgroup.js'
+import { FaultlineUnsupportedError } from '../errors.js'
+import type { Instance } from '../instance.js'
+import { SIZEOF, decodeCounters, u32Key, type RuleCounters } from '../layout.js'
+import { FL_MAX_NET_RULES, encodeLpmKey, encodeNetRule, encodeNetState } from './layout.js'
+
+const debug = createDebug('faultline:net')
+const MARK_PROGRAMS = ['fl_net_mark_create', 'fl_net_mark_connect4', 'fl_net_mark_connect6', 'fl_net_mark_sendmsg4', 'fl_net_mark_sendmsg6']
+
+/** Why these rules cannot be armed here, per rule; empty when they can. */
+export function planNetwork(config: FailureConfig): { path: string; name: string; reason: string }[] {
+  const refused: { path: string; name: string; reason: string }[] = []
+  if (config.network.length > FL_MAX_NET_RULES) refused.push({ path: 'network', name: '', reason: `at most ${FL_MAX_NET_RULES} network rules` })
+  const tcx = probeFeature('tcx')
+  for (const r of config.network) {
+    if (r.action === 'delay' || r.action === 'bandwidth') {
+      refused.push({ path: r.path, name: r.name, reason: `${r.action} (netem/tbf qdiscs per target) is not built in this version of faultline; drop, corrupt and duplicate are` })
+    } else if (!tcx.available) {
+      refused.push({ path: r.path, name: r.name, reason: `network faults need tcx links (kernel >= 6.6): ${tcx.reason}; the clsact + cls_bpf fallback is not built yet` })
+    }
+  }
+  return refused
+}
+
+function interfaces(rules: NormalizedNetworkRule[]): { name: string; ifindex: number }[] {
+  const wanted = new Set(rules.map((r) => r.interface).filter((x): x is string => !!x))
+  const all = rules.some((r) => !r.interface)
+  const out: { name: string; ifindex: number }[] = []
+  for (const name of fs.readdirSync('/sys/class/net')) {
+    const state = fs.readFileSync(`/sys/class/net/${name}/operstate`, 'utf8').trim()
+    if (!(wanted.has(name) || (all && (state === 'up' || state === 'unknown')))) continue
+    out.push({ name, ifindex: Number(fs.readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')) })
+  }
+  for (const w of wanted) if (!out.some((i) => i.name === w)) throw new FaultlineUnsupportedError(`network rule interface ${w}: no such interface`)
+  return out
+}
+
+/** Host names resolve once, at arming (getent: the system resolver, synchronously). */
+function resolveHost(name: string): ReturnType<typeof parseAddress>[] {
+  const r = spawnSync('getent', ['ahosts', name], { encoding: 'utf8' })
+  const ips = [...new Set(r.stdout.split('\n').map((l) => l.split(/\s+/)[0]).filter((x): x is string => !!x))]
+  if (!ips.length) throw new FaultlineUnsupportedError(`network rule host ${name}: does not resolve`)
+  return ips.map((ip) => parseAddress(ip))
+}
+
+export interface ArmedNetwork {
+  links: Link[]
+  rules: { name: string; syscall: string; mechanism: 'tcx'; read(): RuleCounters }[]
+  clear(): void
+}
+
+export function armNetwork(inst: Instance, config: FailureConfig, armedNs: bigint): ArmedNetwork {
+  const net = inst.fault('net')
+  const rulesMap = net.map('fl_net_rules')
+  const counters = net.map('fl_net_counters')
+  const state = net.map('fl_net_state')
+  const hosts = net.map('fl_net_hosts')
+  const allow = net.map('fl_net_allow')
+  hosts.clear()
+  allow.clear()
+  config.network.forEach((r, i) => {
+    const resolved = [...r.hosts, ...r.hostnames.flatMap(resolveHost)]
+    for (const a of resolved) if (typeof a !== 'string') hosts.update(encodeLpmKey(i, a), Buffer.from([1]))
+    for (const a of r.allow) allow.update(encodeLpmKey(i, a), Buffer.from([1]))
+    counters.update(u32Key(i), Buffer.alloc(SIZEOF.fl_counters))
+    rulesMap.update(u32Key(i), encodeNetRule(r, resolved.length > 0))
+  })
+  const links: Link[] = []
+  try {
+    const cg = rootCgroup()
+    for (const p of MARK_PROGRAMS) links.push(attachCgroup({ program: net.program(p), cgroupFd: cg.fd, cgroupPath: cg.path }))
+    for (const dev of interfaces(config.network)) {
+      links.push(attachTcx({ program: net.program('fl_net_egress'), ifindex: dev.ifindex, direction: 'egress', interfaceName: dev.name }))
+      links.push(attachTcx({ program: net.program('fl_net_ingress'), ifindex: dev.ifindex, direction: 'ingress', interfaceName: dev.name }))
+    }
+    state.update(u32Key(0), encodeNetState(armedNs, config.network.length))
+  } catch (err) {
+    for (const l of links.reverse()) l.destroy()
+    throw err
+  }
+  debug('armed %d network rule(s) with %d link(s)', config.network.length, links.length)
+  return {
+    links,
+    rules: config.network.map((r, i) => ({
+      name: r.name,
+      syscall: `net:${r.action}`,
+      mechanism: 'tcx' as const,
+      read: () => decodeCounters(counters.lookup(u32Key(i)) ?? Buffer.alloc(SIZEOF.fl_counters)),
+    })),
+    clear: () => state.update(u32Key(0), encodeNetState(0n, 0)),
+  }
+}

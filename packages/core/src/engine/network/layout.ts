@@ -1,0 +1,49 @@
+/** The TypeScript mirror of bpf/include/net.h (sizes checked by test/unit/layout.test.ts). */
+import type { NormalizedAddress, NormalizedNetworkRule } from '../../config/types.js'
+import { prefixMask, probabilityThreshold } from '../layout.js'
+
+export const FL_MAX_NET_RULES = 16
+export const NET_SIZEOF = { fl_net_rule: 64, fl_net_lpm_key: 24, fl_net_state: 16 } as const
+const ACTION = { drop: 1, corrupt: 2, duplicate: 3 } as const
+const PROTO = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 } as const
+const FL_NET_STOLEN = 1
+const FL_NET_SEEDED = 2
+const FL_NET_HOSTS = 4
+const FL_NET_ALLOW = 8
+
+export function encodeNetRule(r: NormalizedNetworkRule, hasHosts: boolean): Buffer {
+  const b = Buffer.alloc(NET_SIZEOF.fl_net_rule)
+  b.writeUInt32LE(ACTION[r.action as keyof typeof ACTION] ?? 0, 0)
+  b.writeUInt32LE((r.direction === 'ingress' ? 0 : 1) | (r.direction === 'egress' ? 0 : 2), 4)
+  b.writeUInt32LE(r.protocol ? PROTO[r.protocol] : 0, 8)
+  b.writeUInt32LE(r.ports.length, 12)
+  r.ports.forEach((p, i) => b.writeUInt16LE(p, 16 + i * 2))
+  b.writeUInt32LE(probabilityThreshold(r.when.probability), 32)
+  b.writeUInt32LE(r.when.times, 36)
+  let flags = 0
+  if (r.stolen) flags |= FL_NET_STOLEN
+  if (r.when.seed !== undefined) flags |= FL_NET_SEEDED
+  if (hasHosts) flags |= FL_NET_HOSTS
+  if (r.allow.length) flags |= FL_NET_ALLOW
+  b.writeUInt32LE(flags, 40)
+  b.writeBigUInt64LE(BigInt(Math.round(r.when.afterMs * 1e6)), 48)
+  b.writeBigUInt64LE(BigInt(r.when.seed ?? 0), 56)
+  return b
+}
+
+export function encodeLpmKey(rule: number, a: NormalizedAddress): Buffer {
+  const b = Buffer.alloc(NET_SIZEOF.fl_net_lpm_key)
+  b.writeUInt32LE(32 + a.prefixLen, 0)
+  b.writeUInt8(rule, 4)
+  b.writeUInt8(a.family === 'inet' ? 2 : 10, 5)
+  const mask = prefixMask(a.bytes.length, a.prefixLen)
+  for (let i = 0; i < a.bytes.length; i++) b[8 + i] = (a.bytes[i] ?? 0) & (mask[i] ?? 0)
+  return b
+}
+
+export function encodeNetState(armedNs: bigint, nRules: number): Buffer {
+  const b = Buffer.alloc(NET_SIZEOF.fl_net_state)
+  b.writeBigUInt64LE(armedNs, 0)
+  b.writeUInt32LE(nRules, 8)
+  return b
+}

@@ -1,0 +1,202 @@
+/**
+ * Packet faults for the targeted processes' traffic only, with real traffic on lo: UDP and TCP
+ * senders inside the target set (children, with scope 'children') and outside it (this process).
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { execSync, spawn } from 'node:child_process'
+import dgram from 'node:dgram'
+import http from 'node:http'
+import { fileURLToPath } from 'node:url'
+import { withFailureConfig, predictSeededFailures, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
+import { runJson } from '../support/net.js'
+import { bpfIdsOf } from '../support/kernel-view.js'
+import { requires, skipUnless } from '../support/requires.js'
+
+const UDP = fileURLToPath(new URL('../fixtures/udp.py', import.meta.url))
+const children = { scope: 'children' as const }
+let rx: dgram.Socket
+let port: number
+let received: Buffer[] = []
+
+beforeAll(async () => {
+  rx = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20 })
+  rx.on('message', (m) => received.push(m))
+  await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r))
+  port = rx.address().port
+})
+afterAll(() => rx.close())
+
+const settle = () => new Promise((r) => setTimeout(r, 300))
+async function sendFromChild(count: number, payload = 'x', host = '127.0.0.1'): Promise<Buffer[]> {
+  received = []
+  await runJson('python3', [UDP, 'send', host, String(port), String(count), payload])
+  await settle()
+  return received
+}
+async function sendFromHere(count: number): Promise<number> {
+  received = []
+  const tx = dgram.createSocket('udp4')
+  for (let i = 0; i < count; i++) await new Promise((r) => tx.send('y', port, '127.0.0.1', r))
+  tx.close()
+  await settle()
+  return received.length
+}
+
+describe('network faults (tcx)', () => {
+  it('100 % egress drop stops the target traffic and not the other', async (ctx) => {
+    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    // The first arm of a process creates its seeding iterator link, kept for the process's life.
+    await withFailureConfig({ target: children, syscalls: [{ name: 'warm-up', syscall: 'bind', errno: 'EPERM', match: { port: 1 } }] }, () => 0)
+    const before = bpfIdsOf().links
+    await withFailureConfig({ target: children, network: [{ name: 'blackhole', action: 'drop', direction: 'egress', protocol: 'udp', port }] }, async (f) => {
+      expect((await sendFromChild(50)).length).toBe(0)
+      expect(await sendFromHere(50)).toBe(50)
+      expect(f.fired('blackhole')).toBe(50)
+      expect(f.stats().blackhole).toMatchObject({ mechanism: 'tcx', syscall: 'net:drop' })
+    })
+    expect((await sendFromChild(10)).length).toBe(10)
+    expect(bpfIdsOf().links).toEqual(before)
+  })
+
+  it('a seeded 30 % drop over 10 000 packets drops exactly the predicted ones', async (ctx) => {
+    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    const got = await withFailureConfig(
+      { target: children, network: [{ name: 'lossy', action: 'drop', protocol: 'udp', port, when: { probability: 0.3, seed: 7 } }] },
+      () => sendFromChild(10_000),
+    )
+    const dropped = 10_000 - got.length
+    expect(dropped).toBe(predictSeededFailures(7, 0.3, 10_000).length)
+    expect(dropped / 10_000).toBeGreaterThan(0.25)
+    expect(dropped / 10_000).toBeLessThan(0.35)
+  })
+
+  it('corrupt flips payload bytes the receiver sees; duplicate delivers twice', async (ctx) => {
+    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    const corrupted = await withFailureConfig({ target: children, network: [{ name: 'bitrot', action: 'corrupt', protocol: 'udp', port }] }, () =>
+      sendFromChild(1, 'hello-faultline'),
+    )
+    expect(corrupted.length).toBe(1)
+    expect(corrupted[0]!.toString()).not.toBe('hello-faultline')
+    expect(corrupted[0]!.subarray(4).toString()).toBe('o-faultline')
+    const dup = await withFailureConfig({ target: children, network: [{ name: 'echo', action: 'duplicate', protocol: 'udp', port }] }, () => sendFromChild(20))
+    expect(dup.length).toBe(40)
+  })
+
+  it('allow exempts a host', async (ctx) => {
+    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    const any = dgram.createSocket('udp4')
+    const got: string[] = []
+    any.on('message', (_m, from) => got.push(from.address))
+    await new Promise<void>((r) => any.bind(0, '0.0.0.0', r))
+    try {
+      await withFailureConfig(
+        { target: children, network: [{ name: 'all-but-2', action: 'drop', protocol: 'udp', hosts: ['127.0.0.0/8'], allow: ['127.0.0.2'] }] },
+        async () => {
+          await runJson('python3', [UDP, 'send', '127.0.0.1', String(any.address().port), '5'])
+          await runJson('python3', [UDP, 'send', '127.0.0.2', String(any.address().port), '5'])
+          await settle()
+        },
+      )
+      expect(got.length).toBe(5) // only the datagrams to 127.0.0.2
+    } finally {
+      any.close()
+    }
+  })
+
+  it('ingress drop: a target socket receives nothing, then everything after disarm', async (ctx) => {
+    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    const listen = async (cfg?: object) => {
+      const child = spawn('python3', [UDP, 'recv', String(port + 1), '1.5'])
+      let out = ''
+      child.stdout.on('data', (d) => (out += d))
+      await new Promise<void>((r) => { const t = setInterval(() => out.includes('ready') && (clearInterval(t), r()), 20) })
+      const tx = dgram.createSocket('udp4')
+      for (let i = 0; i < 20; i++) await new Promise((r) => tx.send('z', port + 1, '127.0.0.1', r))
+      tx.close()
+      await new Promise((r) => child.on('close', r))
+      return Number(out.trim().split('\n').pop())
+    }
+    const inside = await withFailureConfig({ target: children, network: [{ name: 'deaf', action: 'drop', direction: 'ingress', protocol: 'udp' }] }, () => listen())
+    expect(inside).toBe(0)
+    expect(await listen()).toBe(20)
+  })
+
+  it('an HTTP request with egress drop times out, and succeeds after disarm', async (ctx) => {
+    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    const server = http.createServer((_q, s) => s.end('ok')).listen(0, '127.0.0.1')
+    await new Promise((r) => server.on('listening', r))
+    const p = (server.address() as { port: number }).port
+    const get = `const r=require('http').get({host:'127.0.0.1',port:${p},agent:false,timeout:1000},(s)=>{s.resume();console.log(JSON.stringify(s.statusCode))});r.on('timeout',()=>{console.log(JSON.stringify('timeout'));process.exit(0)});r.on('error',e=>console.log(JSON.stringify(e.code)))`
+    try {
+      const during = await withFailureConfig({ target: children, network: [{ name: 'syn-drop', action: 'drop', protocol: 'tcp', port: p }] }, () => runJson(process.execPath, ['-e', get]))
+      expect(during).toBe('timeout')
+      expect(await runJson(process.execPath, ['-e', get])).toBe(200)
+    } finally {
+      server.close()
+    }
+  })
+})
+
+describe('network rules this version refuses', () => {
+  it('delay and bandwidth are refused with the reason, attaching nothing', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr')
+    const before = bpfIdsOf().links
+    const err = await withFailureConfig({ network: [{ name: 'slow', action: 'delay', delay: '100ms' }] }, async () => 1).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(FaultlineUnsupportedError)
+    expect((err as Error).message).toMatch(/network\[0\] \(slow\): delay .* is not built/)
+    expect(bpfIdsOf().links).toEqual(before)
+  })
+})
+
+describe('network faults across a veth pair into a namespace the test creates', () => {
+  const ns = `fl-ns-${process.pid}`
+  const hostIf = `flv${process.pid % 10000}a`
+  const peerIf = `flv${process.pid % 10000}b`
+  const sh = (cmd: string) => execSync(cmd, { stdio: 'pipe' })
+  let ready = false
+
+  beforeAll(() => {
+    if (requires('tcx', 'cgroup-sockaddr')) return
+    sh(`ip netns add ${ns}`)
+    sh(`ip link add ${hostIf} type veth peer name ${peerIf}`)
+    sh(`ip link set ${peerIf} netns ${ns}`)
+    sh(`ip addr add 10.213.${process.pid % 200}.1/30 dev ${hostIf} && ip link set ${hostIf} up`)
+    sh(`ip netns exec ${ns} sh -c 'ip addr add 10.213.${process.pid % 200}.2/30 dev ${peerIf} && ip link set ${peerIf} up && ip link set lo up'`)
+    ready = true
+  })
+  afterAll(() => {
+    if (!ready) return
+    execSync(`ip link del ${hostIf} 2>/dev/null; ip netns del ${ns} 2>/dev/null; true`)
+  })
+
+  it('drops the target traffic on the veth and lets the other through', async (ctx) => {
+    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    const peer = `10.213.${process.pid % 200}.2`
+    const listen = (during: () => Promise<unknown>) =>
+      new Promise<number>((resolve) => {
+        const child = spawn('ip', ['netns', 'exec', ns, 'python3', UDP, 'recv', '0', '2'].map((a) => (a === '0' ? '47000' : a)))
+        let out = ''
+        child.stdout.on('data', async (d) => {
+          out += d
+          if (String(d).includes('ready')) await during()
+        })
+        child.on('close', () => resolve(Number(out.trim().split('\n').pop())))
+      })
+    // The listener runs outside the arming process's tree (started before arming): only the
+    // sender is a target.
+    const fromChild = await listen(() =>
+      withFailureConfig({ target: children, network: [{ name: 'veth-drop', action: 'drop', protocol: 'udp', port: 47000 }] }, () =>
+        runJson('python3', [UDP, 'send', peer, '47000', '30']),
+      ),
+    )
+    expect(fromChild).toBe(0)
+    const fromHere = await listen(async () => {
+      const tx = dgram.createSocket('udp4')
+      await withFailureConfig({ target: children, network: [{ name: 'veth-drop', action: 'drop', protocol: 'udp', port: 47000 }] }, async () => {
+        for (let i = 0; i < 30; i++) await new Promise((r) => tx.send('y', 47000, peer, r))
+      })
+      tx.close()
+    })
+    expect(fromHere).toBe(30)
+  })
+})
