@@ -29,7 +29,8 @@ function vitestExample(name: string): Counts {
   return { passed: j.numPassedTests, failed: j.numFailedTests, skipped: j.numPendingTests, out: r.stdout + r.stderr }
 }
 
-describe('examples', () => {
+// Each example is a whole Vitest/Jest run: minutes under emulation in the VM matrix.
+describe('examples', { timeout: 300_000 }, () => {
   it('quickstart passes', (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
     expect(vitestExample('quickstart')).toMatchObject({ passed: 4, failed: 0, skipped: 0 })
