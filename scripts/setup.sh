@@ -15,6 +15,7 @@ command -v tc >/dev/null || need+=(iproute2)
 command -v strace >/dev/null || need+=(strace)
 command -v python3 >/dev/null || need+=(python3)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
+command -v go >/dev/null || need+=(golang-go)  # the Go fixture: Go's runtime makes raw syscalls
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "faultline setup: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

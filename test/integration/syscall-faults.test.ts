@@ -24,6 +24,7 @@ const outside = path.join(dir, 'data', 'out')
 const IN = path.join(inside, 'config.json')
 const OUT = path.join(outside, 'config.json')
 const GLOB = `${dir}/data/in/**`
+const GO_OPEN = fileURLToPath(new URL('../fixtures/bin/go-open', import.meta.url)) // built by npm run build
 
 beforeAll(() => {
   execFileSync('cc', ['-O2', '-pthread', '-o', FILES, fileURLToPath(new URL('../fixtures/files.c', import.meta.url))])
@@ -52,18 +53,20 @@ for (const mech of MECHANISMS) {
   describe(`through ${mech}`, () => {
     const need = (ctx: Parameters<typeof skipUnless>[0]) => skipUnless(ctx, mech as Feature)
 
-    it('openat under a glob fails for C, Python and Node (main thread and libuv pool); other paths open', async (ctx) => {
+    it('openat under a glob fails for C, Python, Go and Node (main thread and libuv pool); other paths open', async (ctx) => {
       need(ctx)
       await withFailureConfig(openRule(mech), async (faults) => {
         expect(await runJson(FILES, ['open', IN, '1'])).toEqual(['ENOENT'])
         expect(await runJson(FILES, ['open', OUT, '1'])).toEqual(['ok'])
         expect(await py(IN)).toEqual(['ENOENT'])
         expect(await py(OUT)).toEqual(['ok'])
+        expect(await runJson(GO_OPEN, [IN])).toEqual(['ENOENT']) // Go's runtime: raw syscalls, no libc
+        expect(await runJson(GO_OPEN, [OUT])).toEqual(['ok'])
         expect(nodeOpen(IN)).toBe('ENOENT')
         expect(nodeOpen(OUT)).toBe('ok')
         expect(await poolOpen(IN)).toBe('ENOENT')
         expect(faults.stats().cfg).toMatchObject({ mechanism: mech })
-        expect(faults.fired('cfg')).toBe(4)
+        expect(faults.fired('cfg')).toBe(5)
       })
       expect(nodeOpen(IN)).toBe('ok')
     })

@@ -55,6 +55,13 @@ const BAD: [string, unknown, string, RegExp][] = [
   ['comm too long', { target: { comm: ['a-very-long-process-name'] } }, 'target.comm[0]', /longer than 15 bytes/],
   ['system without comm', { target: { scope: 'system' } }, 'target.comm', /needs a comm list/],
   ['network not an array', { network: { action: 'drop' } }, 'network', /must be an array/],
+  ['network: unknown action', { network: [{ name: 'n', action: 'lose' }] }, 'network[0].action', /allowed: drop, corrupt, duplicate, delay, bandwidth/],
+  ['network: bad direction', { network: [{ name: 'n', action: 'drop', direction: 'up' }] }, 'network[0].direction', /allowed: egress, ingress, both/],
+  ['network: bad port', { network: [{ name: 'n', action: 'drop', port: 0 }] }, 'network[0].port', /1\.\.65535/],
+  ['network: bad rate', { network: [{ name: 'n', action: 'bandwidth', rate: 'fast' }] }, 'network[0].rate', /e\.g\. "1mbit"/],
+  ['network: delay on a drop rule', { network: [{ name: 'n', action: 'drop', delay: '10ms' }] }, 'network[0].delay', /applies to action delay only/],
+  ['network: bad host', { network: [{ name: 'n', action: 'drop', hosts: ['10.0.0.0/40'] }] }, 'network[0].hosts[0]', /prefix length/],
+  ['network: name shared with a syscall rule', { syscalls: [rule({ name: 'x' })], network: [{ name: 'x', action: 'drop' }] }, 'network[0].name', /also a syscall rule's name/],
 ]
 
 describe('validateConfig refuses bad configs, naming the field', () => {
@@ -132,7 +139,9 @@ describe("Minderbinder's YAML", () => {
     expect(c.syscalls[1]).toMatchObject({ ret: -1, when: { afterMs: 100, probability: 0.5 } })
   })
   it('turns outgoing_network into egress drop rules', () => {
-    expect(c.network).toEqual([{ name: 'break_wget_network', action: 'drop', direction: 'egress', comm: ['wget'], when: { after: 100 } }])
+    expect(c.network).toEqual([
+      expect.objectContaining({ name: 'break_wget_network', action: 'drop', direction: 'egress', comm: ['wget'], when: expect.objectContaining({ afterMs: 100, probability: 1 }) }),
+    ])
   })
   it('names Minderbinder fields in errors', () => {
     expect(() => parseConfig('agents_of_chaos:\n  syscall:\n    - name: x\n      syscall: openat\n      ret_code: 2\n      targets: [{ process_name: curl }]\n      failure_rate: 150\n')).toThrow(
