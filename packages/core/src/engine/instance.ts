@@ -61,7 +61,7 @@ export function getInstance(): Instance {
         obj.close()
         throw err
       }
-      debug('loaded %s.bpf.o in %d ms', name, (performance.now() - t).toFixed(1))
+      debug('loaded %s.bpf.o in %s ms', name, (performance.now() - t).toFixed(1))
       faults.set(name, obj)
       return obj
     },
