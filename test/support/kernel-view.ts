@@ -44,7 +44,7 @@ export function liveBpfIds(): BpfIds {
 }
 
 /** Which of `ids` still exist, polling up to `ms` (the kernel frees programs lazily, ~2 s). */
-export async function survivors(ids: BpfIds, ms = 4000): Promise<BpfIds> {
+export async function survivors(ids: BpfIds, ms = 10_000): Promise<BpfIds> {
   const deadline = Date.now() + ms
   for (;;) {
     const live = liveBpfIds()
