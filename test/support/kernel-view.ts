@@ -43,7 +43,7 @@ export function liveBpfIds(): BpfIds {
   return { progs: ids('prog'), maps: ids('map'), links: ids('link') }
 }
 
-/** Which of `ids` still exist, polling up to `ms` (the kernel frees programs lazily, ~2 s). */
+/** Which of `ids` still exist, polling up to `ms` (the kernel frees programs lazily: about 2 s, longer under load). */
 export async function survivors(ids: BpfIds, ms = 10_000): Promise<BpfIds> {
   const deadline = Date.now() + ms
   for (;;) {
