@@ -2,18 +2,22 @@
  * Packet faults for the targeted processes' traffic only, with real traffic on lo: UDP and TCP
  * senders inside the target set (children, with scope 'children') and outside it (this process).
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
 import { execSync, spawn } from 'node:child_process'
 import dgram from 'node:dgram'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { withFailureConfig, predictSeededFailures, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
+import { withFailureConfig, predictSeededFailures, FaultlineUnsupportedError, disarmActive } from '../../packages/core/src/index.js'
+import { FL_TC_PRIORITY } from '../../packages/core/src/libbpf/index.js'
 import { runJson } from '../support/net.js'
 import { bpfIdsOf } from '../support/kernel-view.js'
 import { requires, skipUnless } from '../support/requires.js'
 
 const UDP = fileURLToPath(new URL('../fixtures/udp.py', import.meta.url))
+const ARM_ONCE = fileURLToPath(new URL('../fixtures/arm-once.mjs', import.meta.url))
+const SLEEPER = fileURLToPath(new URL('../fixtures/armed-sleeper.mjs', import.meta.url))
 const children = { scope: 'children' as const }
+const MECHANISMS = ['tcx', 'cls-bpf'] as const
 let rx: dgram.Socket
 let port: number
 let received: Buffer[] = []
@@ -25,6 +29,7 @@ beforeAll(async () => {
   port = rx.address().port
 })
 afterAll(() => rx.close())
+afterEach(() => void disarmActive()) // a test that timed out while armed does not fail the next ones
 
 const settle = () => new Promise((r) => setTimeout(r, 300))
 async function sendFromChild(count: number, payload = 'x', host = '127.0.0.1'): Promise<Buffer[]> {
@@ -42,27 +47,31 @@ async function sendFromHere(count: number): Promise<number> {
   return received.length
 }
 
-describe('network faults (tcx)', () => {
+// Under emulation the first python and node children start from a cold 9p cache (~20 s).
+describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism) => {
+  // Every rule pins the mechanism, so both are tested wherever the kernel has them.
+  const pin = <T extends object>(rules: T[]) => rules.map((r) => ({ ...r, mechanism }))
+
   it('100 % egress drop stops the target traffic and not the other', async (ctx) => {
-    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     // The first arm of a process creates its seeding iterator link, kept for the process's life.
     await withFailureConfig({ target: children, syscalls: [{ name: 'warm-up', syscall: 'bind', errno: 'EPERM', match: { port: 1 } }] }, () => 0)
     const before = bpfIdsOf().links
-    await withFailureConfig({ target: children, network: [{ name: 'blackhole', action: 'drop', direction: 'egress', protocol: 'udp', port }] }, async (f) => {
+    await withFailureConfig({ target: children, network: pin([{ name: 'blackhole', action: 'drop', direction: 'egress', protocol: 'udp', port }]) }, async (f) => {
       expect((await sendFromChild(50)).length).toBe(0)
       expect(await sendFromHere(50)).toBe(50)
       expect(f.fired('blackhole')).toBe(50)
-      expect(f.stats().blackhole).toMatchObject({ mechanism: 'tcx', syscall: 'net:drop' })
+      expect(f.stats().blackhole).toMatchObject({ mechanism, syscall: 'net:drop' })
     })
     expect((await sendFromChild(10)).length).toBe(10)
     expect(bpfIdsOf().links).toEqual(before)
   })
 
   it('a seeded 30 % drop over 10 000 packets drops the predicted ones, and 25-35 % in all', async (ctx) => {
-    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     const predicted = predictSeededFailures(7, 0.3, 10_000)
     const { got, fired } = await withFailureConfig(
-      { target: children, network: [{ name: 'lossy', action: 'drop', protocol: 'udp', port, when: { probability: 0.3, seed: 7 } }] },
+      { target: children, network: pin([{ name: 'lossy', action: 'drop', protocol: 'udp', port, when: { probability: 0.3, seed: 7 } }]) },
       async (f) => ({ got: await sendFromChild(10_000, 'seq'), fired: f.fired('lossy') }),
     )
     // The kernel dropped exactly the predicted datagrams (the same sequence on every run)...
@@ -76,26 +85,26 @@ describe('network faults (tcx)', () => {
   })
 
   it('corrupt flips payload bytes the receiver sees; duplicate delivers twice', async (ctx) => {
-    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
-    const corrupted = await withFailureConfig({ target: children, network: [{ name: 'bitrot', action: 'corrupt', protocol: 'udp', port }] }, () =>
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+    const corrupted = await withFailureConfig({ target: children, network: pin([{ name: 'bitrot', action: 'corrupt', protocol: 'udp', port }]) }, () =>
       sendFromChild(1, 'hello-faultline'),
     )
     expect(corrupted.length).toBe(1)
     expect(corrupted[0]!.toString()).not.toBe('hello-faultline')
     expect(corrupted[0]!.subarray(4).toString()).toBe('o-faultline')
-    const dup = await withFailureConfig({ target: children, network: [{ name: 'echo', action: 'duplicate', protocol: 'udp', port }] }, () => sendFromChild(20))
+    const dup = await withFailureConfig({ target: children, network: pin([{ name: 'echo', action: 'duplicate', protocol: 'udp', port }]) }, () => sendFromChild(20))
     expect(dup.length).toBe(40)
   })
 
   it('allow exempts a host', async (ctx) => {
-    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     const any = dgram.createSocket('udp4')
     const got: string[] = []
     any.on('message', (_m, from) => got.push(from.address))
     await new Promise<void>((r) => any.bind(0, '0.0.0.0', r))
     try {
       await withFailureConfig(
-        { target: children, network: [{ name: 'all-but-2', action: 'drop', protocol: 'udp', hosts: ['127.0.0.0/8'], allow: ['127.0.0.2'] }] },
+        { target: children, network: pin([{ name: 'all-but-2', action: 'drop', protocol: 'udp', hosts: ['127.0.0.0/8'], allow: ['127.0.0.2'] }]) },
         async () => {
           await runJson('python3', [UDP, 'send', '127.0.0.1', String(any.address().port), '5'])
           await runJson('python3', [UDP, 'send', '127.0.0.2', String(any.address().port), '5'])
@@ -109,7 +118,7 @@ describe('network faults (tcx)', () => {
   })
 
   it('ingress drop: a target socket receives nothing, then everything after disarm', async (ctx) => {
-    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     const listen = async (cfg?: object) => {
       const child = spawn('python3', [UDP, 'recv', String(port + 1), '1.5'])
       let out = ''
@@ -121,23 +130,59 @@ describe('network faults (tcx)', () => {
       await new Promise((r) => child.on('close', r))
       return Number(out.trim().split('\n').pop())
     }
-    const inside = await withFailureConfig({ target: children, network: [{ name: 'deaf', action: 'drop', direction: 'ingress', protocol: 'udp' }] }, () => listen())
+    const inside = await withFailureConfig({ target: children, network: pin([{ name: 'deaf', action: 'drop', direction: 'ingress', protocol: 'udp' }]) }, () => listen())
     expect(inside).toBe(0)
     expect(await listen()).toBe(20)
   })
 
   it('an HTTP request with egress drop times out, and succeeds after disarm', async (ctx) => {
-    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     const server = http.createServer((_q, s) => s.end('ok')).listen(0, '127.0.0.1')
     await new Promise((r) => server.on('listening', r))
     const p = (server.address() as { port: number }).port
     const get = `const r=require('http').get({host:'127.0.0.1',port:${p},agent:false,timeout:1000},(s)=>{s.resume();console.log(JSON.stringify(s.statusCode))});r.on('timeout',()=>{console.log(JSON.stringify('timeout'));process.exit(0)});r.on('error',e=>console.log(JSON.stringify(e.code)))`
     try {
-      const during = await withFailureConfig({ target: children, network: [{ name: 'syn-drop', action: 'drop', protocol: 'tcp', port: p }] }, () => runJson(process.execPath, ['-e', get]))
+      const during = await withFailureConfig({ target: children, network: pin([{ name: 'syn-drop', action: 'drop', protocol: 'tcp', port: p }]) }, () => runJson(process.execPath, ['-e', get]))
       expect(during).toBe('timeout')
       expect(await runJson(process.execPath, ['-e', get])).toBe(200)
     } finally {
       server.close()
+    }
+  })
+
+  it('leaves tc as it was after disarm, and after a SIGKILLed armed process once another one arms', async (ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr', 'tp_btf')
+    // In a namespace of its own: other test files may add qdiscs to this lo meanwhile.
+    const ns = `fl-tc-${process.pid}-${mechanism}`
+    const inNs = (cmd: string) => execSync(`ip netns exec ${ns} sh -c '${cmd}'`, { encoding: 'utf8' })
+    const tcView = () => inNs('tc qdisc show; tc filter show dev lo ingress; tc filter show dev lo egress')
+    const config = JSON.stringify({ network: pin([{ name: 'n', action: 'drop', protocol: 'udp', port: 9 }]) })
+    // `ip netns exec` remounts /sys (for the namespace's /sys/class/net), hiding the cgroup2 mount.
+    const node = ['netns', 'exec', ns, 'sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && exec "$0" "$@"', process.execPath]
+    const armOnce = async () => (await runJson('ip', [...node, ARM_ONCE, config, 'tc filter show dev lo egress'])) as { pid: number; during: string }
+    const tag = (pid: number) => `pref ${FL_TC_PRIORITY} bpf chain 0 handle 0x${pid.toString(16)} `
+    execSync(`ip netns add ${ns} && ip netns exec ${ns} ip link set lo up`)
+    let sleeper: ReturnType<typeof spawn> | undefined
+    try {
+      const before = tcView()
+      const once = await armOnce()
+      if (mechanism === 'cls-bpf') expect(once.during).toContain(tag(once.pid))
+      expect(tcView()).toBe(before)
+
+      sleeper = spawn('ip', [...node, SLEEPER, config], { stdio: ['pipe', 'pipe', 'inherit'] })
+      const armed = JSON.parse(await new Promise<string>((r) => sleeper!.stdout!.once('data', (d) => r(String(d))))) as { pid: number }
+      // Another process arming and disarming meanwhile leaves the live one's filter alone.
+      await armOnce()
+      if (mechanism === 'cls-bpf') expect(tcView()).toContain(tag(armed.pid))
+      sleeper.kill('SIGKILL')
+      await new Promise((r) => sleeper!.on('close', r))
+      // cls_bpf filters outlive their process (tcx links do not): the next arming sweeps them.
+      if (mechanism === 'cls-bpf') expect(tcView()).toContain(tag(armed.pid))
+      await armOnce()
+      expect(tcView()).toBe(before)
+    } finally {
+      sleeper?.kill('SIGKILL')
+      execSync(`ip netns del ${ns}`)
     }
   })
 })
@@ -161,7 +206,7 @@ describe('network faults across a veth pair into a namespace the test creates', 
   let ready = false
 
   beforeAll(() => {
-    if (requires('tcx', 'cgroup-sockaddr')) return
+    if (requires('cgroup-sockaddr')) return
     sh(`ip netns add ${ns}`)
     sh(`ip link add ${hostIf} type veth peer name ${peerIf}`)
     sh(`ip link set ${peerIf} netns ${ns}`)
@@ -174,30 +219,33 @@ describe('network faults across a veth pair into a namespace the test creates', 
     execSync(`ip link del ${hostIf} 2>/dev/null; ip netns del ${ns} 2>/dev/null; true`)
   })
 
-  it('drops the target traffic on the veth and lets the other through', async (ctx) => {
-    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+  it.for(MECHANISMS)('drops the target traffic on the veth and lets the other through (%s)', { timeout: 90_000 }, async (mechanism, ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     const peer = `10.213.${process.pid % 200}.2`
+    // Counts what reaches the peer until `during` is over (under emulation a cold python
+    // sender can take longer than any fixed window).
+    const counter = `const s=require('dgram').createSocket('udp4');let n=0;s.on('message',()=>n++);s.bind(47000,()=>console.log('ready'));process.stdin.on('end',()=>{console.log(n);process.exit(0)}).resume()`
     const listen = (during: () => Promise<unknown>) =>
-      new Promise<number>((resolve) => {
-        const child = spawn('ip', ['netns', 'exec', ns, 'python3', UDP, 'recv', '0', '2'].map((a) => (a === '0' ? '47000' : a)))
+      new Promise<number>((resolve, reject) => {
+        const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', counter])
         let out = ''
-        child.stdout.on('data', async (d) => {
+        child.stdout.on('data', (d) => {
           out += d
-          if (String(d).includes('ready')) await during()
+          if (String(d).includes('ready')) during().then(settle).then(() => child.stdin.end(), (err: unknown) => (child.kill(), reject(err)))
         })
         child.on('close', () => resolve(Number(out.trim().split('\n').pop())))
       })
     // The listener runs outside the arming process's tree (started before arming): only the
     // sender is a target.
     const fromChild = await listen(() =>
-      withFailureConfig({ target: children, network: [{ name: 'veth-drop', action: 'drop', protocol: 'udp', port: 47000 }] }, () =>
+      withFailureConfig({ target: children, network: [{ name: 'veth-drop', action: 'drop', protocol: 'udp', port: 47000, mechanism }] }, () =>
         runJson('python3', [UDP, 'send', peer, '47000', '30']),
       ),
     )
     expect(fromChild).toBe(0)
     const fromHere = await listen(async () => {
       const tx = dgram.createSocket('udp4')
-      await withFailureConfig({ target: children, network: [{ name: 'veth-drop', action: 'drop', protocol: 'udp', port: 47000 }] }, async () => {
+      await withFailureConfig({ target: children, network: [{ name: 'veth-drop', action: 'drop', protocol: 'udp', port: 47000, mechanism }] }, async () => {
         for (let i = 0; i < 30; i++) await new Promise((r) => tx.send('y', 47000, peer, r))
       })
       tx.close()

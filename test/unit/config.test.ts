@@ -62,6 +62,8 @@ const BAD: [string, unknown, string, RegExp][] = [
   ['network: delay on a drop rule', { network: [{ name: 'n', action: 'drop', delay: '10ms' }] }, 'network[0].delay', /applies to action delay only/],
   ['network: bad host', { network: [{ name: 'n', action: 'drop', hosts: ['10.0.0.0/40'] }] }, 'network[0].hosts[0]', /prefix length/],
   ['network: name shared with a syscall rule', { syscalls: [rule({ name: 'x' })], network: [{ name: 'x', action: 'drop' }] }, 'network[0].name', /also a syscall rule's name/],
+  ['network: unknown mechanism', { network: [{ name: 'n', action: 'drop', mechanism: 'tc' }] }, 'network[0].mechanism', /"tc" is not a network mechanism; allowed: tcx, cls-bpf/],
+  ['network: rules pin different mechanisms', { network: [{ name: 'a', action: 'drop', mechanism: 'tcx' }, { name: 'b', action: 'corrupt' }, { name: 'c', action: 'drop', mechanism: 'cls-bpf' }] }, 'network[2].mechanism', /"cls-bpf" contradicts network\[0\]\.mechanism "tcx".*share their TC programs/],
 ]
 
 describe('validateConfig refuses bad configs, naming the field', () => {
@@ -73,6 +75,11 @@ describe('validateConfig refuses bad configs, naming the field', () => {
       expect(hit!.message).toMatch(message)
     })
   }
+
+  it('keeps a network rule\'s pinned mechanism; rules that pin the same one agree', () => {
+    const c = validateConfig({ network: [{ name: 'a', action: 'drop', mechanism: 'cls-bpf' }, { name: 'b', action: 'duplicate' }, { name: 'c', action: 'corrupt', mechanism: 'cls-bpf' }] })
+    expect(c.network.map((r) => r.mechanism)).toEqual(['cls-bpf', undefined, 'cls-bpf'])
+  })
 
   it('reports every problem at once, one line per field', () => {
     let err: ConfigError | undefined

@@ -11,7 +11,10 @@ import { didYouMean } from './suggest.js'
 export const NET_ACTIONS = ['drop', 'corrupt', 'duplicate', 'delay', 'bandwidth'] as const
 export const NET_DIRECTIONS = ['egress', 'ingress', 'both'] as const
 export const NET_PROTOCOLS = ['tcp', 'udp', 'icmp', 'icmpv6'] as const
-const KEYS = ['name', 'action', 'direction', 'protocol', 'port', 'ports', 'hosts', 'allow', 'interface', 'stolen', 'delay', 'jitter', 'rate', 'when', 'comm']
+/** How the TC programs attach: tcx links (kernel >= 6.6), or clsact + cls_bpf filters. */
+export const NET_MECHANISMS = ['tcx', 'cls-bpf'] as const
+export type NetMechanism = (typeof NET_MECHANISMS)[number]
+const KEYS = ['name', 'action', 'direction', 'protocol', 'port', 'ports', 'hosts', 'allow', 'interface', 'stolen', 'delay', 'jitter', 'rate', 'when', 'comm', 'mechanism']
 const WHEN_KEYS = ['after', 'times', 'probability', 'seed']
 
 export interface NormalizedNetworkRule {
@@ -25,6 +28,8 @@ export interface NormalizedNetworkRule {
   hostnames: string[]
   allow: NormalizedAddress[]
   interface?: string
+  /** A pinned attachment; undefined = tcx where the kernel has it, else cls-bpf. */
+  mechanism?: NetMechanism
   /** drop: report success to the sender (TC_ACT_STOLEN) instead of an error. */
   stolen: boolean
   delayMs: number
@@ -44,6 +49,7 @@ const RATE_UNITS: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit:
 export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): NormalizedNetworkRule[] {
   const out: NormalizedNetworkRule[] = []
   const names = new Set<string>()
+  let pinned: { path: string; mechanism: NetMechanism } | undefined
   raw.forEach((r, i) => {
     const path = `network[${i}]`
     const add = (field: string, message: string) => issues.push({ path: field ? `${path}.${field}` : path, message })
@@ -101,6 +107,14 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
     if (action === 'bandwidth' && !rateBps && r.rate === undefined) add('rate', 'a bandwidth rule needs rate (e.g. "1mbit")')
     if (r.stolen !== undefined && (typeof r.stolen !== 'boolean' || action !== 'drop')) add('stolen', 'is a boolean, for action drop only')
     if (r.interface !== undefined && (typeof r.interface !== 'string' || !r.interface)) add('interface', 'must be an interface name')
+    const mechanism = r.mechanism as NetMechanism | undefined
+    if (mechanism !== undefined && !NET_MECHANISMS.includes(mechanism)) {
+      add('mechanism', `${JSON.stringify(r.mechanism)} is not a network mechanism; allowed: ${NET_MECHANISMS.join(', ')} (or leave it out: tcx where the kernel has it, else cls-bpf)`)
+    } else if (mechanism !== undefined) {
+      // All network rules share the TC programs, which attach one way.
+      if (pinned && pinned.mechanism !== mechanism) add('mechanism', `${JSON.stringify(mechanism)} contradicts ${pinned.path}.mechanism ${JSON.stringify(pinned.mechanism)}: the network rules of one config share their TC programs, so they all attach the same way`)
+      pinned ??= { path, mechanism }
+    }
     const when: NormalizedWhen = { afterMs: 0, nth: 0, times: 0, probability: 1, seed: undefined }
     if (r.when !== undefined) {
       if (!isObj(r.when)) add('when', `must be an object with ${WHEN_KEYS.join(', ')}`)
@@ -116,7 +130,7 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
     if (issues.length > before) return
     out.push({
       name: r.name as string, action, direction, ...(r.protocol ? { protocol: r.protocol as NormalizedNetworkRule['protocol'] } : {}),
-      ports, hosts, hostnames, allow, ...(r.interface ? { interface: r.interface as string } : {}), stolen: r.stolen === true,
+      ports, hosts, hostnames, allow, ...(r.interface ? { interface: r.interface as string } : {}), ...(mechanism ? { mechanism } : {}), stolen: r.stolen === true,
       delayMs, jitterMs, rateBps, when, ...(Array.isArray(r.comm) ? { comm: r.comm as string[] } : {}), path,
     })
   })

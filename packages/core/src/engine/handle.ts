@@ -1,12 +1,13 @@
 /** The handle a callback receives: counters per rule, live while armed, frozen at disarm. */
 import type { Mechanism } from '../kernel/mechanisms.js'
+import type { NetMechanism } from '../config/network.js'
 import type { RuleCounters } from './layout.js'
 
 export interface RuleStats extends RuleCounters {
   /** The syscall, or `net:<action>` for a network rule. */
   syscall: string
-  /** The kernel mechanism serving the rule ('tcx' for network rules). */
-  mechanism: Mechanism | 'tcx'
+  /** The kernel mechanism serving the rule ('tcx' or 'cls-bpf' for network rules). */
+  mechanism: Mechanism | NetMechanism
 }
 
 export interface FaultsHandle {
@@ -24,7 +25,7 @@ export interface FaultsHandle {
 
 export interface HandleSource {
   /** Every rule, syscall and network, with how to read its counters. */
-  rules: readonly { name: string; syscall: string; mechanism: Mechanism | 'tcx'; read(): RuleCounters }[]
+  rules: readonly { name: string; syscall: string; mechanism: Mechanism | NetMechanism; read(): RuleCounters }[]
   warnings: readonly string[]
   readTargets(): number[]
 }

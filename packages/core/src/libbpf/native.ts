@@ -50,6 +50,12 @@ export interface Libbpf {
   bpf_link__fd(link: LinkPtr): number
   bpf_link__open(path: string): LinkPtr | null
   bpf_link_create(progFd: number, targetFd: number, attachType: number, opts: null): number
+  /** The tc API (libbpf >= 0.4): hooks and opts are encoded by libbpf/tc.ts. */
+  bpf_tc_hook_create(hook: Buffer): number
+  bpf_tc_hook_destroy(hook: Buffer): number
+  bpf_tc_attach(hook: Buffer, opts: Buffer): number
+  bpf_tc_detach(hook: Buffer, opts: Buffer): number
+  bpf_tc_query(hook: Buffer, opts: Buffer): number
   bpf_map_update_elem(fd: number, key: Buffer, value: Buffer, flags: bigint): number
   bpf_map_lookup_elem(fd: number, key: Buffer, value: Buffer): number
   bpf_map_delete_elem(fd: number, key: Buffer): number
@@ -65,6 +71,7 @@ export interface Libc {
   close(fd: number): number
   open(path: string, flags: number): number
   strerror(errnum: number): string
+  flock(fd: number, operation: number): number
 }
 
 interface Native {
@@ -133,6 +140,11 @@ export function getNative(): Native {
     bpf_link__fd: 'int bpf_link__fd(bpf_link *link)',
     bpf_link__open: 'bpf_link *bpf_link__open(const char *path)',
     bpf_link_create: 'int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)',
+    bpf_tc_hook_create: 'int bpf_tc_hook_create(void *hook)',
+    bpf_tc_hook_destroy: 'int bpf_tc_hook_destroy(void *hook)',
+    bpf_tc_attach: 'int bpf_tc_attach(const void *hook, void *opts)',
+    bpf_tc_detach: 'int bpf_tc_detach(const void *hook, const void *opts)',
+    bpf_tc_query: 'int bpf_tc_query(const void *hook, void *opts)',
     bpf_map_update_elem: 'int bpf_map_update_elem(int fd, const void *key, const void *value, uint64 flags)',
     bpf_map_lookup_elem: 'int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)',
     bpf_map_delete_elem: 'int bpf_map_delete_elem(int fd, const void *key)',
@@ -158,6 +170,7 @@ export function getNative(): Native {
     close: libcHandle.func('int close(int fd)') as Libc['close'],
     open: libcHandle.func('int open(const char *path, int flags)') as Libc['open'],
     strerror: libcHandle.func('const char *strerror(int errnum)') as Libc['strerror'],
+    flock: libcHandle.func('int flock(int fd, int operation)') as Libc['flock'],
   }
   const typed = lib as unknown as Libbpf
   const major = typed.libbpf_major_version()

@@ -1,16 +1,18 @@
 /**
  * Arms the network rules: marks sockets of the targets (cgroup hooks on the cgroup v2 root),
- * writes rules and host tries, and attaches the TC programs as tcx links on the interfaces the
- * targeted traffic can use (every interface that is up, `lo` included, or the rule's
- * `interface`). Everything is a bpf_link owned by this process.
+ * writes rules and host tries, and attaches the TC programs on the interfaces the targeted traffic
+ * can use (every interface that is up, `lo` included, or the rule's `interface`): as tcx links,
+ * owned by this process like everything else, or on kernels without tcx as cls_bpf filters,
+ * which are tagged and swept instead (libbpf/link/cls-bpf.ts).
  */
 import fs from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import createDebug from 'debug'
 import type { FailureConfig, NormalizedNetworkRule } from '../../config/types.js'
 import { parseAddress } from '../../config/address.js'
-import { attachCgroup, attachTcx, type Link } from '../../libbpf/index.js'
-import { probeFeature } from '../../kernel/features.js'
+import { attachCgroup, type Link } from '../../libbpf/index.js'
+import type { NetMechanism } from '../../config/network.js'
+import { chooseNetMechanism, tcAttacher } from './mechanism.js'
 import { rootCgroup } from '../backends/cgroup.js'
 import { FaultlineUnsupportedError } from '../errors.js'
 import type { Instance } from '../instance.js'
@@ -24,12 +26,13 @@ const MARK_PROGRAMS = ['fl_net_mark_create', 'fl_net_mark_connect4', 'fl_net_mar
 export function planNetwork(config: FailureConfig): { path: string; name: string; reason: string }[] {
   const refused: { path: string; name: string; reason: string }[] = []
   if (config.network.length > FL_MAX_NET_RULES) refused.push({ path: 'network', name: '', reason: `at most ${FL_MAX_NET_RULES} network rules` })
-  const tcx = probeFeature('tcx')
+  if (!config.network.length) return refused // and probe nothing
+  const mechanism = chooseNetMechanism(config.network)
   for (const r of config.network) {
     if (r.action === 'delay' || r.action === 'bandwidth') {
       refused.push({ path: r.path, name: r.name, reason: `${r.action} (netem/tbf qdiscs per target) is not built in this version of faultline; drop, corrupt and duplicate are` })
-    } else if (!tcx.available) {
-      refused.push({ path: r.path, name: r.name, reason: `network faults need tcx links (kernel >= 6.6): ${tcx.reason}; the clsact + cls_bpf fallback is not built yet` })
+    } else if (!mechanism.ok) {
+      refused.push({ path: r.path, name: r.name, reason: mechanism.reason })
     }
   }
   return refused
@@ -58,7 +61,7 @@ function resolveHost(name: string): ReturnType<typeof parseAddress>[] {
 
 export interface ArmedNetwork {
   links: Link[]
-  rules: { name: string; syscall: string; mechanism: 'tcx'; read(): RuleCounters }[]
+  rules: { name: string; syscall: string; mechanism: NetMechanism; read(): RuleCounters }[]
   clear(): void
 }
 
@@ -69,6 +72,9 @@ export function armNetwork(inst: Instance, config: FailureConfig, armedNs: bigin
   const state = net.map('fl_net_state')
   const hosts = net.map('fl_net_hosts')
   const allow = net.map('fl_net_allow')
+  const choice = chooseNetMechanism(config.network)
+  if (!choice.ok) throw new FaultlineUnsupportedError(choice.reason) // planNetwork refused it already
+  const { mechanism } = choice
   hosts.clear()
   allow.clear()
   config.network.forEach((r, i) => {
@@ -82,22 +88,23 @@ export function armNetwork(inst: Instance, config: FailureConfig, armedNs: bigin
   try {
     const cg = rootCgroup()
     for (const p of MARK_PROGRAMS) links.push(attachCgroup({ program: net.program(p), cgroupFd: cg.fd, cgroupPath: cg.path }))
+    const attachTc = tcAttacher(mechanism)
     for (const dev of interfaces(config.network)) {
-      links.push(attachTcx({ program: net.program('fl_net_egress'), ifindex: dev.ifindex, direction: 'egress', interfaceName: dev.name }))
-      links.push(attachTcx({ program: net.program('fl_net_ingress'), ifindex: dev.ifindex, direction: 'ingress', interfaceName: dev.name }))
+      links.push(attachTc({ program: net.program('fl_net_egress'), ifindex: dev.ifindex, direction: 'egress', interfaceName: dev.name }))
+      links.push(attachTc({ program: net.program('fl_net_ingress'), ifindex: dev.ifindex, direction: 'ingress', interfaceName: dev.name }))
     }
     state.update(u32Key(0), encodeNetState(armedNs, config.network.length))
   } catch (err) {
     for (const l of links.reverse()) l.destroy()
     throw err
   }
-  debug('armed %d network rule(s) with %d link(s)', config.network.length, links.length)
+  debug('armed %d network rule(s) with %d link(s) (%s)', config.network.length, links.length, mechanism)
   return {
     links,
     rules: config.network.map((r, i) => ({
       name: r.name,
       syscall: `net:${r.action}`,
-      mechanism: 'tcx' as const,
+      mechanism,
       read: () => decodeCounters(counters.lookup(u32Key(i)) ?? Buffer.alloc(SIZEOF.fl_counters)),
     })),
     clear: () => state.update(u32Key(0), encodeNetState(0n, 0)),

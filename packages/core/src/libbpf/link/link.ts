@@ -1,7 +1,8 @@
 /**
  * One Link type for every attachment (cilium/ebpf's link.Link): the engine keeps a list of
  * Links and destroys them at disarm, whatever made them. Every Link is a kernel bpf_link owned
- * by a file descriptor of this process, so the kernel detaches it if the process dies.
+ * by a file descriptor of this process, so the kernel detaches it if the process dies; the one
+ * exception, cls_bpf filters (kernels without tcx), is tagged and swept instead (cls-bpf.ts).
  */
 import { getNative, type LinkPtr } from '../native.js'
 import { LibbpfError } from '../errors.js'
@@ -10,6 +11,7 @@ import { withLog } from '../log.js'
 export interface Link {
   /** What it is attached to, for logs and errors, e.g. "cgroup/connect4 on /sys/fs/cgroup/unified". */
   readonly description: string
+  /** The bpf_link's fd; -1 for a cls_bpf filter, which has none. */
   readonly fd: number
   destroy(): void
 }
