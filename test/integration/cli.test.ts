@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { skipUnless } from '../support/requires.js'
+import { skipBecause, skipUnless } from '../support/requires.js'
 import { startServer } from '../support/net.js'
 
 const BIN = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import.meta.url))
@@ -36,7 +36,7 @@ describe('faultline doctor', () => {
   })
 
   it('exits non-zero with the reason when faultline cannot run (unprivileged)', (ctx) => {
-    if (process.getuid?.() !== 0) ctx.skip('needs root to drop privileges')
+    if (process.getuid?.() !== 0) skipBecause(ctx, 'needs root to drop privileges')
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, 'doctor'], { encoding: 'utf8' })
     expect(r.status).toBe(1)
     expect(r.stdout).toMatch(/missing CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN/)

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { withFailureConfig, ConfigError, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
 import { startServer, tryConnect, type Server } from '../support/net.js'
 import { bpfIdsOf, survivors } from '../support/kernel-view.js'
-import { skipUnless, requires } from '../support/requires.js'
+import { skipBecause, skipUnless, requires } from '../support/requires.js'
 
 const SLEEPER = fileURLToPath(new URL('../fixtures/armed-sleeper.mjs', import.meta.url))
 let a: Server
@@ -83,7 +83,7 @@ describe('nothing attached on refusal', () => {
   it('a rule no mechanism serves here is refused with the reason, attaching nothing', async (ctx) => {
     // getppid passes no LSM hook and no socket hook: only syscall-entry mechanisms serve it.
     if (!requires('fmod-ret-syscall') || !requires('kprobe-override')) {
-      ctx.skip('this kernel can fail any syscall; the refusal path runs on the other kernels')
+      skipBecause(ctx, 'this kernel can fail any syscall; the refusal path runs on the other kernels')
     }
     const before = bpfIdsOf()
     const err = await withFailureConfig(

@@ -11,7 +11,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { withFailureConfig, predictSeededFailures, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
 import { runJson } from '../support/net.js'
-import { requires, skipUnless } from '../support/requires.js'
+import { requires, skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
 import type { Feature } from '../../packages/core/src/kernel/index.js'
 
 const MECHANISMS = ['fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
@@ -120,7 +120,7 @@ for (const mech of MECHANISMS) {
 
 describe('filters that pick a mechanism', () => {
   it('match.flags fails only opens with those flags', async (ctx) => {
-    if (requires('fmod-ret-syscall') && requires('kprobe-override') && requires('lsm') && requires('security-fmod-ret')) ctx.skip('no syscall-level mechanism on this kernel')
+    skipUnlessAny(ctx, 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret')
     await withFailureConfig({ syscalls: [{ name: 'create', syscall: 'openat', errno: 'EROFS', match: { path: GLOB, flags: ['O_CREAT'] } }] }, async () => {
       expect(() => fs.writeFileSync(path.join(inside, 'new.txt'), 'x')).toThrow(/EROFS/)
       expect(nodeOpen(IN)).toBe('ok')
@@ -141,7 +141,7 @@ describe('filters that pick a mechanism', () => {
 
   it('where no mechanism can fail openat, arming is refused naming what would serve it', async (ctx) => {
     if (!(requires('fmod-ret-syscall') && requires('kprobe-override') && requires('lsm') && requires('security-fmod-ret'))) {
-      ctx.skip('this kernel can fail openat')
+      skipBecause(ctx, 'this kernel can fail openat: the refusal runs on the kernels that cannot')
     }
     const err = await withFailureConfig(openRule(undefined as unknown as Mech), async () => 1).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(FaultlineUnsupportedError)
@@ -151,7 +151,7 @@ describe('filters that pick a mechanism', () => {
 
 describe("Minderbinder's YAML, unchanged", () => {
   it('fails a named process anywhere on the machine, delay_ms counted from its exec', async (ctx) => {
-    if (requires('fmod-ret-syscall') && requires('kprobe-override') && requires('lsm') && requires('security-fmod-ret')) ctx.skip('no mechanism here can fail openat')
+    skipUnlessAny(ctx, 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret')
     const yaml = `agents_of_chaos:
   syscall:
     - name: break_files_openat

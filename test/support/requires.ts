@@ -23,12 +23,24 @@ interface SkipContext {
   task: { meta: object }
 }
 
-/** Skips the running test, with the reason printed and kept in the report, unless every feature is there. */
+/** Skips the running test with the reason printed and kept in the report (Vitest's JSON drops ctx.skip's note). */
+export function skipBecause(ctx: SkipContext, reason: string): void {
+  console.log(`[skip] ${reason}`)
+  ;(ctx.task.meta as { skipReason?: string }).skipReason = reason
+  ctx.skip(reason)
+}
+
+/** Skips the running test unless every feature is there. */
 export function skipUnless(ctx: SkipContext, ...features: Feature[]): void {
   const reason = requires(...features)
-  if (reason) {
-    console.log(`[skip] ${reason}`)
-    ;(ctx.task.meta as { skipReason?: string }).skipReason = reason
-    ctx.skip(reason)
-  }
+  if (reason) skipBecause(ctx, reason)
+}
+
+/**
+ * Skips the running test unless at least one of the features is there; the reason reads
+ * "requires one of a|b: ...", which the VM matrix checks like a single feature.
+ */
+export function skipUnlessAny(ctx: SkipContext, ...features: Feature[]): void {
+  if (features.some((f) => probeFeature(f).available)) return
+  skipBecause(ctx, `requires one of ${features.join('|')}: ${features.map((f) => `${f}: ${probeFeature(f).reason}`).join('; ')}`)
 }
