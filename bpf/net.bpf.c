@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Packet faults for the targeted processes' traffic: TC programs (tcx links) on every interface,
- * attribution by socket. A socket belongs to the target set when a targeted process created it
+ * Packet faults for the targeted processes' traffic: TC programs (tcx links, or cls_bpf filters
+ * before kernel 6.6) on every interface, attribution by socket. A socket belongs to the target set when a targeted process created it
  * (cgroup/sock_create) or connected / sent with it (cgroup/connect*, sendmsg*): it is marked in
  * socket-local storage. Egress packets carry their socket (skb->sk); for ingress the receiving
  * socket is looked up from the packet's tuple (TCP, UDP). Unmarked traffic is never touched.
+ * Delay and bandwidth are not done here: the programs steer packets into qdiscs that do them
+ * (packages/core/src/engine/network/shaping.ts).
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -21,10 +23,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Sockets of the target set (a byte of storage per socket, freed with the socket). */
+/* Sockets of the target set (a byte of storage per socket, freed with the socket). BPF_F_CLONE:
+ * a connection accepted on a targeted listener inherits the mark (a server in the target set). */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
 	__type(value, __u8);
 } fl_net_socks SEC(".maps");
@@ -79,9 +82,27 @@ static __always_inline void mark(struct bpf_sock *sk)
 		*v = 1;
 }
 
+/*
+ * While a shaping rule is armed, the targets' TCP sockets get an Ethernet-sized MSS before they
+ * connect or listen (a listener advertises it, so the peer's segments shrink too). On lo a
+ * segment is otherwise up to 64 KB: half a second at 1 mbit, one packet per shaper turn, and
+ * the sender's loss probes retransmit what is only queued. With 1460 the flow sees the rate.
+ */
+static __always_inline void clamp_mss(struct bpf_sock_addr *ctx)
+{
+	__u32 zero = 0;
+	struct fl_net_state *st = bpf_map_lookup_elem(&fl_net_state, &zero);
+	if (!st || !st->tcp_mss || ctx->type != 1 /* SOCK_STREAM */ || !fl_current_fault_target())
+		return;
+	int mss = st->tcp_mss;
+	bpf_setsockopt(ctx, IPPROTO_TCP, 2 /* TCP_MAXSEG */, &mss, sizeof(mss));
+}
+
 SEC("cgroup/sock_create") int fl_net_mark_create(struct bpf_sock *sk) { mark(sk); return 1; }
-SEC("cgroup/connect4") int fl_net_mark_connect4(struct bpf_sock_addr *ctx) { mark(ctx->sk); return 1; }
-SEC("cgroup/connect6") int fl_net_mark_connect6(struct bpf_sock_addr *ctx) { mark(ctx->sk); return 1; }
+SEC("cgroup/connect4") int fl_net_mark_connect4(struct bpf_sock_addr *ctx) { mark(ctx->sk); clamp_mss(ctx); return 1; }
+SEC("cgroup/connect6") int fl_net_mark_connect6(struct bpf_sock_addr *ctx) { mark(ctx->sk); clamp_mss(ctx); return 1; }
+SEC("cgroup/bind4") int fl_net_mark_bind4(struct bpf_sock_addr *ctx) { clamp_mss(ctx); return 1; }
+SEC("cgroup/bind6") int fl_net_mark_bind6(struct bpf_sock_addr *ctx) { clamp_mss(ctx); return 1; }
 SEC("cgroup/sendmsg4") int fl_net_mark_sendmsg4(struct bpf_sock_addr *ctx) { mark(ctx->sk); return 1; }
 SEC("cgroup/sendmsg6") int fl_net_mark_sendmsg6(struct bpf_sock_addr *ctx) { mark(ctx->sk); return 1; }
 
@@ -264,6 +285,15 @@ static __always_inline int handle(struct __sk_buff *skb, int ingress)
 			bpf_skb_store_bytes(skb, p.payload_off, &word, 4, 0);
 		}
 		return TC_ACT_UNSPEC;
+	}
+	if (r->action == FL_NET_SHAPE) {
+		/* htb classifies by skb->priority when it names one of its classes. Egress: the
+		 * interface's own qdisc; ingress: the IFB device's, which re-injects the packet here
+		 * with tc classification skipped, so it is not steered twice. */
+		skb->priority = r->classid;
+		if (!ingress)
+			return TC_ACT_UNSPEC;
+		return st->ifb_ifindex ? bpf_redirect(st->ifb_ifindex, 0) : TC_ACT_UNSPEC;
 	}
 	if (r->action == FL_NET_DUPLICATE) {
 		skb->mark = FL_DUP_MARK;

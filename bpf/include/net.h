@@ -7,7 +7,9 @@
 #define FL_NET_MAX_PORTS 8
 #define FL_DUP_MARK 0xfa17d0b1u /* skb->mark of our own duplicate, so it is passed, not duplicated again */
 
-enum fl_net_action { FL_NET_DROP = 1, FL_NET_CORRUPT = 2, FL_NET_DUPLICATE = 3 };
+/* FL_NET_SHAPE: delay / bandwidth. The packet is steered into the rule's class of faultline's
+ * htb qdisc (skb->priority = classid); ingress packets go through the IFB device first. */
+enum fl_net_action { FL_NET_DROP = 1, FL_NET_CORRUPT = 2, FL_NET_DUPLICATE = 3, FL_NET_SHAPE = 4 };
 
 /* fl_net_rule.dir */
 #define FL_NET_EGRESS 1u
@@ -28,7 +30,7 @@ struct fl_net_rule {
 	__u32 prob;     /* FL_PROB_ALWAYS or threshold */
 	__u32 times;    /* 0 = unlimited */
 	__u32 flags;    /* FL_NET_* */
-	__u32 _pad;
+	__u32 classid;  /* FL_NET_SHAPE: the htb class (TC_H_MAKE(major, minor)) user space created */
 	__u64 after_ns;
 	__u64 seed;
 };
@@ -46,6 +48,8 @@ struct fl_net_lpm_key {
 struct fl_net_state {
 	__u64 armed_ns;
 	__u32 n_rules;
+	__u32 ifb_ifindex; /* the IFB device ingress shaping redirects to; 0 = none */
+	__u32 tcp_mss;     /* shaping: TCP_MAXSEG for the targets' TCP sockets; 0 = leave them alone */
 	__u32 _pad;
 };
 

@@ -105,6 +105,8 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
       else rateBps = Number(m[1]) * RATE_UNITS[m[2]!]!
     }
     if (action === 'bandwidth' && !rateBps && r.rate === undefined) add('rate', 'a bandwidth rule needs rate (e.g. "1mbit")')
+    if (r.rate !== undefined && action !== 'bandwidth' && action !== 'delay') add('rate', `applies to actions bandwidth and delay only, not ${action}`)
+    if (rateBps && rateBps < 8000) add('rate', `${JSON.stringify(r.rate)} is below the smallest rate, 8kbit`)
     if (r.stolen !== undefined && (typeof r.stolen !== 'boolean' || action !== 'drop')) add('stolen', 'is a boolean, for action drop only')
     if (r.interface !== undefined && (typeof r.interface !== 'string' || !r.interface)) add('interface', 'must be an interface name')
     const mechanism = r.mechanism as NetMechanism | undefined

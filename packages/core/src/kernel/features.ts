@@ -24,7 +24,7 @@ export const BPF_FEATURES = [
 ] as const
 export type BpfFeature = (typeof BPF_FEATURES)[number]
 export type Feature = BpfFeature | QdiscFeature
-export const FEATURES: readonly Feature[] = [...BPF_FEATURES, 'cls-bpf', 'netem', 'tbf', 'ifb']
+export const FEATURES: readonly Feature[] = [...BPF_FEATURES, 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb']
 
 export interface FeatureResult {
   feature: Feature
@@ -47,6 +47,7 @@ export const FEATURE_DESCRIPTIONS: Record<Feature, string> = {
   'cls-bpf': 'clsact qdisc + cls_bpf filters (TC programs before tcx)',
   netem: 'netem qdisc (delay, jitter)',
   tbf: 'tbf qdisc (bandwidth)',
+  htb: 'htb qdisc (steers the targets\' packets into per-rule delay and bandwidth classes)',
   ifb: 'ifb devices (ingress shaping)',
 }
 

@@ -6,13 +6,14 @@
 import { spawnSync } from 'node:child_process'
 import type { FeatureResult } from './features.js'
 
-export type QdiscFeature = 'cls-bpf' | 'netem' | 'tbf' | 'ifb'
+export type QdiscFeature = 'cls-bpf' | 'netem' | 'tbf' | 'htb' | 'ifb'
 
 const COMMANDS: Record<QdiscFeature, string> = {
   // a classic-BPF classifier program: loads cls_bpf without needing an object file
   'cls-bpf': 'tc qdisc add dev lo clsact && tc filter add dev lo ingress bpf bytecode "1,6 0 0 0,"',
   netem: 'tc qdisc add dev lo root netem delay 1ms',
   tbf: 'tc qdisc add dev lo root tbf rate 1mbit burst 32kbit latency 50ms',
+  htb: 'tc qdisc add dev lo root handle 1: htb && tc class add dev lo parent 1: classid 1:1 htb rate 1mbit',
   ifb: 'ip link add fl-probe0 type ifb',
 }
 
@@ -20,6 +21,7 @@ const HINTS: Record<QdiscFeature, string> = {
   'cls-bpf': 'needs CONFIG_NET_CLS_BPF and CONFIG_NET_SCH_INGRESS (modules cls_bpf, sch_ingress)',
   netem: 'needs CONFIG_NET_SCH_NETEM (module sch_netem)',
   tbf: 'needs CONFIG_NET_SCH_TBF (module sch_tbf)',
+  htb: 'needs CONFIG_NET_SCH_HTB (module sch_htb)',
   ifb: 'needs CONFIG_IFB (module ifb)',
 }
 

@@ -18,9 +18,12 @@ import { FaultlineUnsupportedError } from '../errors.js'
 import type { Instance } from '../instance.js'
 import { SIZEOF, decodeCounters, u32Key, type RuleCounters } from '../layout.js'
 import { FL_MAX_NET_RULES, encodeLpmKey, encodeNetRule, encodeNetState } from './layout.js'
+import { classIdOf, isFaultlineIfb, isShaping, planShapingRule, setUpShaping, sweepStaleShaping, type Shaping } from './shaping.js'
 
 const debug = createDebug('faultline:net')
 const MARK_PROGRAMS = ['fl_net_mark_create', 'fl_net_mark_connect4', 'fl_net_mark_connect6', 'fl_net_mark_sendmsg4', 'fl_net_mark_sendmsg6']
+/** While shaping TCP: the targets' listeners get the clamped MSS too (connect does it for clients). */
+const MSS_PROGRAMS = ['fl_net_mark_bind4', 'fl_net_mark_bind6']
 
 /** Why these rules cannot be armed here, per rule; empty when they can. */
 export function planNetwork(config: FailureConfig): { path: string; name: string; reason: string }[] {
@@ -29,8 +32,9 @@ export function planNetwork(config: FailureConfig): { path: string; name: string
   if (!config.network.length) return refused // and probe nothing
   const mechanism = chooseNetMechanism(config.network)
   for (const r of config.network) {
-    if (r.action === 'delay' || r.action === 'bandwidth') {
-      refused.push({ path: r.path, name: r.name, reason: `${r.action} (netem/tbf qdiscs per target) is not built in this version of faultline; drop, corrupt and duplicate are` })
+    const shapingRefusal = isShaping(r) ? planShapingRule(r) : undefined
+    if (shapingRefusal) {
+      refused.push({ path: r.path, name: r.name, reason: shapingRefusal })
     } else if (!mechanism.ok) {
       refused.push({ path: r.path, name: r.name, reason: mechanism.reason })
     }
@@ -44,7 +48,7 @@ function interfaces(rules: NormalizedNetworkRule[]): { name: string; ifindex: nu
   const out: { name: string; ifindex: number }[] = []
   for (const name of fs.readdirSync('/sys/class/net')) {
     const state = fs.readFileSync(`/sys/class/net/${name}/operstate`, 'utf8').trim()
-    if (!(wanted.has(name) || (all && (state === 'up' || state === 'unknown')))) continue
+    if (isFaultlineIfb(name) || !(wanted.has(name) || (all && (state === 'up' || state === 'unknown')))) continue
     out.push({ name, ifindex: Number(fs.readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')) })
   }
   for (const w of wanted) if (!out.some((i) => i.name === w)) throw new FaultlineUnsupportedError(`network rule interface ${w}: no such interface`)
@@ -72,6 +76,7 @@ export function armNetwork(inst: Instance, config: FailureConfig, armedNs: bigin
   const state = net.map('fl_net_state')
   const hosts = net.map('fl_net_hosts')
   const allow = net.map('fl_net_allow')
+  sweepStaleShaping() // what a killed faultline process left: qdiscs and IFB devices are not links
   const choice = chooseNetMechanism(config.network)
   if (!choice.ok) throw new FaultlineUnsupportedError(choice.reason) // planNetwork refused it already
   const { mechanism } = choice
@@ -82,20 +87,25 @@ export function armNetwork(inst: Instance, config: FailureConfig, armedNs: bigin
     for (const a of resolved) if (typeof a !== 'string') hosts.update(encodeLpmKey(i, a), Buffer.from([1]))
     for (const a of r.allow) allow.update(encodeLpmKey(i, a), Buffer.from([1]))
     counters.update(u32Key(i), Buffer.alloc(SIZEOF.fl_counters))
-    rulesMap.update(u32Key(i), encodeNetRule(r, resolved.length > 0))
+    rulesMap.update(u32Key(i), encodeNetRule(r, resolved.length > 0, isShaping(r) ? classIdOf(i) : 0))
   })
   const links: Link[] = []
+  const devices = interfaces(config.network)
+  let shaping: Shaping | undefined
   try {
+    const shaped = config.network.map((rule, index) => ({ rule, index })).filter(({ rule }) => isShaping(rule))
+    if (shaped.length) shaping = setUpShaping(shaped, devices.map((d) => d.name))
     const cg = rootCgroup()
-    for (const p of MARK_PROGRAMS) links.push(attachCgroup({ program: net.program(p), cgroupFd: cg.fd, cgroupPath: cg.path }))
+    for (const p of [...MARK_PROGRAMS, ...(shaping?.tcpMss ? MSS_PROGRAMS : [])]) links.push(attachCgroup({ program: net.program(p), cgroupFd: cg.fd, cgroupPath: cg.path }))
     const attachTc = tcAttacher(mechanism)
-    for (const dev of interfaces(config.network)) {
+    for (const dev of devices) {
       links.push(attachTc({ program: net.program('fl_net_egress'), ifindex: dev.ifindex, direction: 'egress', interfaceName: dev.name }))
       links.push(attachTc({ program: net.program('fl_net_ingress'), ifindex: dev.ifindex, direction: 'ingress', interfaceName: dev.name }))
     }
-    state.update(u32Key(0), encodeNetState(armedNs, config.network.length))
+    state.update(u32Key(0), encodeNetState(armedNs, config.network.length, shaping))
   } catch (err) {
     for (const l of links.reverse()) l.destroy()
+    shaping?.remove()
     throw err
   }
   debug('armed %d network rule(s) with %d link(s) (%s)', config.network.length, links.length, mechanism)
@@ -107,6 +117,9 @@ export function armNetwork(inst: Instance, config: FailureConfig, armedNs: bigin
       mechanism,
       read: () => decodeCounters(counters.lookup(u32Key(i)) ?? Buffer.alloc(SIZEOF.fl_counters)),
     })),
-    clear: () => state.update(u32Key(0), encodeNetState(0n, 0)),
+    clear: () => {
+      state.update(u32Key(0), encodeNetState(0n, 0))
+      shaping?.remove()
+    },
   }
 }

@@ -3,15 +3,16 @@ import type { NormalizedAddress, NormalizedNetworkRule } from '../../config/type
 import { prefixMask, probabilityThreshold } from '../layout.js'
 
 export const FL_MAX_NET_RULES = 16
-export const NET_SIZEOF = { fl_net_rule: 64, fl_net_lpm_key: 24, fl_net_state: 16 } as const
-const ACTION = { drop: 1, corrupt: 2, duplicate: 3 } as const
+export const NET_SIZEOF = { fl_net_rule: 64, fl_net_lpm_key: 24, fl_net_state: 24 } as const
+const ACTION = { drop: 1, corrupt: 2, duplicate: 3, delay: 4, bandwidth: 4 } as const
 const PROTO = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 } as const
 const FL_NET_STOLEN = 1
 const FL_NET_SEEDED = 2
 const FL_NET_HOSTS = 4
 const FL_NET_ALLOW = 8
 
-export function encodeNetRule(r: NormalizedNetworkRule, hasHosts: boolean): Buffer {
+/** classId: the htb class a shaping rule (delay, bandwidth) steers packets into; 0 otherwise. */
+export function encodeNetRule(r: NormalizedNetworkRule, hasHosts: boolean, classId = 0): Buffer {
   const b = Buffer.alloc(NET_SIZEOF.fl_net_rule)
   b.writeUInt32LE(ACTION[r.action as keyof typeof ACTION] ?? 0, 0)
   b.writeUInt32LE((r.direction === 'ingress' ? 0 : 1) | (r.direction === 'egress' ? 0 : 2), 4)
@@ -26,6 +27,7 @@ export function encodeNetRule(r: NormalizedNetworkRule, hasHosts: boolean): Buff
   if (hasHosts) flags |= FL_NET_HOSTS
   if (r.allow.length) flags |= FL_NET_ALLOW
   b.writeUInt32LE(flags, 40)
+  b.writeUInt32LE(classId, 44)
   b.writeBigUInt64LE(BigInt(Math.round(r.when.afterMs * 1e6)), 48)
   b.writeBigUInt64LE(BigInt(r.when.seed ?? 0), 56)
   return b
@@ -41,9 +43,11 @@ export function encodeLpmKey(rule: number, a: NormalizedAddress): Buffer {
   return b
 }
 
-export function encodeNetState(armedNs: bigint, nRules: number): Buffer {
+export function encodeNetState(armedNs: bigint, nRules: number, shaping: { ifbIfindex: number; tcpMss: number } = { ifbIfindex: 0, tcpMss: 0 }): Buffer {
   const b = Buffer.alloc(NET_SIZEOF.fl_net_state)
   b.writeBigUInt64LE(armedNs, 0)
   b.writeUInt32LE(nRules, 8)
+  b.writeUInt32LE(shaping.ifbIfindex, 12)
+  b.writeUInt32LE(shaping.tcpMss, 16)
   return b
 }

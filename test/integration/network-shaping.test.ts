@@ -1,0 +1,251 @@
+/**
+ * Delay, jitter and bandwidth for the targets' traffic only, measured by real flows on lo:
+ * a Python child (the target, scope 'children') against a peer in this process (untargeted).
+ * Bandwidth runs on the host (htb, IFB); delay needs netem and runs in the VM matrix.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { execSync, spawn } from 'node:child_process'
+import dgram from 'node:dgram'
+import net from 'node:net'
+import path from 'node:path'
+import { withFailureConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
+import { FIXTURES, runJson } from '../support/net.js'
+import { bpfIdsOf } from '../support/kernel-view.js'
+import { requires, skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
+import { lockTcState, unlockTcState } from '../support/tc-lock.js'
+
+const FLOW = path.join(FIXTURES, 'flow.py')
+const children = { scope: 'children' as const }
+const tcView = () => ({
+  qdiscs: execSync('tc qdisc show', { encoding: 'utf8' }),
+  links: execSync('ip -o link show', { encoding: 'utf8' }).replace(/\s+link\/.*$/gm, ''),
+  bpfLinks: bpfIdsOf().links,
+})
+
+// An echo peer for round trips, and a sink that times what it receives.
+let echo: dgram.Socket
+let echoPort: number
+beforeAll(lockTcState, 600_000)
+afterAll(unlockTcState)
+beforeAll(async () => {
+  echo = dgram.createSocket('udp4')
+  echo.on('message', (m, r) => echo.send(m, r.port, r.address))
+  await new Promise<void>((r) => echo.bind(0, '127.0.0.1', r))
+  echoPort = echo.address().port
+  // The first arm of a process creates its seeding iterator link, kept for the process's life.
+  await withFailureConfig({ target: children, syscalls: [{ name: 'warm-up', syscall: 'bind', errno: 'EPERM', match: { port: 1 } }] }, () => 0)
+})
+afterAll(() => echo.close())
+// Python children and timed flows: slow to start under the VM matrix's emulation.
+const SLOW = { timeout: 120_000 }
+
+interface Flow { bytes: number; bps: number }
+interface Sink { port: number; done: Promise<Flow> }
+
+/**
+ * The steady rate of a flow, as test/fixtures/flow.py computes it: a shaper lets the first
+ * packet through at once (on lo one GSO packet can be 64 KB), so what arrived in the first
+ * 50 ms is left out, and the rest is divided by the time since the first arrival.
+ */
+function steadyRate(arrivals: [number, number][]): Flow {
+  const bytes = arrivals.reduce((n, [, b]) => n + b, 0)
+  if (!arrivals.length) return { bytes, bps: 0 }
+  const t0 = arrivals[0]![0]
+  const head = arrivals.filter(([t]) => t - t0 < 50).reduce((n, [, b]) => n + b, 0)
+  const span = (arrivals.at(-1)![0] - t0) / 1000
+  return { bytes, bps: span > 0.05 ? ((bytes - head) * 8) / span : Infinity }
+}
+
+/** A TCP sink in this (untargeted) process that measures one connection's rate. */
+function sink(): Promise<Sink> {
+  return new Promise((resolve) => {
+    let finish!: (r: Flow) => void
+    const done = new Promise<Flow>((r) => (finish = r))
+    const srv = net.createServer((s) => {
+      const arrivals: [number, number][] = []
+      s.on('data', (d) => arrivals.push([performance.now(), d.length]))
+      s.on('end', () => {
+        s.end()
+        srv.close()
+        finish(steadyRate(arrivals))
+      })
+    })
+    srv.listen(0, '127.0.0.1', () => resolve({ port: (srv.address() as net.AddressInfo).port, done }))
+  })
+}
+
+/** Sends `bytes` from this (untargeted) process to a port. */
+function sendFromHere(port: number, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1', () => c.end(Buffer.alloc(bytes, 'y')))
+    c.on('error', reject)
+    c.on('close', () => resolve())
+  })
+}
+
+/** A targeted child that receives (TCP: one connection; UDP: `bytes` of datagrams); resolves once it listens. */
+async function childReceiver(mode: 'recv' | 'urecv', arg: number): Promise<{ port: number; result: Promise<Flow> }> {
+  const p = spawn('python3', [FLOW, mode, String(arg)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  const port = await new Promise<number>((resolve) => p.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(Number(out.split('\n')[0])) }))
+  const result = new Promise<Flow>((resolve) => p.on('close', () => resolve(JSON.parse(out.trim().split('\n').pop()!))))
+  return { port, result }
+}
+
+/** Datagrams of 1000 bytes from this (untargeted) process, paced at `bps` for `seconds`. */
+async function datagramsFromHere(port: number, bps: number, seconds: number): Promise<number> {
+  const tx = dgram.createSocket('udp4')
+  const payload = Buffer.alloc(1000, 'z')
+  const t0 = performance.now()
+  let sent = 0
+  while (performance.now() - t0 < seconds * 1000) {
+    const due = Math.floor((((performance.now() - t0) / 1000) * bps) / 8 / payload.length)
+    for (; sent < due; sent++) await new Promise((r) => tx.send(payload, port, '127.0.0.1', r))
+    await new Promise((r) => setTimeout(r, 2))
+  }
+  tx.close()
+  return sent * payload.length
+}
+
+type Ctx = Parameters<typeof skipUnless>[0]
+/** TC programs (tcx, or cls_bpf where the kernel predates tcx), socket marking, and the qdiscs. */
+function needs(ctx: Ctx, ...features: Parameters<typeof skipUnless>[1][]): void {
+  skipUnlessAny(ctx, 'tcx', 'cls-bpf')
+  skipUnless(ctx, 'cgroup-sockaddr', ...features)
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const ping = (count: number) => runJson<number[]>('python3', [FLOW, 'ping', '127.0.0.1', String(echoPort), String(count)])
+
+describe('network shaping: bandwidth', SLOW, () => {
+  const RATE = 1e6 // 1 mbit/s = 125 000 bytes/s
+  const BYTES = 400_000 // ~3.2 s at the limit
+
+  it('a 1 mbit egress limit caps the target within 20 %, and an untargeted flow keeps its speed', async (ctx) => {
+    needs(ctx, 'htb')
+    const before = tcView()
+    await withFailureConfig({ target: children, network: [{ name: 'slow-up', action: 'bandwidth', rate: '1mbit', direction: 'egress', protocol: 'tcp' }] }, async (f) => {
+      const s = await sink()
+      await runJson('python3', [FLOW, 'send', '127.0.0.1', String(s.port), String(BYTES)])
+      const { bytes, bps } = await s.done
+      expect(bytes).toBe(BYTES)
+      expect(bps).toBeGreaterThan(RATE * 0.8)
+      expect(bps).toBeLessThan(RATE * 1.2)
+      expect(f.fired('slow-up')).toBeGreaterThan(0)
+      // An untargeted flow on the same interface, at the same time, is not held to the limit.
+      const other = await sink()
+      await sendFromHere(other.port, 4_000_000)
+      const fast = await other.done
+      expect(fast.bytes).toBe(4_000_000)
+      expect(fast.bps).toBeGreaterThan(RATE * 20)
+    })
+    expect(tcView()).toEqual(before)
+  })
+
+  it('a 1 mbit ingress limit (through an IFB device) caps what the target receives', async (ctx) => {
+    needs(ctx, 'htb', 'ifb')
+    const before = tcView()
+    await withFailureConfig({ target: children, network: [{ name: 'slow-down', action: 'bandwidth', rate: '1mbit', direction: 'ingress', protocol: 'udp' }] }, async (f) => {
+      const rx = await childReceiver('urecv', 1e9)
+      expect(execSync('ip -o link show', { encoding: 'utf8' })).toMatch(/flifb\d+/)
+      // 2 mbit offered for 3 s: what gets through is the limit, the rest is dropped at the queue.
+      const sent = await datagramsFromHere(rx.port, 2 * RATE, 3)
+      const { bytes, bps } = await rx.result
+      expect(bytes).toBeLessThan(sent * 0.75)
+      expect(bps).toBeGreaterThan(RATE * 0.8)
+      expect(bps).toBeLessThan(RATE * 1.2)
+      expect(f.fired('slow-down')).toBe(sent / 1000)
+    })
+    expect(tcView()).toEqual(before)
+  })
+
+  it('a 1 mbit ingress limit slows a TCP download of the target too', async (ctx) => {
+    needs(ctx, 'htb', 'ifb')
+    await withFailureConfig({ target: children, network: [{ name: 'slow-down', action: 'bandwidth', rate: '1mbit', direction: 'ingress', protocol: 'tcp' }] }, async (f) => {
+      const rx = await childReceiver('recv', 30)
+      await sendFromHere(rx.port, BYTES)
+      const { bytes, bps } = await rx.result
+      expect(bytes).toBe(BYTES)
+      expect(bps).toBeGreaterThan(RATE * 0.8)
+      expect(bps).toBeLessThan(RATE * 1.2)
+      expect(f.fired('slow-down')).toBeGreaterThan(0)
+    })
+  })
+})
+
+describe('network shaping: delay (netem)', SLOW, () => {
+  it('a 100 ms egress delay adds 100 ms ± 20 % to the target\'s round trips, and nothing to others', async (ctx) => {
+    needs(ctx, 'htb', 'netem')
+    const base = median(await ping(10))
+    await withFailureConfig({ target: children, network: [{ name: 'slow', action: 'delay', delay: '100ms', direction: 'egress', protocol: 'udp', port: echoPort }] }, async (f) => {
+      const added = median(await ping(10)) - base
+      expect(added).toBeGreaterThan(80)
+      expect(added).toBeLessThan(120)
+      expect(f.fired('slow')).toBeGreaterThanOrEqual(10)
+      // This process is not a target: its own round trips stay well under the delay.
+      const c = dgram.createSocket('udp4')
+      const own: number[] = []
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now()
+        await new Promise<void>((r) => { c.once('message', () => r()); c.send('x', echoPort, '127.0.0.1') })
+        own.push(performance.now() - t0)
+      }
+      expect(median(own)).toBeLessThan(base + 80)
+      c.close()
+    })
+  })
+
+  it('an ingress delay (through an IFB device) delays what the target receives', async (ctx) => {
+    needs(ctx, 'htb', 'netem', 'ifb')
+    const base = median(await ping(10))
+    const before = tcView()
+    await withFailureConfig({ target: children, network: [{ name: 'slow-in', action: 'delay', delay: '100ms', direction: 'ingress', protocol: 'udp' }] }, async (f) => {
+      const added = median(await ping(10)) - base
+      expect(added).toBeGreaterThan(80)
+      expect(added).toBeLessThan(120)
+      expect(f.fired('slow-in')).toBeGreaterThanOrEqual(10)
+    })
+    expect(tcView()).toEqual(before)
+  })
+
+  it('jitter spreads the round trips around the delay', async (ctx) => {
+    needs(ctx, 'htb', 'netem')
+    const base = median(await ping(10))
+    const rtts = await withFailureConfig(
+      { target: children, network: [{ name: 'shaky', action: 'delay', delay: '60ms', jitter: '30ms', protocol: 'udp', port: echoPort }] },
+      () => ping(30),
+    )
+    const added = rtts.map((r) => r - base)
+    expect(Math.min(...added)).toBeGreaterThan(60 - 30 - 10)
+    expect(Math.max(...added)).toBeLessThan(60 + 30 + 30)
+    expect(Math.max(...added) - Math.min(...added)).toBeGreaterThan(15)
+  })
+
+  it('without netem, a delay rule is refused with the reason and nothing is attached', async (ctx) => {
+    if (!requires('netem')) return skipBecause(ctx, 'this kernel has netem: the refusal runs on the kernels without it')
+    const before = tcView()
+    const err = await withFailureConfig({ target: children, network: [{ name: 'slow', action: 'delay', delay: '100ms' }] }, () => 0).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(FaultlineUnsupportedError)
+    expect(String(err)).toMatch(/network\[0\] \(slow\): delay needs the netem qdisc for delay and jitter: not supported by this kernel \(needs CONFIG_NET_SCH_NETEM/)
+    expect(tcView()).toEqual(before)
+  })
+})
+
+describe('network shaping: nothing left behind', SLOW, () => {
+  it('qdiscs and the IFB device of a SIGKILLed process are removed by the next arming', async (ctx) => {
+    needs(ctx, 'htb', 'ifb')
+    const before = tcView()
+    const cfg = JSON.stringify({ target: children, network: [{ name: 'slow', action: 'bandwidth', rate: '1mbit', direction: 'both' }] })
+    const child = spawn(process.execPath, [path.join(FIXTURES, 'armed-sleeper.mjs'), cfg], { stdio: ['pipe', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('armed') && resolve()))
+    expect(execSync('tc qdisc show', { encoding: 'utf8' })).toMatch(/htb fa17:/)
+    child.kill('SIGKILL')
+    await new Promise((r) => child.on('close', r))
+    // Still there: qdiscs and devices are not bpf_links...
+    expect(execSync('tc qdisc show', { encoding: 'utf8' })).toMatch(/htb fa17:/)
+    // ...until any faultline process arms a network rule again.
+    await withFailureConfig({ target: children, network: [{ name: 'noop', action: 'drop', port: 9 }] }, () => 0)
+    expect(tcView().qdiscs).toEqual(before.qdiscs)
+    expect(tcView().links).toEqual(before.links)
+  })
+})
