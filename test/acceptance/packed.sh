@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Acceptance as a new user: npm pack the packages, install the tarballs into fresh projects
 # outside the repository, copy the quick start, run it: Vitest 4 on Node 20, Vitest 5 on Node 24
-# (from the npm registry's `node` package), and Vitest 4 as an unprivileged user (the test must
-# be skipped with a reason naming the missing capabilities). Writes .test-results/acceptance.counts.json.
+# (from the npm registry's `node` package), Vitest 4 as an unprivileged user (the test must
+# be skipped with a reason naming the missing capabilities), and Jest 30 and 29. Writes .test-results/acceptance.counts.json.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/fl-accept-XXXX)
@@ -28,6 +28,18 @@ setup "$work/v5" vitest@5 node@24
 CASE="Vitest 5, Node $(node_modules/.bin/node -v 2>/dev/null): fault fired, summary printed"
 out=$(node_modules/.bin/node node_modules/vitest/vitest.mjs run 2>&1)
 check grep -q "db-down fired 1x (connect via cgroup)" <<<"$out"
+jest_setup() { # dir, jest version
+  mkdir -p "$1" && cd "$1" && npm init -y >/dev/null
+  npm install --silent --no-audit --no-fund "jest@$2" "$work"/faultline-core-*.tgz "$work"/faultline-jest-environment-*.tgz >/dev/null 2>&1
+  printf "module.exports = { testEnvironment: '@faultline/jest-environment', testEnvironmentOptions: { faultline: { onUnsupported: 'skip' } } }\n" > jest.config.js
+  cp "$repo/test/acceptance/quickstart.jest.test.cjs" quickstart.test.js
+}
+for v in 30 29; do
+  jest_setup "$work/jest$v" "$v"
+  CASE="Jest $(node node_modules/jest/bin/jest.js --version 2>/dev/null), Node $(node -v): fault fired, summary printed"
+  out=$(node node_modules/jest/bin/jest.js 2>&1)
+  check grep -q "db-down fired 1x (connect via cgroup)" <<<"$out"
+done
 mkdir -p "$repo/.test-results"
 echo "{\"passed\": $passed, \"failed\": $failed, \"skipped\": 0}" > "$repo/.test-results/acceptance.counts.json"
 echo "acceptance: $passed passed, $failed failed"

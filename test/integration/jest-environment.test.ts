@@ -14,9 +14,10 @@ it('global faultline.with, docblock config per file, skip of an unservable file,
   skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-jest-')), 'r.json')
   const r = spawnSync(process.execPath, [JEST, '--config', CONFIG, '--json', `--outputFile=${out}`], { encoding: 'utf8', timeout: 120_000 })
-  const rep = JSON.parse(fs.readFileSync(out, 'utf8')) as { testResults: { assertionResults: { title: string; status: string }[] }[] }
-  const status = Object.fromEntries(rep.testResults.flatMap((f) => f.assertionResults).map((t) => [t.title, t.status]))
-  expect(status).toEqual({
+  const rep = JSON.parse(fs.readFileSync(out, 'utf8')) as { testResults: { assertionResults: { title: string; status: string; failureMessages: string[] }[] }[] }
+  const results = rep.testResults.flatMap((f) => f.assertionResults)
+  const status = Object.fromEntries(results.map((t) => [t.title, t.status]))
+  expect(status, `${results.flatMap((t) => t.failureMessages).join('\n')}\n${r.stderr}`).toEqual({
     'faultline.with arms for part of a test': 'passed',
     'every test of this file runs under the pragma config': 'passed',
     'cannot run on any kernel (getppid passes no LSM hook)': 'pending', // Jest's word for skipped

@@ -143,7 +143,7 @@ describe('network shaping: bandwidth', SLOW, () => {
   })
 
   it('a 1 mbit ingress limit (through an IFB device) caps what the target receives', async (ctx) => {
-    needs(ctx, 'htb', 'ifb')
+    needs(ctx, 'htb', 'ifb-redirect')
     const before = tcView()
     await withFailureConfig({ target: children, network: [{ name: 'slow-down', action: 'bandwidth', rate: '1mbit', direction: 'ingress', protocol: 'udp' }] }, async (f) => {
       const rx = await childReceiver('urecv', 1e9)
@@ -160,7 +160,7 @@ describe('network shaping: bandwidth', SLOW, () => {
   })
 
   it('a 1 mbit ingress limit slows a TCP download of the target too', async (ctx) => {
-    needs(ctx, 'htb', 'ifb')
+    needs(ctx, 'htb', 'ifb-redirect')
     await withFailureConfig({ target: children, network: [{ name: 'slow-down', action: 'bandwidth', rate: '1mbit', direction: 'ingress', protocol: 'tcp' }] }, async (f) => {
       const rx = await childReceiver('recv', 30)
       await sendFromHere(rx.port, BYTES)
@@ -196,7 +196,7 @@ describe('network shaping: delay (netem)', SLOW, () => {
   })
 
   it('an ingress delay (through an IFB device) delays what the target receives', async (ctx) => {
-    needs(ctx, 'htb', 'netem', 'ifb')
+    needs(ctx, 'htb', 'netem', 'ifb-redirect')
     const base = median(await ping(10))
     const before = tcView()
     await withFailureConfig({ target: children, network: [{ name: 'slow-in', action: 'delay', delay: '100ms', direction: 'ingress', protocol: 'udp' }] }, async (f) => {
@@ -231,9 +231,21 @@ describe('network shaping: delay (netem)', SLOW, () => {
   })
 })
 
+describe('network shaping: refused where the kernel cannot', () => {
+  it('without bpf_redirect into IFB (Linux < 6.4), an ingress rule is refused naming it; egress is not', async (ctx) => {
+    if (!requires('ifb-redirect')) return skipBecause(ctx, 'this kernel redirects into IFB: the refusal runs on kernels before 6.4')
+    needs(ctx, 'htb')
+    const before = tcView()
+    const err = await withFailureConfig({ target: children, network: [{ name: 'slow-in', action: 'bandwidth', rate: '1mbit', direction: 'ingress' }] }, () => 0).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(FaultlineUnsupportedError)
+    expect(String(err)).toMatch(/network\[0\] \(slow-in\): bandwidth needs an IFB device fed by bpf_redirect to shape ingress traffic: .*works from Linux 6\.4.*; direction egress works here/)
+    expect(tcView()).toEqual(before)
+  })
+})
+
 describe('network shaping: nothing left behind', SLOW, () => {
   it('qdiscs and the IFB device of a SIGKILLed process are removed by the next arming', async (ctx) => {
-    needs(ctx, 'htb', 'ifb')
+    needs(ctx, 'htb', 'ifb-redirect')
     const before = tcView()
     const cfg = JSON.stringify({ target: children, network: [{ name: 'slow', action: 'bandwidth', rate: '1mbit', direction: 'both' }] })
     const child = spawn(process.execPath, [path.join(FIXTURES, 'armed-sleeper.mjs'), cfg], { stdio: ['pipe', 'pipe', 'inherit'] })

@@ -1,11 +1,12 @@
 /** @faultline/vitest-plugin, used as a user would: a real Vitest run of a fixture project. */
 import { describe, it, expect } from 'vitest'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { skipUnless } from '../support/requires.js'
+import { attachedLinksOfTree } from '../support/kernel-view.js'
 
 const VITEST = fileURLToPath(new URL('../../node_modules/vitest/vitest.mjs', import.meta.url))
 const PROJECT = fileURLToPath(new URL('../fixtures/vitest-project', import.meta.url))
@@ -51,6 +52,32 @@ describe('@faultline/vitest-plugin', () => {
     const { report } = runProject('fail')
     expect(byTitle(report!)['an unsupported config']!.status).toBe('failed')
   })
+
+  it('watch mode: a rerun arms again, and between runs nothing faultline attached stays attached', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const p = spawn(process.execPath, [VITEST, '--watch', '--root', PROJECT], { env: { ...process.env, FL_MODE: 'default' }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let out = ''
+    p.stdout.on('data', (d) => (out += d))
+    p.stderr.on('data', (d) => (out += d))
+    const idle = (runs: number) =>
+      new Promise<void>((resolve, reject) => {
+        const deadline = Date.now() + 90_000
+        const poll = () => (out.split('Waiting for file changes').length > runs ? resolve() : Date.now() > deadline ? reject(new Error(out)) : setTimeout(poll, 100))
+        poll()
+      })
+    try {
+      await idle(1)
+      expect(out.match(/db-down fired 1x/g)).toHaveLength(1)
+      expect(attachedLinksOfTree(p.pid!)).toEqual([])
+      const file = path.join(PROJECT, 'plugin.test.mjs')
+      fs.utimesSync(file, new Date(), new Date()) // what an editor's save does
+      await idle(2)
+      expect(out.match(/db-down fired 1x/g)).toHaveLength(2)
+      expect(attachedLinksOfTree(p.pid!)).toEqual([])
+    } finally {
+      p.kill()
+    }
+  }, 120_000)
 
   it('refuses the threads pool, saying why', () => {
     const { out, status } = runProject('threads')

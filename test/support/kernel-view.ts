@@ -57,3 +57,46 @@ export async function survivors(ids: BpfIds, ms = 10_000): Promise<BpfIds> {
     await new Promise((r) => setTimeout(r, 100))
   }
 }
+
+/** The pids of a process and all its descendants (from /proc's parent links). */
+export function processTree(root: number): number[] {
+  const parent = new Map<number, number>()
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8')
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const tree = [root]
+  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of parent) if (ppid === tree[i]) tree.push(pid)
+  return tree
+}
+
+/**
+ * The bpf_links a process tree holds that attach a program somewhere (every type but `iter`:
+ * faultline keeps its seeding iterator for a process's life; it is attached to nothing).
+ */
+export function attachedLinksOfTree(root: number): { pid: number; type: string }[] {
+  const out: { pid: number; type: string }[] = []
+  for (const pid of processTree(root)) {
+    let fds: string[] = []
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`)
+    } catch {
+      continue
+    }
+    for (const fd of fds) {
+      try {
+        if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:bpf_link') continue
+        const type = /^link_type:\s*(\S+)/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1] ?? '?'
+        if (type !== 'iter') out.push({ pid, type })
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return out
+}

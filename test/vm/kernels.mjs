@@ -16,7 +16,7 @@ const EXTRA_MODULES = ['overlay', 'sch_netem', 'sch_tbf', 'sch_ingress', 'cls_bp
 export const KERNELS = {
   host: {
     describe: 'the running kernel, no VM',
-    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'cls-bpf', 'tbf', 'htb', 'ifb'],
+    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'cls-bpf', 'tbf', 'htb', 'ifb', 'ifb-redirect'],
   },
   'debian-6.1': {
     describe: 'Debian 12 linux-image-6.1.0-*-amd64',
@@ -26,12 +26,12 @@ export const KERNELS = {
   'debian-6.12': {
     describe: 'Debian 12 backports linux-image-6.12.*+deb12-amd64',
     package: /^linux-image-6\.12\.\d+\+deb12-amd64$/,
-    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb'],
+    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect'],
   },
   'fei-6.12': {
     describe: '6.12 with function error injection and kprobe override (like Ubuntu), everything built in',
     file: path.join(SHARED_KERNELS, 'vmlinuz-6.12.117-fei'),
-    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'kprobe-override', 'fmod-ret-syscall', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb'],
+    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'kprobe-override', 'fmod-ret-syscall', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect'],
   },
 }
 

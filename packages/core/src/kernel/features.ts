@@ -24,7 +24,7 @@ export const BPF_FEATURES = [
 ] as const
 export type BpfFeature = (typeof BPF_FEATURES)[number]
 export type Feature = BpfFeature | QdiscFeature
-export const FEATURES: readonly Feature[] = [...BPF_FEATURES, 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb']
+export const FEATURES: readonly Feature[] = [...BPF_FEATURES, 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect']
 
 export interface FeatureResult {
   feature: Feature
@@ -49,6 +49,7 @@ export const FEATURE_DESCRIPTIONS: Record<Feature, string> = {
   tbf: 'tbf qdisc (bandwidth)',
   htb: 'htb qdisc (steers the targets\' packets into per-rule delay and bandwidth classes)',
   ifb: 'ifb devices (ingress shaping)',
+  'ifb-redirect': 'bpf_redirect into an IFB device (ingress delay and bandwidth; Linux >= 6.4)',
 }
 
 /** The syscall entry symbol prefix of this architecture. */
@@ -63,7 +64,7 @@ export function probeFeature(feature: Feature): FeatureResult {
   if (hit) return hit
   const result = (BPF_FEATURES as readonly string[]).includes(feature)
     ? probeBpf(feature as BpfFeature)
-    : probeQdiscFeature(feature as QdiscFeature)
+    : probeQdiscFeature(feature as QdiscFeature, probeFeature)
   debug('probe %s: %s', feature, result.reason)
   cache.set(feature, result)
   return result

@@ -43,10 +43,10 @@ export function classIdOf(ruleIndex: number): number {
 export function planShapingRule(r: NormalizedNetworkRule): string | undefined {
   const needs: [Feature, string][] = [['htb', 'to steer the targets\' packets into their own class']]
   if (r.action === 'delay') needs.push(['netem', 'for delay and jitter'])
-  if (r.direction !== 'egress') needs.push(['ifb', 'to shape ingress traffic'])
+  if (r.direction !== 'egress') needs.push(['ifb-redirect', 'to shape ingress traffic'])
   for (const [feature, why] of needs) {
     const p = probeFeature(feature)
-    if (!p.available) return `${r.action} needs the ${feature} ${feature === 'ifb' ? 'device' : 'qdisc'} ${why}: ${p.reason}`
+    if (!p.available) return `${r.action} needs ${feature === 'ifb-redirect' ? 'an IFB device fed by bpf_redirect' : `the ${feature} qdisc`} ${why}: ${p.reason}${feature === 'ifb-redirect' ? '; direction egress works here' : ''}`
   }
   return undefined
 }
