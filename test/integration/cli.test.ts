@@ -27,6 +27,12 @@ describe('faultline doctor', () => {
     expect(r.status).toBe(0)
   })
 
+  it('runs as `npx faultline doctor`, through the bin npm links at install', () => {
+    const r = spawnSync('npx', ['--no-install', 'faultline', 'doctor'], { encoding: 'utf8', cwd: fileURLToPath(new URL('../..', import.meta.url)) })
+    expect(r.stdout, r.stderr).toMatch(/^faultline doctor/)
+    expect(r.status).toBe(0)
+  })
+
   it('--json agrees with the features the tests probe', () => {
     const r = cli('doctor', '--json')
     const report = JSON.parse(r.stdout) as { features: { feature: string; available: boolean }[]; usable: boolean }
