@@ -4,7 +4,7 @@
  * Bandwidth runs on the host (htb, IFB); delay needs netem and runs in the VM matrix.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { execSync, spawn } from 'node:child_process'
+import { execSync, spawn, spawnSync } from 'node:child_process'
 import dgram from 'node:dgram'
 import net from 'node:net'
 import path from 'node:path'
@@ -259,5 +259,31 @@ describe('network shaping: nothing left behind', SLOW, () => {
     await withFailureConfig({ target: children, network: [{ name: 'noop', action: 'drop', port: 9 }] }, () => 0)
     expect(tcView().qdiscs).toEqual(before.qdiscs)
     expect(tcView().links).toEqual(before.links)
+  })
+
+  it('a faultline-tagged qdisc nobody claims (its record lost) is replaced, and removed at disarm', async (ctx) => {
+    needs(ctx, 'htb')
+    const before = tcView()
+    execSync('tc qdisc add dev lo root handle fa17: htb default 0')
+    await withFailureConfig({ target: children, network: [{ name: 'slow', action: 'bandwidth', rate: '1mbit', interface: 'lo' }] }, (f) => {
+      expect(f.stats().slow).toMatchObject({ syscall: 'net:bandwidth' })
+      expect(execSync('tc class show dev lo', { encoding: 'utf8' })).toMatch(/class htb fa17:10/)
+    })
+    expect(tcView().qdiscs).toEqual(before.qdiscs)
+  })
+
+  it('a root qdisc faultline did not create is never replaced: refused naming the interface', async (ctx) => {
+    needs(ctx, 'htb')
+    const ns = `fl-shape-${process.pid}`
+    execSync(`ip netns add ${ns}`)
+    try {
+      // In a namespace of its own, so the test's qdisc disturbs nothing else on the machine.
+      const cfg = JSON.stringify({ network: [{ name: 'slow', action: 'bandwidth', rate: '1mbit', interface: 'lo' }] })
+      const r = spawnSync('ip', ['netns', 'exec', ns, 'sh', '-c', `tc qdisc add dev lo root handle 1: htb && exec "$0" "$1" "$2"`, process.execPath, path.join(FIXTURES, 'arm-once.mjs'), cfg], { encoding: 'utf8' })
+      expect(r.status).not.toBe(0)
+      expect(r.stdout + r.stderr).toMatch(/network shaping on lo: it has a root qdisc of its own \(handle 1:\), which faultline will not replace/)
+    } finally {
+      execSync(`ip netns del ${ns}`)
+    }
   })
 })

@@ -148,7 +148,7 @@ export function sweepStaleShaping(): void {
   }
 }
 
-/** The htb tree of one device: root, one class per rule, a netem leaf for delay rules. */
+/** The htb tree of one device: root, one class per rule, a netem (delay) or pfifo (bandwidth) leaf. */
 function treeCommands(dev: string, rules: { rule: NormalizedNetworkRule; index: number }[]): string[] {
   const cmds = [`qdisc add dev ${dev} root handle ${OUR_HANDLE} htb default 0`]
   for (const { rule, index } of rules) {
@@ -180,9 +180,15 @@ export function setUpShaping(rules: { rule: NormalizedNetworkRule; index: number
   const shaped = egress.length ? devices : []
   const owners = readRecords().filter((r) => r.pid !== process.pid)
   for (const dev of shaped) {
-    const handle = rootHandle(dev)
+    let handle = rootHandle(dev)
     const owner = owners.find((r) => r.devices.includes(dev))
     if (owner) throw new FaultlineBusyError(`network shaping on ${dev}: faultline process ${owner.pid} is shaping it; one process at a time can shape an interface (name another with interface:)`)
+    if (handle === OUR_HANDLE) {
+      // faultline's tag, and no live process claims it (its record is gone, e.g. /run was wiped)
+      debug('removing an unclaimed faultline qdisc on %s', dev)
+      quietly('tc', [`qdisc del dev ${dev} root handle ${OUR_HANDLE}`])
+      handle = rootHandle(dev)
+    }
     if (handle !== '0:') {
       throw new FaultlineUnsupportedError(
         `network shaping on ${dev}: it has a root qdisc of its own (handle ${handle ?? 'unknown'}), which faultline will not replace; ` +
