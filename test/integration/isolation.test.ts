@@ -11,6 +11,7 @@ import { withFailureConfig, ConfigError, FaultlineUnsupportedError } from '../..
 import { startServer, tryConnect, type Server } from '../support/net.js'
 import { bpfIdsOf, survivors } from '../support/kernel-view.js'
 import { skipBecause, skipUnless, requires } from '../support/requires.js'
+import { BAD_CONFIGS } from '../fixtures/bad-configs.js'
 
 const SLEEPER = fileURLToPath(new URL('../fixtures/armed-sleeper.mjs', import.meta.url))
 let a: Server
@@ -59,19 +60,11 @@ async function spawnArmed(config: unknown): Promise<Armed> {
   }
 }
 
-const BAD_CONFIGS: [string, unknown][] = [
-  ['unknown syscall', { syscalls: [{ name: 'x', syscall: 'conect', errno: 'ECONNREFUSED' }] }],
-  ['unknown errno', { syscalls: [{ name: 'x', syscall: 'connect', errno: 'ECONREFUSED' }] }],
-  ['port out of range', { syscalls: [{ name: 'x', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: 70000 } }] }],
-  ['bad CIDR', { syscalls: [{ name: 'x', syscall: 'connect', errno: 'ECONNREFUSED', match: { address: '10.0.0.0/33' } }] }],
-  ['probability > 1', { syscalls: [{ name: 'x', syscall: 'connect', errno: 'ECONNREFUSED', when: { probability: 2 } }] }],
-  ['unknown key', { syscalls: [{ name: 'x', syscall: 'connect', errno: 'ECONNREFUSED', mtach: {} }] }],
-  // valid config that can never fire: one good rule, one unknown — all or nothing
-  ['one bad rule among good ones', { syscalls: [{ name: 'ok', syscall: 'connect', errno: 'ECONNREFUSED' }, { name: 'bad', syscall: 'connect', errno: -5 }] }],
-]
 
 describe('nothing attached on refusal', () => {
-  for (const [what, cfg] of BAD_CONFIGS) {
+  // Every kind of bad config the unit tests know, plus one bad rule among good ones (all or nothing).
+  const oneBadAmongGood = { syscalls: [{ name: 'ok', syscall: 'connect', errno: 'ECONNREFUSED' }, { name: 'bad', syscall: 'connect', errno: -5 }] }
+  for (const [what, cfg] of [...BAD_CONFIGS.map(([w, c]) => [w, c] as const), ['one bad rule among good ones', oneBadAmongGood] as const]) {
     it(`bad config (${what}) is rejected with ConfigError and attaches nothing`, async () => {
       const before = bpfIdsOf()
       await expect(withFailureConfig(cfg as never, async () => 1)).rejects.toBeInstanceOf(ConfigError)

@@ -2,8 +2,8 @@
 import { describe, it, expect } from 'vitest'
 import { fileURLToPath } from 'node:url'
 import { validateConfig, parseConfig, loadConfigSync, ConfigError, parseAddress, parseDuration } from '../../packages/core/src/config/index.js'
+import { BAD_CONFIGS, rule } from '../fixtures/bad-configs.js'
 
-const rule = (extra: Record<string, unknown> = {}) => ({ name: 'r', syscall: 'connect', errno: 'ECONNREFUSED', ...extra })
 function issuesOf(input: unknown): { path: string; message: string }[] {
   try {
     validateConfig(input)
@@ -14,61 +14,7 @@ function issuesOf(input: unknown): { path: string; message: string }[] {
   throw new Error('expected a ConfigError')
 }
 
-// [what, config, field path, message pattern]
-const BAD: [string, unknown, string, RegExp][] = [
-  ['not an object', 'connect', '', /must be an object/],
-  ['unknown top-level key', { syscals: [] }, 'syscals', /unknown key; did you mean syscalls\?/],
-  ['syscalls not an array', { syscalls: {} }, 'syscalls', /must be an array/],
-  ['rule not an object', { syscalls: [42] }, 'syscalls[0]', /must be a rule object/],
-  ['missing name', { syscalls: [{ syscall: 'connect', errno: 'EPERM' }] }, 'syscalls[0].name', /non-empty string/],
-  ['empty name', { syscalls: [rule({ name: ' ' })] }, 'syscalls[0].name', /non-empty string/],
-  ['duplicate names', { syscalls: [rule(), rule()] }, 'syscalls[1].name', /already the name of syscalls\[0\]/],
-  ['unknown syscall', { syscalls: [rule({ syscall: 'conect' })] }, 'syscalls[0].syscall', /not a Linux syscall; did you mean connect\?/],
-  ['unknown errno', { syscalls: [rule({ errno: 'ECONREFUSED' })] }, 'syscalls[0].errno', /"ECONREFUSED" is not an errno; did you mean ECONNREFUSED\?/],
-  ['errno out of range', { syscalls: [rule({ errno: 5000 })] }, 'syscalls[0].errno', /1\.\.4095/],
-  ['negative errno', { syscalls: [rule({ errno: -5 })] }, 'syscalls[0].errno', /use ret: -5/],
-  ['errno and ret', { syscalls: [rule({ ret: -1 })] }, 'syscalls[0]', /not both/],
-  ['neither errno nor ret', { syscalls: [{ name: 'r', syscall: 'connect' }] }, 'syscalls[0]', /needs errno/],
-  ['positive ret', { syscalls: [{ name: 'r', syscall: 'connect', ret: 3 }] }, 'syscalls[0].ret', /negative/],
-  ['unknown rule key', { syscalls: [rule({ mtach: {} })] }, 'syscalls[0].mtach', /did you mean match\?/],
-  ['unknown match key', { syscalls: [rule({ match: { prot: 1 } })] }, 'syscalls[0].match.prot', /did you mean port\?.*allowed: port, address/],
-  ['port too big', { syscalls: [rule({ match: { port: 70000 } })] }, 'syscalls[0].match.port', /1\.\.65535/],
-  ['port not integer', { syscalls: [rule({ match: { port: '80' } })] }, 'syscalls[0].match.port', /integer/],
-  ['bad address', { syscalls: [rule({ match: { address: '300.1.1.1' } })] }, 'syscalls[0].match.address', /not an IP address or CIDR/],
-  ['bad prefix', { syscalls: [rule({ match: { address: '10.0.0.0/33' } })] }, 'syscalls[0].match.address', /prefix length must be 0\.\.32/],
-  ['host bits past prefix', { syscalls: [rule({ match: { address: '10.1.2.3/8' } })] }, 'syscalls[0].match.address', /did you mean 10\.0\.0\.0\/8/],
-  ['bad family', { syscalls: [rule({ match: { family: 'ipv4' } })] }, 'syscalls[0].match.family', /allowed: inet, inet6/],
-  ['family contradicts address', { syscalls: [rule({ match: { address: '::1', family: 'inet' } })] }, 'syscalls[0].match.family', /contradicts/],
-  ['port on socket()', { syscalls: [rule({ syscall: 'socket', match: { port: 80 } })] }, 'syscalls[0].match.port', /does not apply to socket/],
-  ['path on connect', { syscalls: [rule({ match: { path: '/tmp/*' } })] }, 'syscalls[0].match.path', /does not apply to connect/],
-  ['bad open flag', { syscalls: [{ name: 'o', syscall: 'openat', errno: 'ENOENT', match: { flags: ['O_CREATE'] } }] }, 'syscalls[0].match.flags[0]', /did you mean O_CREAT\?/],
-  ['probability > 1', { syscalls: [rule({ when: { probability: 1.5 } })] }, 'syscalls[0].when.probability', /0 to 1/],
-  ['seed without probability', { syscalls: [rule({ when: { seed: 3 } })] }, 'syscalls[0].when.seed', /nothing to seed/],
-  ['negative seed', { syscalls: [rule({ when: { probability: 0.5, seed: -1 } })] }, 'syscalls[0].when.seed', /non-negative integer/],
-  ['nth zero', { syscalls: [rule({ when: { nth: 0 } })] }, 'syscalls[0].when.nth', /positive integer/],
-  ['times fractional', { syscalls: [rule({ when: { times: 1.5 } })] }, 'syscalls[0].when.times', /positive integer/],
-  ['nth with times', { syscalls: [rule({ when: { nth: 2, times: 3 } })] }, 'syscalls[0].when.times', /contradicts/],
-  ['bad duration', { syscalls: [rule({ when: { after: '5 minutes' } })] }, 'syscalls[0].when.after', /not a duration/],
-  ['negative duration', { syscalls: [rule({ when: { after: -1 } })] }, 'syscalls[0].when.after', /not a duration/],
-  ['unknown when key', { syscalls: [rule({ when: { afer: 1 } })] }, 'syscalls[0].when.afer', /did you mean after\?/],
-  ['bad scope', { target: { scope: 'everything' }, syscalls: [] }, 'target.scope', /allowed: tree, children, system/],
-  ['comm too long', { target: { comm: ['a-very-long-process-name'] } }, 'target.comm[0]', /longer than 15 bytes/],
-  ['system without comm', { target: { scope: 'system' } }, 'target.comm', /needs a comm list/],
-  ['network not an array', { network: { action: 'drop' } }, 'network', /must be an array/],
-  ['network: unknown action', { network: [{ name: 'n', action: 'lose' }] }, 'network[0].action', /allowed: drop, corrupt, duplicate, delay, bandwidth/],
-  ['network: bad direction', { network: [{ name: 'n', action: 'drop', direction: 'up' }] }, 'network[0].direction', /allowed: egress, ingress, both/],
-  ['network: bad port', { network: [{ name: 'n', action: 'drop', port: 0 }] }, 'network[0].port', /1\.\.65535/],
-  ['network: bad rate', { network: [{ name: 'n', action: 'bandwidth', rate: 'fast' }] }, 'network[0].rate', /e\.g\. "1mbit"/],
-  ['network: rate on a drop rule', { network: [{ name: 'n', action: 'drop', rate: '1mbit' }] }, 'network[0].rate', /applies to actions bandwidth and delay only, not drop/],
-  ['network: rate below 8kbit', { network: [{ name: 'n', action: 'bandwidth', rate: '100bit' }] }, 'network[0].rate', /below the smallest rate, 8kbit/],
-  ['network: bandwidth without rate', { network: [{ name: 'n', action: 'bandwidth' }] }, 'network[0].rate', /needs rate/],
-  ['network: delay without delay', { network: [{ name: 'n', action: 'delay', jitter: '5ms' }] }, 'network[0].delay', /needs delay/],
-  ['network: delay on a drop rule', { network: [{ name: 'n', action: 'drop', delay: '10ms' }] }, 'network[0].delay', /applies to action delay only/],
-  ['network: bad host', { network: [{ name: 'n', action: 'drop', hosts: ['10.0.0.0/40'] }] }, 'network[0].hosts[0]', /prefix length/],
-  ['network: name shared with a syscall rule', { syscalls: [rule({ name: 'x' })], network: [{ name: 'x', action: 'drop' }] }, 'network[0].name', /also a syscall rule's name/],
-  ['network: unknown mechanism', { network: [{ name: 'n', action: 'drop', mechanism: 'tc' }] }, 'network[0].mechanism', /"tc" is not a network mechanism; allowed: tcx, cls-bpf/],
-  ['network: rules pin different mechanisms', { network: [{ name: 'a', action: 'drop', mechanism: 'tcx' }, { name: 'b', action: 'corrupt' }, { name: 'c', action: 'drop', mechanism: 'cls-bpf' }] }, 'network[2].mechanism', /"cls-bpf" contradicts network\[0\]\.mechanism "tcx".*share their TC programs/],
-]
+const BAD = BAD_CONFIGS
 
 describe('validateConfig refuses bad configs, naming the field', () => {
   for (const [what, input, path, message] of BAD) {
