@@ -2,13 +2,19 @@
  * The examples a new user copies, run as they are (their own Vitest/Jest configs), on this
  * kernel and in the VM matrix: the tests that need a kernel able to fail openat must run there.
  */
-import { describe, it, expect } from 'vitest'
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { requires, skipUnless } from '../support/requires.js'
+import { kernelLock } from '../support/kernel-lock.js'
+
+// Hooks syscall entries: not while another such file does (kernel-lock.ts says why).
+const entryLock = kernelLock('syscall-entry')
+beforeAll(entryLock.acquire, 600_000)
+afterAll(entryLock.release)
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const canFailOpenat = !(requires('fmod-ret-syscall') && requires('kprobe-override') && requires('lsm') && requires('security-fmod-ret'))

@@ -11,7 +11,7 @@ import { withFailureConfig, predictSeededFailures } from '../../packages/core/sr
 import { FL_TC_PRIORITY } from '../../packages/core/src/libbpf/index.js'
 import { runJson } from '../support/net.js'
 import { bpfIdsOf } from '../support/kernel-view.js'
-import { lockTcState, unlockTcState } from '../support/tc-lock.js'
+import { kernelLock } from '../support/kernel-lock.js'
 import { requires, skipUnless } from '../support/requires.js'
 
 const UDP = fileURLToPath(new URL('../fixtures/udp.py', import.meta.url))
@@ -25,8 +25,9 @@ let received: Buffer[] = []
 
 // cls_bpf variants add a clsact qdisc to the host's interfaces: not while network-shaping.test.ts
 // compares the machine's tc state.
-beforeAll(lockTcState, 600_000)
-afterAll(unlockTcState)
+const tcLock = kernelLock('tc')
+beforeAll(tcLock.acquire, 600_000)
+afterAll(tcLock.release)
 beforeAll(async () => {
   rx = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20 })
   rx.on('message', (m) => received.push(m))

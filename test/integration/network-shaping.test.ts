@@ -12,7 +12,7 @@ import { withFailureConfig, FaultlineUnsupportedError } from '../../packages/cor
 import { FIXTURES, runJson } from '../support/net.js'
 import { bpfIdsOf } from '../support/kernel-view.js'
 import { requires, skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
-import { lockTcState, unlockTcState } from '../support/tc-lock.js'
+import { kernelLock } from '../support/kernel-lock.js'
 
 const FLOW = path.join(FIXTURES, 'flow.py')
 const children = { scope: 'children' as const }
@@ -25,8 +25,9 @@ const tcView = () => ({
 // An echo peer for round trips, and a sink that times what it receives.
 let echo: dgram.Socket
 let echoPort: number
-beforeAll(lockTcState, 600_000)
-afterAll(unlockTcState)
+const tcLock = kernelLock('tc')
+beforeAll(tcLock.acquire, 600_000)
+afterAll(tcLock.release)
 beforeAll(async () => {
   echo = dgram.createSocket('udp4')
   echo.on('message', (m, r) => echo.send(m, r.port, r.address))

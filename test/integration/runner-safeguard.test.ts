@@ -1,12 +1,18 @@
 /** A Vitest worker whose test fails every write still reports its result: faultline never
  * faults the runner's IPC channel (safeguard), whatever the rule says. */
-import { it, expect } from 'vitest'
+import { it, expect, beforeAll, afterAll } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { skipUnlessAny } from '../support/requires.js'
+import { kernelLock } from '../support/kernel-lock.js'
+
+// Hooks syscall entries: not while another such file does (kernel-lock.ts says why).
+const entryLock = kernelLock('syscall-entry')
+beforeAll(entryLock.acquire, 600_000)
+afterAll(entryLock.release)
 
 const PROJECT = fileURLToPath(new URL('../fixtures/runner-project', import.meta.url))
 

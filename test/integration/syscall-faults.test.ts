@@ -3,8 +3,8 @@
  * each where it exists): a C program, a Python program and Node code (main thread and libuv
  * pool) see the configured errno on the configured calls only.
  */
-import { describe, it, expect, beforeAll } from 'vitest'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -13,6 +13,13 @@ import { withFailureConfig, predictSeededFailures, FaultlineUnsupportedError } f
 import { runJson } from '../support/net.js'
 import { requires, skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
 import type { Feature } from '../../packages/core/src/kernel/index.js'
+import { kernelLock } from '../support/kernel-lock.js'
+import { bpfIdsOf } from '../support/kernel-view.js'
+
+// Hooks syscall entries: not while another such file does (kernel-lock.ts says why).
+const entryLock = kernelLock('syscall-entry')
+beforeAll(entryLock.acquire, 600_000)
+afterAll(entryLock.release)
 
 const MECHANISMS = ['fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
 type Mech = (typeof MECHANISMS)[number]
@@ -171,5 +178,38 @@ describe("Minderbinder's YAML, unchanged", () => {
       expect(nodeOpen(OUT)).toBe('ok') // node is not fl-files
       expect(faults.fired('break_files_openat')).toBe(r.filter((x) => x === 'ENOENT').length)
     })
+  })
+})
+
+describe('kprobe override beside a trampoline', () => {
+  // Measured on fei-6.12: while another process has fmod_ret on __x64_sys_write, a kprobe on it
+  // runs and counts a fired fault, but bpf_override_return is dropped and write() succeeds.
+  it('is refused, naming the other program, while another process has fmod_ret on the same syscall', async (ctx) => {
+    skipUnless(ctx, 'kprobe-override', 'fmod-ret-syscall')
+    const sleeper = path.join(fileURLToPath(new URL('../fixtures', import.meta.url)), 'armed-sleeper.mjs')
+    const other = spawn(process.execPath, [sleeper, JSON.stringify({ target: { scope: 'children' }, syscalls: [{ name: 'o', syscall: 'write', errno: 'EIO', mechanism: 'fmod-ret-syscall' }] })], { stdio: ['pipe', 'pipe', 'inherit'] })
+    try {
+      await new Promise((r) => other.stdout!.once('data', r))
+      const before = bpfIdsOf()
+      const cfg = { target: { scope: 'children' as const, comm: ['fl-files'] }, syscalls: [{ name: 'w', syscall: 'write', errno: 'ENOSPC', mechanism: 'kprobe-override' as const, when: { nth: 3 } }] }
+      const err = await withFailureConfig(cfg, () => runJson(FILES, ['write', path.join(outside, 'k.txt'), '5'])).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(FaultlineUnsupportedError)
+      expect(String(err)).toMatch(/syscalls\[0\] \(w\): kprobe-override on __x64_sys_write would not take effect: another BPF program \(link \d+, program \d+\) is attached to it with a trampoline/)
+      expect(bpfIdsOf().links).toEqual(before.links)
+      other.kill('SIGKILL')
+      await new Promise((r) => other.on('close', r))
+      // Once it is gone (the kernel frees a dead process's links lazily), the same rule arms and fails the 3rd write.
+      const deadline = Date.now() + 10_000
+      for (;;) {
+        const r = await withFailureConfig(cfg, () => runJson(FILES, ['write', path.join(outside, 'k.txt'), '5'])).catch((e: unknown) => e)
+        if (!(r instanceof FaultlineUnsupportedError) || Date.now() > deadline) {
+          expect(r).toEqual(['ok', 'ok', 'ENOSPC', 'ok', 'ok'])
+          break
+        }
+        await new Promise((res) => setTimeout(res, 200))
+      }
+    } finally {
+      other.kill('SIGKILL')
+    }
   })
 })

@@ -52,8 +52,9 @@ function plan(config: FailureConfig): PlannedRule[] {
   const refused: { path: string; name: string; reason: string }[] = []
   config.syscalls.forEach((rule, index) => {
     const choice = chooseMechanism(rule)
-    if (choice.ok) planned.push({ index, rule, mechanism: choice.mechanism, op: choice.op })
-    else refused.push({ path: rule.path, name: rule.name, reason: choice.reason })
+    const conflict = choice.ok ? BACKENDS[choice.mechanism].refuse?.(rule) : undefined
+    if (choice.ok && !conflict) planned.push({ index, rule, mechanism: choice.mechanism, op: choice.op })
+    else refused.push({ path: rule.path, name: rule.name, reason: choice.ok ? conflict! : choice.reason })
   })
   refused.push(...planNetwork(config))
   if (refused.length) {

@@ -63,6 +63,9 @@ export interface Libbpf {
   libbpf_strerror(err: number, buf: Buffer, size: number): number
   btf__load_vmlinux_btf(): bigint | null
   btf__find_by_name_kind(btf: bigint, name: string, kind: number): number
+  bpf_link_get_next_id(startId: number, nextId: number[]): number
+  bpf_link_get_fd_by_id(id: number): number
+  bpf_obj_get_info_by_fd(fd: number, info: Buffer, infoLen: number[]): number
 }
 
 export interface Libc {
@@ -152,6 +155,9 @@ export function getNative(): Native {
     libbpf_strerror: 'int libbpf_strerror(int err, _Out_ char *buf, size_t size)',
     btf__load_vmlinux_btf: 'void *btf__load_vmlinux_btf(void)',
     btf__find_by_name_kind: 'int btf__find_by_name_kind(void *btf, const char *name, uint32 kind)',
+    bpf_link_get_next_id: 'int bpf_link_get_next_id(uint32 start_id, _Out_ uint32 *next_id)',
+    bpf_link_get_fd_by_id: 'int bpf_link_get_fd_by_id(uint32 id)',
+    bpf_obj_get_info_by_fd: 'int bpf_obj_get_info_by_fd(int bpf_fd, _Inout_ void *info, _Inout_ uint32 *info_len)',
   }
   const lib: Record<string, unknown> = {}
   for (const [name, decl] of Object.entries(fns)) {

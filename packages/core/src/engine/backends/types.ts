@@ -15,6 +15,11 @@ export interface PlannedRule {
 
 export interface FaultBackend {
   mechanism: Mechanism
+  /**
+   * Why this mechanism cannot serve the rule right now, beyond what the kernel supports (e.g. a
+   * conflicting attachment of another process), or undefined. Asked at planning, before anything attaches.
+   */
+  refuse?(rule: NormalizedSyscallRule): string | undefined
   /** Attaches what `rules` (all planned onto this mechanism) need. Links are destroyed at disarm. */
   attach(inst: Instance, rules: PlannedRule[], config: FailureConfig): Link[]
 }

@@ -1,0 +1,39 @@
+/**
+ * The kernel's list of bpf_links, machine-wide (bpf_link_get_next_id), as far as faultline needs
+ * it: which functions carry a BPF trampoline (fentry/fexit/fmod_ret), by BTF id.
+ */
+import { getNative } from './native.js'
+
+/** enum bpf_link_type: BPF_LINK_TYPE_TRACING. */
+const LINK_TYPE_TRACING = 2
+/** struct bpf_link_info: type, id, prog_id, then (8-aligned) the union; tracing = attach_type, target_obj_id, target_btf_id. */
+const INFO_SIZE = 64
+
+export interface TracingLink {
+  id: number
+  progId: number
+  /** enum bpf_attach_type: BPF_TRACE_FENTRY 24, BPF_TRACE_FEXIT 25, BPF_MODIFY_RETURN 26. */
+  attachType: number
+  targetBtfId: number
+}
+
+export function tracingLinks(): TracingLink[] {
+  const { lib, libc } = getNative()
+  const out: TracingLink[] = []
+  for (let id = 0; ; ) {
+    const next = [0]
+    if (lib.bpf_link_get_next_id(id, next) !== 0) break
+    id = next[0]!
+    const fd = lib.bpf_link_get_fd_by_id(id)
+    if (fd < 0) continue // gone meanwhile
+    try {
+      const info = Buffer.alloc(INFO_SIZE)
+      if (lib.bpf_obj_get_info_by_fd(fd, info, [INFO_SIZE]) !== 0) continue
+      if (info.readUInt32LE(0) !== LINK_TYPE_TRACING) continue
+      out.push({ id, progId: info.readUInt32LE(8), attachType: info.readUInt32LE(16), targetBtfId: info.readUInt32LE(24) })
+    } finally {
+      libc.close(fd)
+    }
+  }
+  return out
+}
