@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Packet faults for the targeted processes' traffic: TC programs (tcx links, or cls_bpf filters
- * before kernel 6.6) on every interface, attribution by socket. A socket belongs to the target set when a targeted process created it
- * (cgroup/sock_create) or connected / sent with it (cgroup/connect*, sendmsg*): it is marked in
- * socket-local storage. Egress packets carry their socket (skb->sk); for ingress the receiving
+ * before kernel 6.6) on every interface, attribution by socket. A socket belongs to the target
+ * set when a targeted process created it (cgroup/sock_create) or connected / sent with it
+ * (cgroup/connect*, sendmsg*): it is marked in socket-local storage. Egress packets carry their socket (skb->sk); for ingress the receiving
  * socket is looked up from the packet's tuple (TCP, UDP). Unmarked traffic is never touched.
  * Delay and bandwidth are not done here: the programs steer packets into qdiscs that do them
  * (packages/core/src/engine/network/shaping.ts).
