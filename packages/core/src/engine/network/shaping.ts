@@ -17,6 +17,8 @@ import createDebug from 'debug'
 import type { NormalizedNetworkRule } from '../../config/types.js'
 import { probeFeature, type Feature } from '../../kernel/features.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from '../errors.js'
+// The state directory and owner check the cls_bpf fallback keeps (a reused pid is not taken for its owner).
+import { ownerAlive, stateDir } from '../../libbpf/tc-state.js'
 
 const debug = createDebug('faultline:shaping')
 
@@ -24,7 +26,6 @@ const debug = createDebug('faultline:shaping')
 export const SHAPING_MAJOR = 0xfa17
 /** Rule i's class minor is FIRST_MINOR + i; its netem leaf's handle is the same number. */
 const FIRST_MINOR = 0x10
-const STATE_DIR = process.env.FAULTLINE_STATE_DIR ?? '/run/faultline'
 const IFB_PREFIX = 'flifb'
 /** TCP segments of shaped targets: what a 1500-byte Ethernet frame carries. */
 const ETHERNET_MSS = 1460
@@ -91,26 +92,17 @@ function rootHandle(dev: string): string | undefined {
   }
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 function readRecords(): StateRecord[] {
   let names: string[]
   try {
-    names = fs.readdirSync(STATE_DIR).filter((n) => /^shaping-\d+\.json$/.test(n))
+    names = fs.readdirSync(stateDir()).filter((n) => /^shaping-\d+\.json$/.test(n))
   } catch {
     return []
   }
   const out: StateRecord[] = []
   for (const n of names) {
     try {
-      out.push(JSON.parse(fs.readFileSync(path.join(STATE_DIR, n), 'utf8')) as StateRecord)
+      out.push(JSON.parse(fs.readFileSync(path.join(stateDir(), n), 'utf8')) as StateRecord)
     } catch {
       // half-written by a process that died while writing: its pid is in the name
       out.push({ pid: Number(/\d+/.exec(n)![0]), devices: [] })
@@ -119,7 +111,7 @@ function readRecords(): StateRecord[] {
   return out
 }
 
-const recordPath = (pid: number) => path.join(STATE_DIR, `shaping-${pid}.json`)
+const recordPath = (pid: number) => path.join(stateDir(), `shaping-${pid}.json`)
 const OUR_HANDLE = `${SHAPING_MAJOR.toString(16)}:`
 
 function undo(rec: StateRecord): void {
@@ -131,7 +123,7 @@ function undo(rec: StateRecord): void {
 /** Removes the qdiscs and IFB devices of faultline processes that died while armed. */
 export function sweepStaleShaping(): void {
   for (const rec of readRecords()) {
-    if (rec.pid === process.pid || alive(rec.pid)) continue
+    if (rec.pid === process.pid || ownerAlive(rec.pid)) continue
     debug('sweeping what pid %d left: %o', rec.pid, rec)
     undo(rec)
   }
@@ -144,7 +136,7 @@ export function sweepStaleShaping(): void {
   }
   for (const d of devs) {
     const pid = Number(d.slice(IFB_PREFIX.length))
-    if (isFaultlineIfb(d) && pid && pid !== process.pid && !alive(pid)) quietly('ip', [`link del ${d}`])
+    if (isFaultlineIfb(d) && pid && pid !== process.pid && !ownerAlive(pid)) quietly('ip', [`link del ${d}`])
   }
 }
 
@@ -197,7 +189,7 @@ export function setUpShaping(rules: { rule: NormalizedNetworkRule; index: number
     }
   }
   const rec: StateRecord = { pid: process.pid, devices: shaped, ...(ingress.length ? { ifb: `${IFB_PREFIX}${process.pid}` } : {}) }
-  fs.mkdirSync(STATE_DIR, { recursive: true })
+  fs.mkdirSync(stateDir(), { recursive: true })
   fs.writeFileSync(recordPath(process.pid), JSON.stringify(rec))
   try {
     let ifbIfindex = 0
