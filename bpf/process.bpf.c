@@ -25,6 +25,25 @@ static __always_inline __u32 comm_bits(const char comm[FL_COMM_LEN])
 	return bits ? *bits : 0;
 }
 
+#define FL_MAX_PIDNS_LEVEL 32 /* MAX_PID_NS_LEVEL */
+
+/* The pid of `task` in the arming process's pid namespace (fl_state.pidns_*), or 0 when the task
+ * is not visible there (another container's process). A process's namespace chain runs from the
+ * initial namespace (numbers[0], the global pid) down to its own (numbers[level]). */
+static __always_inline __u32 fl_vpid(struct task_struct *task, const struct fl_state *st)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	__u32 want = st->pidns_level;
+	if (!pid || want >= FL_MAX_PIDNS_LEVEL || BPF_CORE_READ(pid, level) < want)
+		return 0;
+	struct upid up = {};
+	if (bpf_core_read(&up, sizeof(up), &pid->numbers[want]))
+		return 0;
+	if (!up.ns || BPF_CORE_READ(up.ns, ns.inum) != st->pidns_ino)
+		return 0;
+	return up.nr;
+}
+
 /* FL_TARGET_FAULT when calls of a process with these comm bits may be failed. */
 static __always_inline __u32 fault_flag(const struct fl_state *st, __u32 bits)
 {
@@ -49,6 +68,7 @@ int BPF_PROG(fl_fork, struct task_struct *parent, struct task_struct *child)
 		.flags = FL_TARGET_TRACK | fault_flag(st, p->comm_bits),
 		.comm_bits = p->comm_bits,
 		.exec_ns = p->exec_ns,
+		.vpid = fl_vpid(child, st),
 	};
 	bpf_map_update_elem(&fl_targets, &ctgid, &t, BPF_ANY);
 	return 0;
@@ -65,10 +85,13 @@ int BPF_PROG(fl_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 	BPF_CORE_READ_STR_INTO(&comm, p, comm);
 	__u32 bits = comm_bits(comm);
 	struct fl_target *t = bpf_map_lookup_elem(&fl_targets, &tgid);
+	__u32 vpid = fl_vpid(p, st);
 	if (!t) {
-		if ((st->flags & FL_STATE_SYSTEM) && bits) {
+		/* scope 'system' means the arming process's pid namespace: from inside a container,
+		 * never a process of the host or of another container */
+		if ((st->flags & FL_STATE_SYSTEM) && bits && vpid) {
 			struct fl_target nt = { .flags = FL_TARGET_TRACK | FL_TARGET_FAULT,
-						.comm_bits = bits, .exec_ns = bpf_ktime_get_ns() };
+						.comm_bits = bits, .exec_ns = bpf_ktime_get_ns(), .vpid = vpid };
 			bpf_map_update_elem(&fl_targets, &tgid, &nt, BPF_ANY);
 		}
 		return 0;
@@ -76,7 +99,7 @@ int BPF_PROG(fl_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 	if ((st->flags & FL_STATE_EXCLUDE_ROOT) && tgid == st->root_tgid)
 		return 0;
 	struct fl_target nt = { .flags = FL_TARGET_TRACK | fault_flag(st, bits), .comm_bits = bits,
-				.exec_ns = bpf_ktime_get_ns() };
+				.exec_ns = bpf_ktime_get_ns(), .vpid = vpid };
 	bpf_map_update_elem(&fl_targets, &tgid, &nt, BPF_EXIST);
 	return 0;
 }
@@ -143,7 +166,33 @@ int fl_seed(struct bpf_iter__task *ctx)
 	} else {
 		return 0;
 	}
-	struct fl_target t = { .flags = flags, .comm_bits = bits, .exec_ns = st->armed_ns };
+	struct fl_target t = { .flags = flags, .comm_bits = bits, .exec_ns = st->armed_ns, .vpid = fl_vpid(task, st) };
 	bpf_map_update_elem(&fl_targets, &tgid, &t, BPF_NOEXIST);
+	return 0;
+}
+
+/* Who is reading: prints one fl_whoami for the thread that reads this iterator, then stops
+ * looking. User space reads it once per process, before anything is written to fl_state, so
+ * every pid faultline hands the kernel is the kernel's own (global) number, in any container. */
+SEC("iter/task")
+int fl_whoami(struct bpf_iter__task *ctx)
+{
+	if (!ctx->task || ctx->meta->seq_num != 0)
+		return 0;
+	struct task_struct *me = (struct task_struct *)bpf_get_current_task();
+	struct pid *pid = BPF_CORE_READ(me, thread_pid);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fl_whoami w = { .tgid = id >> 32, .tid = (__u32)id };
+	__u32 level = BPF_CORE_READ(pid, level);
+	w.pidns_level = level;
+	if (level < FL_MAX_PIDNS_LEVEL) {
+		struct upid up = {};
+		/* a local index: inside bpf_core_read every access is relocated against kernel BTF */
+		bpf_core_read(&up, sizeof(up), &pid->numbers[level]);
+		w.pidns_ino = BPF_CORE_READ(up.ns, ns.inum);
+		/* the thread's own number in its namespace; for the main thread, process.pid */
+		w.ns_tgid = up.nr;
+	}
+	bpf_seq_write(ctx->meta->seq, &w, sizeof(w));
 	return 0;
 }

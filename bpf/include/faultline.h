@@ -22,6 +22,8 @@ struct fl_target {
 	__u32 flags;     /* FL_TARGET_* */
 	__u32 comm_bits; /* fl_comms value of its comm (which comm filter entry it matched), 0 if none */
 	__u64 exec_ns;   /* bpf_ktime_get_ns() at its last exec (or at arming), for `after` from exec */
+	__u32 vpid;      /* its pid in the arming process's pid namespace (what targets() reports), 0 if not visible there */
+	__u32 _pad;
 };
 
 /* fl_state.flags */
@@ -35,9 +37,22 @@ struct fl_state {
 	__u64 armed_ns;  /* bpf_ktime_get_ns() when armed; `after` counts from here */
 	__u32 flags;     /* FL_STATE_* */
 	__u32 n_rules;   /* rules [0, n_rules) of fl_rules are live */
-	__u32 root_tgid; /* the arming process */
-	__u32 exempt_tid; /* faultline's own thread while it works (arm, disarm, counters): never failed */
+	__u32 root_tgid; /* the arming process, as the kernel numbers it (global tgid, not process.pid) */
+	__u32 exempt_tid; /* faultline's own thread (global tid) while it works (arm, disarm, counters): never failed */
 	__u64 exempt_ino; /* inode of the test runner's IPC socket in root_tgid: never failed */
+	__u32 pidns_level; /* depth of the arming process's pid namespace (0 = the initial one) */
+	__u32 pidns_ino;   /* its nsfs inode: a target's pid is reported in that namespace, and scope 'system' stays in it */
+};
+
+/* What fl_whoami prints: the reader's identity as the kernel sees it. In a pid namespace
+ * (a container) process.pid is not the global tgid the programs compare against. */
+struct fl_whoami {
+	__u32 tgid;        /* global tgid of the reading process */
+	__u32 tid;         /* global tid of the reading thread */
+	__u32 ns_tgid;     /* its tgid inside its own pid namespace (= process.pid) */
+	__u32 pidns_level; /* depth of that namespace */
+	__u32 pidns_ino;   /* its nsfs inode (= stat /proc/self/ns/pid) */
+	__u32 _pad;
 };
 
 /* Operations a rule can fail. Numbered here, named in packages/core/src/engine/layout.ts. */

@@ -15,6 +15,23 @@ struct signal_struct {
 	atomic_t live; /* threads still alive in the group; 0 once the last one exits */
 } __attribute__((preserve_access_index));
 
+/* Pid numbering per namespace level: numbers[0] is the global pid, numbers[level] the pid in
+ * the task's own namespace. */
+struct ns_common {
+	unsigned int inum; /* the nsfs inode: what stat("/proc/self/ns/pid") reports */
+} __attribute__((preserve_access_index));
+struct pid_namespace {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+} __attribute__((preserve_access_index));
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int pid;  /* thread id */
 	int tgid; /* process id */
@@ -22,10 +39,16 @@ struct task_struct {
 	struct signal_struct *signal;
 	struct task_struct *real_parent; /* the parent, or the reaper once the parent exited */
 	struct files_struct *files;
+	struct pid *thread_pid;
 } __attribute__((preserve_access_index));
 
 /* Context of an iter/task program: called once per task, then once with task == NULL. */
-struct bpf_iter_meta;
+struct seq_file;
+struct bpf_iter_meta {
+	struct seq_file *seq;
+	__u64 session_id;
+	__u64 seq_num; /* how many objects the program was called for before this one */
+} __attribute__((preserve_access_index));
 struct bpf_iter__task {
 	struct bpf_iter_meta *meta;
 	struct task_struct *task;

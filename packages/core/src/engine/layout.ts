@@ -48,7 +48,7 @@ export const FL_ARG_NONE = 0xff
 export const AF_INET = 2
 export const AF_INET6 = 10
 
-export const SIZEOF = { fl_target: 16, fl_state: 32, fl_rule: 88, fl_counters: 40, fl_sysinfo: 8, fl_glob: 128 } as const
+export const SIZEOF = { fl_target: 24, fl_state: 40, fl_rule: 88, fl_counters: 40, fl_sysinfo: 8, fl_glob: 128 } as const
 
 /** Offsets of fl_rule fields, checked against the C header by the layout test. */
 export const RULE_OFFSETS = {
@@ -66,11 +66,15 @@ export interface StateFields {
   armedNs: bigint
   flags: number
   nRules: number
+  /** The arming process's global tgid (engine/identity.ts), never process.pid. */
   rootTgid: number
-  /** faultline's own thread while it works: never failed. */
+  /** faultline's own thread (global tid) while it works: never failed. */
   exemptTid: number
   /** Inode of the test runner's IPC socket: never failed. */
   exemptIno: bigint
+  /** The arming process's pid namespace: targets are reported, and scope 'system' kept, there. */
+  pidnsLevel: number
+  pidnsIno: number
 }
 
 export function encodeState(s: StateFields): Buffer {
@@ -81,7 +85,14 @@ export function encodeState(s: StateFields): Buffer {
   b.writeUInt32LE(s.rootTgid, 16)
   b.writeUInt32LE(s.exemptTid, 20)
   b.writeBigUInt64LE(s.exemptIno, 24)
+  b.writeUInt32LE(s.pidnsLevel, 32)
+  b.writeUInt32LE(s.pidnsIno, 36)
   return b
+}
+
+/** fl_target.vpid: the target's pid in the arming process's namespace, 0 when not visible there. */
+export function decodeTargetVpid(value: Buffer): number {
+  return value.readUInt32LE(16)
 }
 
 /** Probability 0..1 -> the u32 threshold the BPF side compares a 32-bit draw against. */

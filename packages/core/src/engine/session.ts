@@ -15,8 +15,9 @@ import { FaultlineBusyError, FaultlineUnsupportedError } from './errors.js'
 import { getInstance, type Instance } from './instance.js'
 import {
   FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_NEED_PATH, FL_STATE_SYSTEM, encodeGlob, FL_MAX_COMMS, FL_MAX_RULES, SIZEOF,
-  decodeCounters, encodeComm, encodeRule, encodeState, u32Key, type RuleCounters,
+  decodeCounters, decodeTargetVpid, encodeComm, encodeRule, encodeState, u32Key, type RuleCounters,
 } from './layout.js'
+import { kernelIdentity } from './identity.js'
 import { seedTargets } from './targets.js'
 import { createHandle, type FaultsHandle } from './handle.js'
 import { BACKENDS, type PlannedRule } from './backends/index.js'
@@ -109,11 +110,16 @@ function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule
   if (config.target.scope === 'children') flags |= FL_STATE_EXCLUDE_ROOT
   if (needPath) flags |= FL_STATE_NEED_PATH
   const exemptIno = runnerChannelInode()
+  // The kernel's numbers for this process, not process.pid: they differ in a pid namespace.
+  const me = kernelIdentity(inst)
   const writer: StateWriter = {
     exempt(on) {
       maps.fl_state.update(
         u32Key(0),
-        encodeState({ armedNs, flags, nRules: planned.length, rootTgid: process.pid, exemptTid: on ? process.pid : 0, exemptIno }),
+        encodeState({
+          armedNs, flags, nRules: planned.length, rootTgid: me.tgid, exemptTid: on ? me.tid : 0, exemptIno,
+          pidnsLevel: me.pidnsLevel, pidnsIno: me.pidnsIno,
+        }),
       )
     },
   }
@@ -186,7 +192,14 @@ export function arm(config: FailureConfig): Session {
       ...(network?.rules ?? []),
     ],
     warnings: config.warnings,
-    readTargets: () => inst.maps.fl_targets.keys().map((k) => k.readUInt32LE(0)),
+    // Each target's pid in this process's namespace, as process.pid and child.pid are; a
+    // target not visible from here (scope 'system' never adds one) has none to report.
+    readTargets: () =>
+      inst.maps.fl_targets.keys().flatMap((k) => {
+        const v = inst.maps.fl_targets.lookup(k)
+        const vpid = v ? decodeTargetVpid(v) : 0
+        return vpid ? [vpid] : []
+      }),
   })
   let disarmed = false
   const session: Session = {
