@@ -18,7 +18,9 @@ const END = '@@FL-REPORT-END@@'
 const logDir = path.join(REPO, '.test-results', 'vm-logs')
 fs.mkdirSync(logDir, { recursive: true })
 
-const suite = `npx vitest run --reporter=dot --reporter=json --outputFile=/tmp/fl-report.json ${filters.join(' ')}; ` +
+// Under TCG on a loaded 2-core machine a Python or Node child takes seconds to start: a VM run
+// gets four times the host's per-test time (a limit against hangs, not a claim about speed).
+const suite = `npx vitest run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --outputFile=/tmp/fl-report.json ${filters.join(' ')}; ` +
   `echo ${BEGIN}; cat /tmp/fl-report.json; echo; echo ${END}`
 
 const results = []
