@@ -12,8 +12,19 @@
 #include "rules.h"
 #include <bpf/bpf_core_read.h>
 
+/* Argument i (0..5) of the syscall being made, from the registers saved at its entry. */
 static __always_inline unsigned long fl_arg(struct pt_regs___fl *regs, __u32 i)
 {
+#if defined(__TARGET_ARCH_arm64)
+	switch (i) {
+	case 0: return BPF_CORE_READ(regs, orig_x0);
+	case 1: return BPF_CORE_READ(regs, regs[1]);
+	case 2: return BPF_CORE_READ(regs, regs[2]);
+	case 3: return BPF_CORE_READ(regs, regs[3]);
+	case 4: return BPF_CORE_READ(regs, regs[4]);
+	default: return BPF_CORE_READ(regs, regs[5]);
+	}
+#else
 	switch (i) {
 	case 0: return BPF_CORE_READ(regs, di);
 	case 1: return BPF_CORE_READ(regs, si);
@@ -22,6 +33,17 @@ static __always_inline unsigned long fl_arg(struct pt_regs___fl *regs, __u32 i)
 	case 4: return BPF_CORE_READ(regs, r8);
 	default: return BPF_CORE_READ(regs, r9);
 	}
+#endif
+}
+
+/* The number of the syscall being made (the architecture's own table: arm64 has no open). */
+static __always_inline __u32 fl_sysno(struct pt_regs___fl *regs)
+{
+#if defined(__TARGET_ARCH_arm64)
+	return (__u32)BPF_CORE_READ(regs, syscallno);
+#else
+	return (__u32)BPF_CORE_READ(regs, orig_ax);
+#endif
 }
 
 /* The inode number behind fd `fd` of the current process (0 if none). */
@@ -58,7 +80,7 @@ static __always_inline int fl_is_runner_channel(struct fl_sysinfo *info, struct 
  * the hook was given, if any. */
 static __always_inline void fl_sys_call(struct fl_call *call, struct pt_regs___fl *regs, int have_path, struct file *file)
 {
-	__u32 nr = BPF_CORE_READ(regs, orig_ax);
+	__u32 nr = fl_sysno(regs);
 	call->op = FL_OP_SYS_BASE + nr;
 	struct fl_sysinfo *info = bpf_map_lookup_elem(&fl_sysinfo, &nr);
 	if (fl_is_runner_channel(info, regs, file)) {

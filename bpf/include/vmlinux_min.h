@@ -59,8 +59,11 @@ struct files_struct;
 
 #endif
 
-/* The user registers saved at syscall entry (x86-64 names; CO-RE relocates the offsets).
- * The ___fl suffix keeps it apart from the UAPI struct pt_regs kprobe programs see. */
+/* The user registers saved at syscall entry (CO-RE relocates the offsets), per architecture:
+ * the Makefile builds every object once with -D__TARGET_ARCH_x86 and once with
+ * -D__TARGET_ARCH_arm64. The ___fl suffix keeps it apart from the UAPI struct pt_regs kprobe
+ * programs see. Read through fl_arg() / fl_sysno() (syscall.h), not directly. */
+#if defined(__TARGET_ARCH_x86)
 struct pt_regs___fl {
 	unsigned long r10;
 	unsigned long r9;
@@ -70,6 +73,25 @@ struct pt_regs___fl {
 	unsigned long di;
 	unsigned long orig_ax; /* the syscall number */
 } __attribute__((preserve_access_index));
+#elif defined(__TARGET_ARCH_arm64)
+/* arm64: x0..x5 carry the arguments, but x0 is overwritten with the return value, so entry
+ * keeps the first argument in orig_x0 (the kernel's own syscall_get_arguments reads it there).
+ * regs[] sits in an anonymous union with struct user_pt_regs: CO-RE finds it through it. */
+struct pt_regs___fl {
+	unsigned long regs[31];
+	unsigned long orig_x0;
+	int syscallno; /* the syscall number (s32; -1 when not in a syscall) */
+} __attribute__((preserve_access_index));
+/* The kprobe context on arm64 (UAPI, a stable layout): bpf_tracing.h's PT_REGS_PARM* read it. */
+struct user_pt_regs {
+	__u64 regs[31];
+	__u64 sp;
+	__u64 pc;
+	__u64 pstate;
+};
+#else
+#error "faultline builds its BPF objects for x86 and arm64: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"
+#endif
 
 struct vfsmount;
 struct dentry;

@@ -5,11 +5,12 @@
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc 2>/dev/null
 mount -t sysfs sys /sys 2>/dev/null
-mountpoint -q /dev || mount -t devtmpfs dev /dev
+mounted() { grep -q "^[^ ]* $1 " /proc/mounts; } # busybox has no mountpoint applet
+mounted /dev || mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm 2>/dev/null
 mount -t devpts devpts /dev/pts 2>/dev/null
 mount -t tmpfs shm /dev/shm
-mount -t tmpfs tmp /tmp
+mounted /tmp || mount -t tmpfs tmp /tmp # a foreign-arch root has it already, with binds inside
 mount -t tmpfs run /run
 mount -t bpf bpf /sys/fs/bpf
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
@@ -21,6 +22,8 @@ job=$(sed -n 's/.*fl.job=\([^ ]*\).*/\1/p' /proc/cmdline)
 # The job dir is on the read-only root. The command's directory gets a writable overlay
 # (upper layer in the guest's tmpfs): tools write caches next to the code (vite's .vite-temp).
 . "$job/env.sh"
+# The host's CA bundle is not in a foreign-arch root: Node would warn about it on every start.
+[ -z "$NODE_EXTRA_CA_CERTS" ] || [ -e "$NODE_EXTRA_CA_CERTS" ] || unset NODE_EXTRA_CA_CERTS
 mkdir -p /tmp/.fl-overlay/up /tmp/.fl-overlay/work
 mount -t overlay overlay -o "lowerdir=$FL_CWD,upperdir=/tmp/.fl-overlay/up,workdir=/tmp/.fl-overlay/work" "$FL_CWD" 2>/dev/null
 cd "$FL_CWD" || { echo "@@FL-EXIT:125@@ no such directory $FL_CWD"; echo o > /proc/sysrq-trigger; }

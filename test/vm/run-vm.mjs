@@ -1,15 +1,34 @@
 // Boots a kernel under QEMU (TCG) with the host's root shared read-only over virtio-9p, runs one
 // command in the caller's directory with the caller's environment, streams its output, and
 // resolves to its exit status: 124 if the VM timed out, 125 if it died without reporting one.
+// An arm64 kernel boots in qemu-system-aarch64 on an arm64 userland (userland.mjs) instead of
+// the host's root, with the checkout, the job and the command's directory bound from the host.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { CACHE, REPO, ensureTools, resolveKernel } from './kernels.mjs'
+import { provideKoffi, userland } from './userland.mjs'
 
 export const EXIT_TIMEOUT = 124
 export const EXIT_VM_DIED = 125
 const MARKER = /@@FL-EXIT:(\d+)@@/
 const START = '@@FL-START@@'
+
+const HOST_ARCH = process.arch
+/** The QEMU of each guest arch: [binary, Debian package], machine arguments, serial console. */
+const MACHINES = {
+  x64: { tool: ['qemu-system-x86_64', 'qemu-system-x86'], args: ['-accel', 'tcg', '-cpu', 'max'], console: 'ttyS0' },
+  // pauth-impdef: QEMU's own pointer-authentication hash instead of emulating QARMA (much faster under TCG).
+  arm64: { tool: ['qemu-system-aarch64', 'qemu-system-arm'], args: ['-M', 'virt', '-accel', 'tcg', '-cpu', 'max,pauth-impdef=on'], console: 'ttyAMA0' },
+}
+
+/** The host paths a foreign-arch guest binds from /host: real paths, outermost only, colon-separated. */
+function guestBinds(paths) {
+  const real = [...new Set(paths.map((p) => fs.realpathSync(p).replace(/\/+$/, '')))].sort()
+  const outer = real.filter((p) => !real.some((q) => q !== p && p.startsWith(`${q}/`)))
+  for (const p of outer) if (/[\s:]/.test(p)) throw new Error(`vm: cannot share ${p} with the guest (whitespace or ':' in the path)`)
+  return outer.join(':')
+}
 
 const quote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`
 
@@ -44,25 +63,34 @@ export async function runInVm(kernelName, argv, opts = {}) {
       p.on('close', (code, sig) => resolve({ status: code ?? 128 + 9, ms: Date.now() - t0, output }))
     })
   }
-  ensureTools([['qemu-system-x86_64', 'qemu-system-x86']])
+  const machine = MACHINES[k.arch]
+  ensureTools([machine.tool])
   fs.mkdirSync(path.join(CACHE, 'jobs'), { recursive: true })
-  const job = writeJob(argv, { cwd, env })
+  const job = fs.realpathSync(writeJob(argv, { cwd, env }))
   const guestInit = path.join(REPO, 'test/vm/guest-init.sh')
   const rootflags = 'trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144'
+  const fsdev = (id, dir, tag) => ['-fsdev', `local,id=${id},path=${dir},security_model=none,readonly=on,multidevs=remap`, '-device', `virtio-9p-pci,fsdev=${id},mount_tag=${tag}`]
+  let foreign = []
+  let binds = ''
+  if (k.arch !== HOST_ARCH) {
+    const u = userland(k.arch)
+    provideKoffi(k.arch, u.koffi)
+    foreign = fsdev('u', u.root, 'fl-userland')
+    binds = guestBinds([REPO, job, cwd])
+  }
   const append = [
-    'console=ttyS0', opts.verbose ? '' : 'quiet loglevel=1', 'panic=-1', 'root=/dev/root', 'rootfstype=9p',
+    `console=${machine.console}`, opts.verbose ? '' : 'quiet loglevel=1', 'panic=-1', 'root=/dev/root', 'rootfstype=9p',
     `rootflags=${rootflags}`, 'ro', k.initrd ? `fl.init=${guestInit}` : `init=${guestInit}`, `fl.job=${job}`,
-    'lsm=lockdown,capability,landlock,yama,apparmor,bpf',
+    binds && `fl.userland fl.binds=${binds}`, 'lsm=lockdown,capability,landlock,yama,apparmor,bpf',
   ].filter(Boolean).join(' ')
   const args = [
-    '-accel', 'tcg', '-cpu', 'max', '-smp', String(opts.cpus ?? 2), '-m', opts.mem ?? '2G', '-nographic', '-no-reboot', '-nic', 'none',
+    ...machine.args, '-smp', String(opts.cpus ?? 2), '-m', opts.mem ?? '2G', '-nographic', '-no-reboot', '-nic', 'none',
     '-kernel', k.kernel, ...(k.initrd ? ['-initrd', k.initrd] : []),
-    '-fsdev', 'local,id=r,path=/,security_model=none,readonly=on,multidevs=remap',
-    '-device', 'virtio-9p-pci,fsdev=r,mount_tag=/dev/root',
+    ...fsdev('r', '/', '/dev/root'), ...foreign,
     '-append', append,
   ]
   return new Promise((resolve) => {
-    const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const qemu = spawn(machine.tool[0], args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let status
     let output = ''
     let pending = ''

@@ -23,9 +23,19 @@ export function packageRoot(): string {
   }
 }
 
-/** Path of a built BPF object, e.g. bpfObjectPath('sock') -> .../bpf/sock.bpf.o. */
-export function bpfObjectPath(name: string): string {
-  const p = path.join(packageRoot(), 'bpf', `${name}.bpf.o`)
+/** The architectures @faultline/core ships BPF objects for (Node's process.arch names). */
+export const BPF_ARCHES = ['x64', 'arm64'] as const
+export type BpfArch = (typeof BPF_ARCHES)[number]
+
+/** The BPF object directory for `arch`: the objects read the syscall's saved registers, whose layout is per architecture. */
+export function bpfArch(arch: string = process.arch): BpfArch {
+  if ((BPF_ARCHES as readonly string[]).includes(arch)) return arch as BpfArch
+  throw new Error(`faultline: unsupported architecture "${arch}": BPF objects are built for ${BPF_ARCHES.join(' and ')} only`)
+}
+
+/** Path of a built BPF object for this machine, e.g. bpfObjectPath('sock') -> .../bpf/x64/sock.bpf.o. */
+export function bpfObjectPath(name: string, arch: string = process.arch): string {
+  const p = path.join(packageRoot(), 'bpf', bpfArch(arch), `${name}.bpf.o`)
   if (!fs.existsSync(p)) {
     throw new Error(`faultline: ${p} is missing: the package was installed without its BPF objects (run npm run build in a checkout)`)
   }
