@@ -1,6 +1,7 @@
 /** @faultline/core loads both ways users load it: import (ESM) and require() (Jest environments). */
 import { describe, it, expect } from 'vitest'
 import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -28,5 +29,16 @@ describe('packaging', () => {
       cwd: ROOT, encoding: 'utf8', env: { ...process.env, FAULTLINE_LIBBPF: '/nonexistent.so' },
     })
     expect(r.stdout.trim()).toBe('ok')
+  })
+
+  it('the tarball carries the BPF objects of x64 and arm64, the same set for each, built apart', () => {
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json'], { cwd: `${ROOT}/packages/core`, encoding: 'utf8' })
+    const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path)
+    const objects = (arch: string) => files.filter((f) => f.startsWith(`bpf/${arch}/`)).map((f) => f.slice(arch.length + 5)).sort()
+    expect(objects('x64').length).toBeGreaterThan(5)
+    expect(objects('arm64')).toEqual(objects('x64'))
+    // The syscall-level objects read the saved registers: their two builds differ.
+    const obj = (arch: string) => fs.readFileSync(`${ROOT}/packages/core/bpf/${arch}/sys_fmodret.bpf.o`)
+    expect(obj('arm64').equals(obj('x64'))).toBe(false)
   })
 })

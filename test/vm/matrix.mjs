@@ -20,7 +20,9 @@ fs.mkdirSync(logDir, { recursive: true })
 
 // Under TCG on a loaded 2-core machine a Python or Node child takes seconds to start: a VM run
 // gets four times the host's per-test time (a limit against hangs, not a claim about speed).
-const suite = `npx vitest run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --outputFile=/tmp/fl-report.json ${filters.join(' ')}; ` +
+// Vitest straight from node_modules (no npm startup: slow under emulation). Without filters a
+// kernel runs its own suite (KERNELS[k].suite) if it names one, else every test file.
+const suiteOf = (kernel) => `node node_modules/vitest/vitest.mjs run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --outputFile=/tmp/fl-report.json ${(filters.length ? filters : KERNELS[kernel]?.suite ?? []).join(' ')}; ` +
   `echo ${BEGIN}; cat /tmp/fl-report.json; echo; echo ${END}`
 
 const results = []
@@ -31,7 +33,7 @@ for (const kernel of kernels) {
   let run
   try {
     // On the host the same command runs directly (no VM), with a report file of its own.
-    run = await runInVm(kernel, ['sh', '-c', suite.replaceAll('/tmp/fl-report.json', kernel === 'host' ? '.test-results/vm-host.json.tmp' : '/tmp/fl-report.json')], {
+    run = await runInVm(kernel, ['sh', '-c', suiteOf(kernel).replaceAll('/tmp/fl-report.json', kernel === 'host' ? '.test-results/vm-host.json.tmp' : '/tmp/fl-report.json')], {
       timeout: 1200,
       onOutput: (s) => { log.write(s); if (verbose) process.stdout.write(s) },
     })

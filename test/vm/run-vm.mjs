@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { CACHE, REPO, ensureTools, resolveKernel } from './kernels.mjs'
-import { provideKoffi, userland } from './userland.mjs'
+import { provideNativeParts, userland } from './userland.mjs'
 
 export const EXIT_TIMEOUT = 124
 export const EXIT_VM_DIED = 125
@@ -74,7 +74,8 @@ export async function runInVm(kernelName, argv, opts = {}) {
   let binds = ''
   if (k.arch !== HOST_ARCH) {
     const u = userland(k.arch)
-    provideKoffi(k.arch, u.koffi)
+    provideNativeParts(k.arch)
+    if (fs.realpathSync(cwd) !== fs.realpathSync(REPO)) provideNativeParts(k.arch, cwd)
     foreign = fsdev('u', u.root, 'fl-userland')
     binds = guestBinds([REPO, job, cwd])
   }

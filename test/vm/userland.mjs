@@ -2,10 +2,10 @@
 // host): it cannot run the host's binaries, so it gets a userland of its own, built from packages
 // only: Debian's busybox-static, iproute2 and libbpf1 with the libraries they and Node need
 // (apt-get download after dpkg --add-architecture, unpacked with dpkg -x), Node from the npm
-// registry's node-linux-<arch> package at the host's Node version, npm itself (the `npm`
-// package) for npx, and koffi's native part for the arch (`@koromix/koffi-linux-<arch>`).
-// The checkout is not copied: the guest sees the host's root over 9p and binds the paths a job
-// needs from it (initramfs-init.sh).
+// registry's node-linux-<arch> package at the host's Node version, and npm itself (the `npm`
+// package) for npx. The checkout is not copied: the guest sees the host's root over 9p and binds
+// the paths a job needs from it (initramfs-init.sh). Its node_modules holds the host's native
+// parts (koffi's, Vite's rolldown and esbuild...): provideNativeParts() adds the guest arch's.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -69,12 +69,11 @@ export function userland(arch) {
   if (!debArch) throw new Error(`vm: no userland recipe for arch "${arch}"; known: ${Object.keys(DEB_ARCH).join(', ')}`)
   const nodeVersion = process.versions.node
   const npmVersion = sh('npm --version').trim()
-  const koffiVersion = JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules/koffi/package.json'), 'utf8')).version
   const dir = path.join(CACHE, `userland-${arch}`)
   const root = path.join(dir, 'root')
-  const label = `node ${nodeVersion}, npm ${npmVersion}, koffi ${koffiVersion}`
+  const label = `node ${nodeVersion}, npm ${npmVersion}`
   const done = path.join(dir, '.ready')
-  if (fs.existsSync(done) && fs.readFileSync(done, 'utf8').startsWith(label)) return { root, label: fs.readFileSync(done, 'utf8').trim(), koffi: path.join(dir, 'koffi') }
+  if (fs.existsSync(done) && fs.readFileSync(done, 'utf8').startsWith(`${label};`)) return { root, label: fs.readFileSync(done, 'utf8').trim() }
   ensureForeignArch(debArch)
   fs.rmSync(dir, { recursive: true, force: true })
   const dl = path.join(dir, 'download')
@@ -92,10 +91,6 @@ export function userland(arch) {
   sh(`tar -xzf '${npmPack(`npm@${npmVersion}`, dl)}' --strip-components=1 -C '${npmDir}'`)
   fs.symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(root, 'usr/local/bin/npm'))
   fs.symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', path.join(root, 'usr/local/bin/npx'))
-  // koffi's native part for the arch: copied into a checkout's node_modules before a run (run-vm.mjs).
-  const koffi = path.join(dir, 'koffi')
-  fs.mkdirSync(koffi)
-  sh(`tar -xzf '${npmPack(`@koromix/koffi-linux-${arch}@${koffiVersion}`, dl)}' --strip-components=1 -C '${koffi}'`)
   // What a root needs besides packages: mount points, and the few /etc files libc reads.
   for (const d of ['dev', 'proc', 'sys', 'tmp', 'run', 'host', 'etc']) fs.mkdirSync(path.join(root, d), { recursive: true })
   fs.writeFileSync(path.join(root, 'etc/hosts'), '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n')
@@ -104,17 +99,37 @@ export function userland(arch) {
   fs.writeFileSync(path.join(root, 'etc/nsswitch.conf'), 'passwd: files\ngroup: files\nhosts: files dns\n')
   fs.rmSync(dl, { recursive: true, force: true })
   fs.writeFileSync(done, `${label}; ${pkgs.join(' ')}\n`)
-  return { root, label: fs.readFileSync(done, 'utf8').trim(), koffi }
+  return { root, label: fs.readFileSync(done, 'utf8').trim() }
 }
 
 /**
- * koffi loads its native part from node_modules/@koromix/koffi-<platform>-<arch> beside itself;
- * npm installed only the host's. Puts the guest arch's there (what npm install on that arch does).
+ * Packages with a native part ship it as per-platform packages (@koromix/koffi-linux-x64,
+ * @rolldown/binding-linux-x64-gnu, @esbuild/linux-x64...) that npm installs for the host's arch
+ * only. For each such package in `projectDir`/node_modules, puts the guest arch's counterpart
+ * (same name with the arch swapped, same version, from `npm pack`, cached) beside it: what npm
+ * install on that arch would have put there.
  */
-export function provideKoffi(arch, koffiDir, projectDir = REPO) {
+export function provideNativeParts(arch, projectDir = REPO) {
   const modules = path.join(projectDir, 'node_modules')
-  if (!fs.existsSync(path.join(modules, 'koffi'))) return
-  const dest = path.join(modules, '@koromix', `koffi-linux-${arch}`)
-  if (fs.existsSync(path.join(dest, 'package.json'))) return
-  fs.cpSync(koffiDir, dest, { recursive: true })
+  if (!fs.existsSync(modules)) return
+  const hostArch = process.arch
+  const cache = path.join(CACHE, `native-${arch}`)
+  const dirs = fs.readdirSync(modules).flatMap((d) => (d.startsWith('@') ? fs.readdirSync(path.join(modules, d)).map((n) => `${d}/${n}`) : [d]))
+  for (const name of dirs) {
+    const pj = path.join(modules, name, 'package.json')
+    if (!name.includes(hostArch) || !fs.existsSync(pj)) continue
+    const { cpu, os, version } = JSON.parse(fs.readFileSync(pj, 'utf8'))
+    if (!cpu?.includes(hostArch) || !os?.includes('linux')) continue
+    const other = name.replace(hostArch, arch)
+    const dest = path.join(modules, other)
+    if (fs.existsSync(path.join(dest, 'package.json')) && JSON.parse(fs.readFileSync(path.join(dest, 'package.json'), 'utf8')).version === version) continue
+    const cached = path.join(cache, `${other.replace('/', '+')}@${version}`)
+    if (!fs.existsSync(path.join(cached, 'package.json'))) {
+      process.stderr.write(`vm: npm pack ${other}@${version} (the ${arch} part of ${name})\n`)
+      fs.mkdirSync(cached, { recursive: true })
+      sh(`tar -xzf '${npmPack(`${other}@${version}`, cache)}' --strip-components=1 -C '${cached}' && rm -f '${cache}'/*.tgz`)
+    }
+    fs.rmSync(dest, { recursive: true, force: true })
+    fs.cpSync(cached, dest, { recursive: true })
+  }
 }

@@ -1,0 +1,161 @@
+/**
+ * One test per mechanism with Node processes only: what depends on the architecture works on
+ * this one. The syscall numbers come from its table (arm64 has no open or unlink, only openat
+ * and unlinkat), the path, flags and fd filters read the arguments from its saved registers
+ * (x86-64 di/si/dx..., arm64 orig_x0/regs[1..5]), and the BPF objects are the ones built for
+ * process.arch. The arm64 VM kernel runs this file as its suite (test/vm/kernels.mjs: its
+ * userland has Node but no compiler, Python or x86-64 Go binary); every other kernel runs it too.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import dgram from 'node:dgram'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { withFailureConfig } from '../../packages/core/src/index.js'
+import { syscallTable } from '../../packages/core/src/config/syscalls.js'
+import { bpfObjectPath } from '../../packages/core/src/paths.js'
+import { FIXTURES, runJson, startServer, tryConnect } from '../support/net.js'
+import { skipUnless, skipUnlessAny } from '../support/requires.js'
+import { kernelLock } from '../support/kernel-lock.js'
+
+const IO = path.join(FIXTURES, 'node-io.mjs')
+const io = <T = string[]>(...args: (string | number)[]) => runJson<T>(process.execPath, [IO, ...args.map(String)])
+const children = { scope: 'children' as const }
+const arm64 = process.arch === 'arm64'
+// Node's fs.unlinkSync: unlink(2) on x86-64, unlinkat(2) on arm64 (asm-generic has no unlink).
+const UNLINK = arm64 ? 'unlinkat' : 'unlink'
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-arch-'))
+const inside = path.join(dir, 'in')
+const outside = path.join(dir, 'out')
+const GLOB = `${inside}/**`
+
+// Hooks syscall entries and adds tc programs: not beside the files that do the same.
+const entryLock = kernelLock('syscall-entry')
+const tcLock = kernelLock('tc')
+beforeAll(entryLock.acquire, 600_000)
+beforeAll(tcLock.acquire, 600_000)
+afterAll(() => (tcLock.release(), entryLock.release()))
+beforeAll(() => {
+  fs.mkdirSync(inside, { recursive: true })
+  fs.mkdirSync(outside, { recursive: true })
+  for (const d of [inside, outside]) fs.writeFileSync(path.join(d, 'config.json'), '{}')
+})
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+// Node children start slowly under the VM matrix's emulation (arm64 on x86-64: several seconds).
+const SLOW = { timeout: 180_000 }
+
+describe(`this architecture (${process.arch})`, SLOW, () => {
+  it('loads the BPF objects built for it, and its syscall table', () => {
+    expect(bpfObjectPath('sock')).toContain(`${path.sep}bpf${path.sep}${process.arch}${path.sep}sock.bpf.o`)
+    expect(() => bpfObjectPath('sock', 'ia32')).toThrow(/unsupported architecture "ia32": BPF objects are built for x64 and arm64 only/)
+    expect(syscallTable().openat).toBe(arm64 ? 56 : 257)
+    expect(Object.hasOwn(syscallTable(), 'open')).toBe(!arm64)
+  })
+
+  it('cgroup: connect is refused for a child, not for this process', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr')
+    const server = await startServer()
+    try {
+      await withFailureConfig({ target: children, syscalls: [{ name: 'down', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: server.port } }] }, async (f) => {
+        expect(await runJson(process.execPath, [path.join(FIXTURES, 'connect.cjs'), String(server.port), '2'])).toEqual(['ECONNREFUSED', 'ECONNREFUSED'])
+        expect(await tryConnect(server.port)).toBe('ok')
+        expect(f.stats().down).toMatchObject({ mechanism: 'cgroup', fired: 2 })
+      })
+    } finally {
+      await server.close()
+    }
+  })
+
+  for (const mechanism of ['lsm', 'security-fmod-ret'] as const) {
+    describe(`through ${mechanism}`, () => {
+      it('openat under a path glob fails; other paths open', async (ctx) => {
+        skipUnless(ctx, mechanism)
+        await withFailureConfig({ target: children, syscalls: [{ name: 'cfg', syscall: 'openat', errno: 'ENOENT', mechanism, match: { path: GLOB } }] }, async (f) => {
+          expect(await io('open', path.join(inside, 'config.json'), 'r', 2)).toEqual(['ENOENT', 'ENOENT'])
+          expect(await io('open', path.join(outside, 'config.json'), 'r')).toEqual(['ok'])
+          expect(f.stats().cfg).toMatchObject({ mechanism, fired: 2 })
+        })
+        expect(await io('open', path.join(inside, 'config.json'), 'r')).toEqual(['ok'])
+      })
+
+      it('match.flags (read from the syscall arguments) fails only opens with O_CREAT', async (ctx) => {
+        skipUnless(ctx, mechanism)
+        await withFailureConfig(
+          { target: children, syscalls: [{ name: 'create', syscall: 'openat', errno: 'EROFS', mechanism, match: { path: GLOB, flags: ['O_CREAT'] } }] },
+          async (f) => {
+            expect(await io('open', path.join(inside, 'new.json'), 'w')).toEqual(['EROFS'])
+            expect(await io('open', path.join(inside, 'config.json'), 'r')).toEqual(['ok'])
+            expect(f.fired('create')).toBe(1)
+          },
+        )
+      })
+
+      it(`${UNLINK} under a glob (the path read from the syscall arguments) fails; others succeed`, async (ctx) => {
+        skipUnless(ctx, mechanism)
+        for (const d of [inside, outside]) fs.writeFileSync(path.join(d, 'victim'), '')
+        await withFailureConfig({ target: children, syscalls: [{ name: 'rm', syscall: UNLINK, errno: 'EBUSY', mechanism, match: { path: GLOB } }] }, async (f) => {
+          expect(await io('unlink', path.join(inside, 'victim'))).toEqual(['EBUSY'])
+          expect(await io('unlink', path.join(outside, 'victim'))).toEqual(['ok'])
+          expect(f.stats().rm).toMatchObject({ mechanism, fired: 1 })
+        })
+        expect(fs.existsSync(path.join(inside, 'victim'))).toBe(true)
+        expect(fs.existsSync(path.join(outside, 'victim'))).toBe(false)
+      })
+    })
+  }
+
+  it('match.fd fails writes only to files under a glob (security-fmod-ret)', async (ctx) => {
+    skipUnless(ctx, 'security-fmod-ret')
+    await withFailureConfig({ target: children, syscalls: [{ name: 'full', syscall: 'write', errno: 'ENOSPC', match: { fd: GLOB } }] }, async (f) => {
+      expect(await io('write', path.join(inside, 'log.txt'), 2)).toEqual(['ENOSPC', 'ENOSPC'])
+      expect(await io('write', path.join(outside, 'log.txt'), 2)).toEqual(['ok', 'ok'])
+      expect(f.stats().full).toMatchObject({ mechanism: 'security-fmod-ret', fired: 2 })
+    })
+  })
+
+  it('tcx: a 100 % egress drop stops a child\'s datagrams and not this process\'s', async (ctx) => {
+    skipUnless(ctx, 'tcx', 'cgroup-sockaddr')
+    const rx = dgram.createSocket('udp4')
+    let received = 0
+    rx.on('message', () => received++)
+    await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r))
+    const port = rx.address().port
+    const settle = () => new Promise((r) => setTimeout(r, 300))
+    try {
+      await withFailureConfig({ target: children, network: [{ name: 'blackhole', action: 'drop', mechanism: 'tcx', direction: 'egress', protocol: 'udp', port }] }, async (f) => {
+        expect(await io('udp-send', '127.0.0.1', port, 20)).toEqual(Array(20).fill('ok')) // sent: the drop is on the wire
+        await settle()
+        expect(received).toBe(0)
+        const tx = dgram.createSocket('udp4')
+        for (let i = 0; i < 5; i++) await new Promise((r) => tx.send('y', port, '127.0.0.1', r))
+        tx.close()
+        await settle()
+        expect(received).toBe(5)
+        expect(f.stats().blackhole).toMatchObject({ mechanism: 'tcx', fired: 20 })
+      })
+    } finally {
+      rx.close()
+    }
+  })
+
+  it('htb + netem: a 1 s egress delay holds every round trip of a child that long (as it measures them)', async (ctx) => {
+    skipUnlessAny(ctx, 'tcx', 'cls-bpf')
+    skipUnless(ctx, 'cgroup-sockaddr', 'htb', 'netem')
+    const echo = dgram.createSocket('udp4')
+    echo.on('message', (m, r) => echo.send(m, r.port, r.address))
+    await new Promise<void>((r) => echo.bind(0, '127.0.0.1', r))
+    const port = echo.address().port
+    try {
+      // A delay far above emulation's own noise (round trips of ~0.3 s under TCG): netem holds
+      // each datagram at least the delay, and without the rule some round trip is shorter.
+      expect(Math.min(...(await io<number[]>('ping', '127.0.0.1', port, 5)))).toBeLessThan(1000)
+      await withFailureConfig({ target: children, network: [{ name: 'slow', action: 'delay', delay: '1s', direction: 'egress', protocol: 'udp', port }] }, async (f) => {
+        expect(Math.min(...(await io<number[]>('ping', '127.0.0.1', port, 5)))).toBeGreaterThanOrEqual(999)
+        expect(f.fired('slow')).toBeGreaterThanOrEqual(5)
+      })
+    } finally {
+      echo.close()
+    }
+  })
+})
