@@ -11,7 +11,7 @@ import dgram from 'node:dgram'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { withFailureConfig } from '../../packages/core/src/index.js'
+import { withFailureConfig, validateConfig } from '../../packages/core/src/index.js'
 import { syscallTable } from '../../packages/core/src/config/syscalls.js'
 import { bpfObjectPath } from '../../packages/core/src/paths.js'
 import { FIXTURES, runJson, startServer, tryConnect } from '../support/net.js'
@@ -51,6 +51,9 @@ describe(`this architecture (${process.arch})`, SLOW, () => {
     expect(() => bpfObjectPath('sock', 'ia32')).toThrow(/unsupported architecture "ia32": BPF objects are built for x64 and arm64 only/)
     expect(syscallTable().openat).toBe(arm64 ? 56 : 257)
     expect(Object.hasOwn(syscallTable(), 'open')).toBe(!arm64)
+    const openRule = () => validateConfig({ syscalls: [{ name: 'o', syscall: 'open', errno: 'ENOENT' }] })
+    if (arm64) expect(openRule).toThrow(/syscalls\[0\]\.syscall: "open" does not exist on arm64/)
+    else expect(openRule).not.toThrow()
   })
 
   it('cgroup: connect is refused for a child, not for this process', async (ctx) => {

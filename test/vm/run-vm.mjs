@@ -66,13 +66,15 @@ export async function runInVm(kernelName, argv, opts = {}) {
   const machine = MACHINES[k.arch]
   ensureTools([machine.tool])
   fs.mkdirSync(path.join(CACHE, 'jobs'), { recursive: true })
-  const job = fs.realpathSync(writeJob(argv, { cwd, env }))
+  const foreignArch = k.arch !== HOST_ARCH
+  // A foreign-arch guest binds real paths from the host (guestBinds): the job names them so.
+  const job = fs.realpathSync(writeJob(argv, { cwd: foreignArch ? fs.realpathSync(cwd) : cwd, env }))
   const guestInit = path.join(REPO, 'test/vm/guest-init.sh')
   const rootflags = 'trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144'
   const fsdev = (id, dir, tag) => ['-fsdev', `local,id=${id},path=${dir},security_model=none,readonly=on,multidevs=remap`, '-device', `virtio-9p-pci,fsdev=${id},mount_tag=${tag}`]
   let foreign = []
   let binds = ''
-  if (k.arch !== HOST_ARCH) {
+  if (foreignArch) {
     const u = userland(k.arch)
     provideNativeParts(k.arch)
     if (fs.realpathSync(cwd) !== fs.realpathSync(REPO)) provideNativeParts(k.arch, cwd)
