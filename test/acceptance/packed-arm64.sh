@@ -45,10 +45,10 @@ mkdir -p "$repo/.test-results"
 log="$repo/.test-results/acceptance-arm64.log"
 vm() { node "$repo/test/vm/vm.mjs" --kernel debian-6.12-arm64 --timeout 900 -- "$@" 2>&1 | tee -a "$log"; }
 : > "$log"
-out=$(vm node arm.mjs)
+# One boot for both: the script, then the quick start.
+out=$(vm sh -c 'node arm.mjs; node node_modules/vitest/vitest.mjs run')
 CASE="packed on $(uname -m), arm64 Node $(node -v) in the VM: connect refused and openat failed while armed, both fine after"
 check grep -Eq '"arch":"arm64","during":\{"connect":"ECONNREFUSED","open":"ENOENT","other":"ok","stats":\{"db-down":"cgroup:1","no-config":"(lsm|security-fmod-ret):1"\}\},"after":\{"connect":"ok","open":"ok"\}' <<<"$out"
-out=$(vm node node_modules/vitest/vitest.mjs run)
 CASE="Vitest 4 quick start on arm64 Node: fault fired, summary printed"
 check grep -q "db-down fired 1x (connect via cgroup)" <<<"$out"
 echo "{\"passed\": $passed, \"failed\": $failed, \"skipped\": 0}" > "$repo/.test-results/acceptance-arm64.counts.json"
