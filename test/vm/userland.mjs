@@ -1,6 +1,6 @@
 // The root filesystem of a guest whose architecture differs from the host's (arm64 on an x86-64
 // host): it cannot run the host's binaries, so it gets a userland of its own, built from packages
-// only: Debian's busybox-static, iproute2 and libbpf1 with the libraries they and Node need
+// only: Debian's dash, busybox-static, util-linux, iproute2 and libbpf1 with the libraries they and Node need
 // (apt-get download after dpkg --add-architecture, unpacked with dpkg -x), Node from the npm
 // registry's node-linux-<arch> package at the host's Node version, and npm itself (the `npm`
 // package) for npx. The checkout is not copied: the guest sees the host's root over 9p and binds
@@ -13,8 +13,9 @@ import { CACHE, REPO } from './kernels.mjs'
 
 /** Debian architecture names by Node's process.arch names. */
 const DEB_ARCH = { arm64: 'arm64' }
-/** What the guest runs: the shell and util-linux (busybox's sh and unshare would run its own tc applet, not iproute2's)
- * and tools, tc/ip for the shaping and network code, libbpf for faultline. */
+/** What the guest runs: dash and util-linux (busybox's sh and unshare would run busybox's own tc
+ * applet, not iproute2's), busybox for the rest of the tools, iproute2 (tc, ip) for the shaping
+ * and network code, libbpf for faultline, the libraries Node links. */
 const ROOTS = ['dash', 'busybox-static', 'util-linux', 'iproute2', 'libbpf1', 'libstdc++6', 'libgcc-s1', 'libc6', 'zlib1g', 'libelf1', 'libzstd1']
 /** Depends of the above that the guest needs no part of (maintainer-script machinery). */
 const SKIP = /^(debconf|cdebconf|dpkg|tar|install-info|perl-base|debianutils|libcap2-bin|readline-common|libtirpc-common|debconf-2\.0|libdebian-installer4|libnewt0\.52|libslang2|libtextwrap1)$/
