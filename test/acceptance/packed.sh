@@ -14,12 +14,14 @@ setup() { # dir, extra npm packages...
   mkdir -p "$1" && cd "$1" && npm init -y >/dev/null && shift
   npm install --silent --no-audit --no-fund "$@" "$work"/faultline-core-*.tgz "$work"/faultline-vitest-plugin-*.tgz >/dev/null 2>&1
   printf "import { defineConfig } from 'vitest/config'\nimport { faultline } from '@faultline/vitest-plugin'\nexport default defineConfig({ plugins: [faultline({ onUnsupported: 'skip' })] })\n" > vitest.config.mjs
-  cp "$repo/test/acceptance/quickstart.test.mjs" .
+  cp "$repo/test/acceptance/quickstart.test.mjs" "$repo/test/acceptance/readme-example.test.mjs" .
 }
 setup "$work/v4" vitest@4
 CASE="Vitest 4, Node $(node -v), root: fault fired, summary printed"
 out=$(node node_modules/vitest/vitest.mjs run 2>&1)
 check grep -q "db-down fired 1x (connect via cgroup)" <<<"$out"
+CASE="Vitest 4: the README's withFailureConfig, called inside a test, is in the report"
+check grep -q "readme-db-down fired 1x (connect via cgroup)" <<<"$out"
 CASE="Vitest 4, unprivileged: skipped with the missing capabilities named"
 chown -R nobody "$work/v4"
 out=$(runuser -u nobody -- env HOME=/tmp node node_modules/vitest/vitest.mjs run --reporter=verbose 2>&1)
@@ -33,12 +35,15 @@ jest_setup() { # dir, jest version
   npm install --silent --no-audit --no-fund "jest@$2" "$work"/faultline-core-*.tgz "$work"/faultline-jest-environment-*.tgz >/dev/null 2>&1
   printf "module.exports = { testEnvironment: '@faultline/jest-environment', testEnvironmentOptions: { faultline: { onUnsupported: 'skip' } } }\n" > jest.config.js
   cp "$repo/test/acceptance/quickstart.jest.test.cjs" quickstart.test.js
+  cp "$repo/test/acceptance/readme-example.jest.test.cjs" readme-example.test.js
 }
 for v in 30 29; do
   jest_setup "$work/jest$v" "$v"
   CASE="Jest $(node node_modules/jest/bin/jest.js --version 2>/dev/null), Node $(node -v): fault fired, summary printed"
   out=$(node node_modules/jest/bin/jest.js 2>&1)
   check grep -q "db-down fired 1x (connect via cgroup)" <<<"$out"
+  CASE="Jest $v: the README's withFailureConfig, required in a test, is in the summary"
+  check grep -q "readme-db-down fired 1x (connect via cgroup)" <<<"$out"
 done
 mkdir -p "$repo/.test-results"
 echo "{\"passed\": $passed, \"failed\": $failed, \"skipped\": 0}" > "$repo/.test-results/acceptance.counts.json"

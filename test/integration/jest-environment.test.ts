@@ -19,10 +19,19 @@ it('global faultline.with, docblock config per file, skip of an unservable file,
   const status = Object.fromEntries(results.map((t) => [t.title, t.status]))
   expect(status, `${results.flatMap((t) => t.failureMessages).join('\n')}\n${r.stderr}`).toEqual({
     'faultline.with arms for part of a test': 'passed',
+    'withFailureConfig from the core, called directly': 'passed',
     'every test of this file runs under the pragma config': 'passed',
     'cannot run on any kernel (getppid passes no LSM hook)': 'pending', // Jest's word for skipped
   })
   expect(r.stderr).toMatch(/faultline \(pragma\.test\.cjs\):\n  every test of this file runs under the pragma config: port-refused fired 1x \(connect via cgroup\)/)
+  expect(r.stderr).toMatch(/faultline \(direct\.test\.cjs\):\n  withFailureConfig from the core, called directly: direct fired 1x \(connect via cgroup\)/)
+  expect(r.stderr).toMatch(/faultline \(global\.test\.cjs\):\n  faultline\.with arms for part of a test: refuse fired 1x/)
   expect(r.stderr).toMatch(/faultline \(unsupported\.test\.cjs\):\n  skipped every test: cannot arm/)
   expect(r.status).toBe(0)
+})
+
+it("refuses Jest's workerThreads: true, naming the setting", () => {
+  const r = spawnSync(process.execPath, [JEST, '--config', CONFIG, '--workerThreads', '--maxWorkers=2', 'global'], { encoding: 'utf8', timeout: 120_000 })
+  expect(r.stderr).toMatch(/`workerThreads: true` runs test files as threads of one process/)
+  expect(r.status).not.toBe(0)
 })

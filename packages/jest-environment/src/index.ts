@@ -4,14 +4,22 @@
  *   - `faultline.with(cfg, fn)`, a global, arms a config for part of a test;
  *   - a docblock pragma `@faultline-config ./faults/x.yaml` (or testEnvironmentOptions.faultline.config)
  *     arms a config around every test of the file;
- *   - onUnsupported 'fail' | 'skip', failOnUnfired, and a summary printed at the end of the file.
+ *   - onUnsupported 'fail' | 'skip', failOnUnfired, and a summary printed at the end of the file,
+ *     covering every arming of a test, whichever API made it (a test that requires
+ *     @faultline/core gets its own copy of it in the test's realm: shareArmings joins the two);
+ *   - refuses Jest's `workerThreads: true`: test files would be threads of one process, and one
+ *     file's faults would hit every file running beside it.
  */
 import path from 'node:path'
+import { isMainThread } from 'node:worker_threads'
 import { TestEnvironment as NodeEnvironment } from 'jest-environment-node'
 import type { EnvironmentContext, JestEnvironmentConfig } from '@jest/environment'
 import type { Circus } from '@jest/types'
 import createDebug from 'debug'
-import { arm, disarmActive, resolveConfig, withFailureConfig, FaultlineUnsupportedError, type ConfigSource, type FaultsHandle, type Session } from '@faultline/core'
+import {
+  arm, disarmActive, observeArmings, resolveConfig, shareArmings, withFailureConfig, FaultlineUnsupportedError,
+  type ConfigSource, type FaultsHandle, type Session,
+} from '@faultline/core'
 
 const debug = createDebug('faultline:jest')
 
@@ -36,10 +44,22 @@ export default class FaultlineEnvironment extends NodeEnvironment {
   private session: Session | undefined
   private readonly lines: Line[] = []
   private readonly testPath: string
+  /** Armings of the running test, from any copy of the core. */
+  private armed: FaultsHandle[] = []
+  private readonly unobserve: () => void
 
   constructor(config: JestEnvironmentConfig, context: EnvironmentContext) {
+    if (!isMainThread || (config.globalConfig as { workerThreads?: boolean }).workerThreads) {
+      throw new Error(
+        '@faultline/jest-environment: Jest\'s `workerThreads: true` runs test files as threads of one process, so the faults ' +
+          'armed by one file would hit every other file running at the same time. Remove `workerThreads: true` (the default ' +
+          'child-process workers give each file its own process).',
+      )
+    }
     super(config, context)
     this.testPath = context.testPath
+    shareArmings(this.global)
+    this.unobserve = observeArmings((h) => this.armed.push(h))
     this.options = (config.projectConfig.testEnvironmentOptions?.faultline ?? {}) as FaultlineJestOptions
     const pragma = context.docblockPragmas['faultline-config']
     const fromPragma = Array.isArray(pragma) ? pragma[0] : pragma
@@ -63,28 +83,30 @@ export default class FaultlineEnvironment extends NodeEnvironment {
   private current = ''
 
   private async runWith<T>(cfg: ConfigSource, fn: (f: FaultsHandle) => T | Promise<T>): Promise<T> {
-    let handle: FaultsHandle | undefined
     try {
-      return await withFailureConfig(cfg, (h) => ((handle = h), fn(h)))
+      return await withFailureConfig(cfg, fn)
     } catch (err) {
       if (err instanceof FaultlineUnsupportedError && this.options.onUnsupported === 'skip') {
         // Jest cannot skip a running test: fail it, saying it would have been skipped, never pass it.
         throw new Error(`faultline: cannot run here, and Jest cannot skip a test once it runs (use the docblock pragma to skip whole files): ${err.message}`)
       }
       throw err
-    } finally {
-      if (handle) this.record(handle)
     }
   }
 
-  private record(h: FaultsHandle): string[] {
-    const stats = h.stats()
-    const unfired = h.rules.filter((r) => stats[r]!.fired === 0)
-    this.lines.push({
-      test: this.current,
-      text: h.rules.map((r) => `${r} fired ${stats[r]!.fired}x (${stats[r]!.syscall} via ${stats[r]!.mechanism})`).join(', ') +
-        unfired.map((r) => `\n    warning: rule '${r}' never fired: the failure path was never exercised`).join(''),
-    })
+  /** Adds the test's armings to the summary; returns the rules that never fired. */
+  private record(handles: FaultsHandle[]): string[] {
+    const unfired: string[] = []
+    for (const h of handles) {
+      const stats = h.stats()
+      const never = h.rules.filter((r) => stats[r]!.fired === 0)
+      unfired.push(...never)
+      this.lines.push({
+        test: this.current,
+        text: h.rules.map((r) => `${r} fired ${stats[r]!.fired}x (${stats[r]!.syscall} via ${stats[r]!.mechanism})`).join(', ') +
+          never.map((r) => `\n    warning: rule '${r}' never fired: the failure path was never exercised`).join(''),
+      })
+    }
     return unfired
   }
 
@@ -98,6 +120,7 @@ export default class FaultlineEnvironment extends NodeEnvironment {
         break
       case 'test_start':
         this.current = testName(event.test)
+        this.armed = []
         break
       case 'test_fn_start':
         if (this.fileConfig) {
@@ -109,18 +132,18 @@ export default class FaultlineEnvironment extends NodeEnvironment {
         }
         break
       case 'test_fn_success':
-      case 'test_fn_failure':
-        if (this.session) {
-          this.session.disarm()
-          const unfired = this.record(this.session.handle)
-          this.session = undefined
-          if (this.options.failOnUnfired && unfired.length) event.test.errors.push(`faultline: rule(s) ${unfired.join(', ')} never fired (failOnUnfired)`)
-        }
+      case 'test_fn_failure': {
+        this.session?.disarm()
+        this.session = undefined
+        const unfired = this.record(this.armed.splice(0))
+        if (this.options.failOnUnfired && unfired.length) event.test.errors.push(`faultline: rule(s) ${unfired.join(', ')} never fired (failOnUnfired)`)
         break
+      }
       case 'test_done':
         disarmActive() // backstop: a timed-out test never reaches its own disarm
         break
       case 'teardown':
+        this.unobserve()
         this.printSummary()
         break
     }

@@ -1,8 +1,28 @@
-/** Loaded in every test file (setupFiles): the backstop that disarms whatever a test left armed
- * (a timed-out test abandons its callback, which then never reaches its own disarm). */
-import { afterEach } from 'vitest'
-import { disarmActive } from '@faultline/core'
+/** Loaded in every test file (setupFiles): records every arming a test makes, whichever API made
+ * it (faults.with, faultTest, withFailureConfig or arm from @faultline/core), for the report and
+ * failOnUnfired; and the backstop that disarms whatever a test left armed (a timed-out test
+ * abandons its callback, which then never reaches its own disarm). */
+import { afterEach, beforeEach, inject } from 'vitest'
+import { disarmActive, observeArmings, type FaultsHandle } from '@faultline/core'
+import type { FaultRecord } from './options.js'
 
-afterEach(() => {
+const armed: FaultsHandle[] = []
+observeArmings((h) => armed.push(h))
+
+beforeEach(() => {
+  armed.length = 0 // armings of beforeAll hooks belong to no test
+})
+
+afterEach(({ task }) => {
   disarmActive()
+  const handles = armed.splice(0)
+  if (!handles.length) return
+  const records: FaultRecord[] = handles.flatMap((h) =>
+    Object.entries(h.stats()).map(([rule, s]) => ({ rule, syscall: s.syscall, mechanism: s.mechanism, fired: s.fired })),
+  )
+  task.meta.faultline = [...(task.meta.faultline ?? []), ...records]
+  const unfired = records.filter((r) => r.fired === 0).map((r) => r.rule)
+  if ((inject('faultlineOptions') ?? {}).failOnUnfired && unfired.length && task.result?.state !== 'fail') {
+    throw new Error(`faultline: rule(s) ${unfired.join(', ')} never fired: the failure path this test is about was never taken (failOnUnfired)`)
+  }
 })

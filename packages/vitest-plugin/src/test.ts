@@ -8,10 +8,9 @@
  */
 import { test as base, inject, type TestContext } from 'vitest'
 import { FaultlineUnsupportedError, withFailureConfig, type ConfigSource, type FaultsHandle } from '@faultline/core'
-import type { FaultRecord } from './options.js'
 
 export interface FaultsFixture {
-  /** Arms `config` for `fn`; resolves to fn's value. Records the counters for the report. */
+  /** Arms `config` for `fn`; resolves to fn's value. */
   with<T>(config: ConfigSource, fn: (faults: FaultsHandle) => T | Promise<T>): Promise<T>
   /** The handle of the last `with` (its counters stay readable after it returns). */
   readonly last: FaultsHandle | undefined
@@ -27,37 +26,22 @@ export const test = base.extend<{ faults: FaultsFixture }>({
         return last
       },
       async with(config, fn) {
-        let result
+        // The report and failOnUnfired cover every arming of the test: see setup.ts.
         try {
           // The test's own timeout also bounds the armed window.
-          result = await withFailureConfig(config, (h) => ((last = h), fn(h)), { timeout: task.timeout || undefined })
+          return await withFailureConfig(config, (h) => ((last = h), fn(h)), { timeout: task.timeout || undefined })
         } catch (err) {
           if (err instanceof FaultlineUnsupportedError && options.onUnsupported === 'skip') {
             task.meta.skipReason = `faultline: ${err.message}`
             skip(`faultline: ${err.message}`)
           }
           throw err
-        } finally {
-          if (last) record(task.meta, last)
         }
-        const unfired = last ? last.rules.filter((r) => last!.fired(r) === 0) : []
-        if (options.failOnUnfired && unfired.length) {
-          throw new Error(`faultline: rule(s) ${unfired.join(', ')} never fired: the failure path this test is about was never taken (failOnUnfired)`)
-        }
-        return result
       },
     }
     await use(fixture)
   },
 })
-
-function record(meta: { faultline?: FaultRecord[] }, handle: FaultsHandle): void {
-  const stats = handle.stats()
-  meta.faultline = [
-    ...(meta.faultline ?? []),
-    ...Object.entries(stats).map(([rule, s]) => ({ rule, syscall: s.syscall, mechanism: s.mechanism, fired: s.fired })),
-  ]
-}
 
 /** A test whose whole body runs under `config` (an object or a YAML path). The body gets the
  * fixture and the task (Vitest reads fixtures from the destructured parameter). */

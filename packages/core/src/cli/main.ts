@@ -1,51 +1,56 @@
 #!/usr/bin/env node
-/** The `faultline` command: doctor, validate, run. */
-import { ConfigError, loadConfigSync } from '../config/index.js'
+/** The `faultline` command: one entry per subcommand, each parsing its own flags (cli/args.ts). */
+import { ConfigError } from '../config/index.js'
 import { FaultlineUnsupportedError } from '../engine/errors.js'
+import { parseFlags, UsageError } from './args.js'
 import { doctorCommand } from './doctor.js'
-import { runCommand } from './run.js'
+import { runCommand, RUN_USAGE } from './run.js'
+import { validateCommand, VALIDATE_USAGE } from './validate.js'
 
-const USAGE = `usage: faultline <command>
-  doctor [--json]                         what this kernel allows; exit 1 if faultline cannot run
-  validate <config.yaml>...               check configs (faultline's or Minderbinder's YAML)
-  run -c <config.yaml> -- <cmd> [args]    run a command under a config, with live counters`
+interface Command {
+  usage: string
+  run(args: string[]): number | Promise<number>
+}
 
-function validateCommand(files: string[]): number {
-  if (files.length === 0) {
-    console.error('usage: faultline validate <config.yaml>...')
-    return 2
-  }
-  let status = 0
-  for (const f of files) {
-    try {
-      const cfg = loadConfigSync(f)
-      console.log(`${f}: ok (${cfg.syscalls.length} syscall rule(s), ${cfg.network.length} network rule(s))`)
-      for (const w of cfg.warnings) console.log(`  warning: ${w}`)
-    } catch (err) {
-      status = 1
-      console.error(err instanceof ConfigError ? err.message : `${f}: ${(err as Error).message}`)
-    }
-  }
-  return status
+const DOCTOR_USAGE = 'doctor [--json]                         what this kernel allows; exit 1 if faultline cannot run'
+
+const COMMANDS: Record<string, Command> = {
+  doctor: {
+    usage: DOCTOR_USAGE,
+    run(args) {
+      const { values } = parseFlags(args, { json: { type: 'boolean' } }, DOCTOR_USAGE)
+      if (values.help) return help(DOCTOR_USAGE)
+      return doctorCommand(values.json ? ['--json'] : [])
+    },
+  },
+  validate: { usage: VALIDATE_USAGE, run: validateCommand },
+  run: { usage: RUN_USAGE, run: runCommand },
+}
+
+const USAGE = `usage: faultline <command> [options]\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}`
+
+function help(usage: string): number {
+  console.log(`usage: faultline ${usage}`)
+  return 0
 }
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
-  switch (cmd) {
-    case 'doctor':
-      return doctorCommand(rest)
-    case 'validate':
-      return validateCommand(rest)
-    case 'run':
-      return runCommand(rest)
-    case undefined:
-    case '-h':
-    case '--help':
-      console.log(USAGE)
-      return cmd ? 0 : 2
-    default:
-      console.error(`faultline: unknown command ${JSON.stringify(cmd)}\n${USAGE}`)
-      return 2
+  if (cmd === '-h' || cmd === '--help') {
+    console.log(USAGE)
+    return 0
+  }
+  const command = cmd === undefined ? undefined : Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined
+  if (!command) {
+    console.error(`${cmd === undefined ? '' : `faultline: unknown command ${JSON.stringify(cmd)}\n`}${USAGE}`)
+    return 2
+  }
+  try {
+    return await command.run(rest)
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err
+    console.error(`faultline ${cmd}: ${err.message}\nusage: faultline ${err.usage}`)
+    return 2
   }
 }
 

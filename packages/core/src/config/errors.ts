@@ -4,6 +4,9 @@ export interface ConfigIssue {
   /** e.g. 'syscalls[0].when.probability' ('' for the whole config). */
   path: string
   message: string
+  /** Where the field is in a YAML source, 1-based (set by parseConfig). */
+  line?: number
+  column?: number
 }
 
 export class ConfigError extends Error {

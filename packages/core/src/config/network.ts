@@ -14,8 +14,8 @@ export const NET_PROTOCOLS = ['tcp', 'udp', 'icmp', 'icmpv6'] as const
 /** How the TC programs attach: tcx links (kernel >= 6.6), or clsact + cls_bpf filters. */
 export const NET_MECHANISMS = ['tcx', 'cls-bpf'] as const
 export type NetMechanism = (typeof NET_MECHANISMS)[number]
-const KEYS = ['name', 'action', 'direction', 'protocol', 'port', 'ports', 'hosts', 'allow', 'interface', 'stolen', 'delay', 'jitter', 'rate', 'when', 'comm', 'mechanism']
-const WHEN_KEYS = ['after', 'times', 'probability', 'seed']
+export const NET_KEYS = ['name', 'action', 'direction', 'protocol', 'port', 'ports', 'hosts', 'allow', 'interface', 'stolen', 'delay', 'jitter', 'rate', 'when', 'comm', 'mechanism']
+export const NET_WHEN_KEYS = ['after', 'times', 'probability', 'seed']
 
 export interface NormalizedNetworkRule {
   name: string
@@ -42,9 +42,30 @@ export interface NormalizedNetworkRule {
   path: string
 }
 
+/** IFNAMSIZ less the NUL; and the kernel's comm, TASK_COMM_LEN less the NUL. */
+export const IFNAME_MAX = 15
+const COMM_BYTES = 15
+
+/** Why `name` cannot be a Linux interface name (the kernel's dev_valid_name), or undefined. */
+export function interfaceNameProblem(name: string): string | undefined {
+  if (!name) return 'must be an interface name such as "eth0"'
+  if (Buffer.byteLength(name) > IFNAME_MAX) return `"${name}" is longer than ${IFNAME_MAX} bytes, the longest interface name Linux allows`
+  if (name === '.' || name === '..' || /[/:\s]/.test(name)) return `"${name}" is not an interface name: no "/", ":" or spaces, and not "." or ".."`
+  return undefined
+}
+
+/** Why `name` is not a host name (RFC 1123: dot-separated labels of 1..63 letters, digits, hyphens), or undefined. */
+export function hostNameProblem(name: string): string | undefined {
+  const text = name.endsWith('.') ? name.slice(0, -1) : name
+  if (text.length > 253) return `"${name.slice(0, 40)}...": a host name has at most 253 characters`
+  const label = text.split('.').find((l) => !/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/.test(l))
+  if (label !== undefined) return `${JSON.stringify(name)} is not a host name: label ${JSON.stringify(label)} must be 1..63 letters, digits or hyphens, not starting or ending with a hyphen`
+  return undefined
+}
+
 type Obj = Record<string, unknown>
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
-const RATE_UNITS: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, bps: 8, kbps: 8e3, mbps: 8e6 }
+export const RATE_UNITS: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, bps: 8, kbps: 8e3, mbps: 8e6 }
 
 export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): NormalizedNetworkRule[] {
   const out: NormalizedNetworkRule[] = []
@@ -55,7 +76,7 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
     const add = (field: string, message: string) => issues.push({ path: field ? `${path}.${field}` : path, message })
     if (!isObj(r)) return add('', 'must be a rule object { name, action, direction?, ... }')
     const before = issues.length
-    for (const k of Object.keys(r)) if (!KEYS.includes(k)) add(k, `unknown key${didYouMean(k, KEYS)} (allowed: ${KEYS.join(', ')})`)
+    for (const k of Object.keys(r)) if (!NET_KEYS.includes(k)) add(k, `unknown key${didYouMean(k, NET_KEYS)} (allowed: ${NET_KEYS.join(', ')})`)
     if (typeof r.name !== 'string' || !r.name.trim()) add('name', 'must be a non-empty string')
     else if (names.has(r.name)) add('name', `"${r.name}" is used twice; rule names must be unique`)
     else names.add(r.name)
@@ -80,8 +101,11 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
         if (typeof h !== 'string' || !h) return add(`${key}[${j}]`, 'must be an IP, a CIDR or a host name')
         const a = parseAddress(h)
         if (typeof a !== 'string') res.push(a)
-        else if (names && /^[a-zA-Z0-9.-]+$/.test(h) && !/^[\d.]+$/.test(h)) names.push(h)
-        else add(`${key}[${j}]`, a)
+        else if (names && /^[a-zA-Z0-9.-]+$/.test(h) && !/^[\d.]+$/.test(h)) {
+          const bad = hostNameProblem(h)
+          if (bad) add(`${key}[${j}]`, bad)
+          else names.push(h)
+        } else add(`${key}[${j}]`, a)
       })
       return res
     }
@@ -108,7 +132,17 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
     if (r.rate !== undefined && action !== 'bandwidth' && action !== 'delay') add('rate', `applies to actions bandwidth and delay only, not ${action}`)
     if (rateBps && rateBps < 8000) add('rate', `${JSON.stringify(r.rate)} is below the smallest rate, 8kbit`)
     if (r.stolen !== undefined && (typeof r.stolen !== 'boolean' || action !== 'drop')) add('stolen', 'is a boolean, for action drop only')
-    if (r.interface !== undefined && (typeof r.interface !== 'string' || !r.interface)) add('interface', 'must be an interface name')
+    if (r.interface !== undefined) {
+      const bad = typeof r.interface === 'string' ? interfaceNameProblem(r.interface) : `must be an interface name such as "eth0", got ${JSON.stringify(r.interface)}`
+      if (bad) add('interface', bad)
+    }
+    if (r.comm !== undefined) {
+      if (!Array.isArray(r.comm)) add('comm', `must be an array of process names, got ${JSON.stringify(r.comm)}`)
+      else r.comm.forEach((c: unknown, j: number) => {
+        if (typeof c !== 'string' || !c) add(`comm[${j}]`, `must be a non-empty process name, got ${JSON.stringify(c)}`)
+        else if (Buffer.byteLength(c) > COMM_BYTES) add(`comm[${j}]`, `"${c}" is longer than ${COMM_BYTES} bytes; the kernel keeps only "${c.slice(0, COMM_BYTES)}"`)
+      })
+    }
     const mechanism = r.mechanism as NetMechanism | undefined
     if (mechanism !== undefined && !NET_MECHANISMS.includes(mechanism)) {
       add('mechanism', `${JSON.stringify(r.mechanism)} is not a network mechanism; allowed: ${NET_MECHANISMS.join(', ')} (or leave it out: tcx where the kernel has it, else cls-bpf)`)
@@ -119,9 +153,9 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
     }
     const when: NormalizedWhen = { afterMs: 0, nth: 0, times: 0, probability: 1, seed: undefined }
     if (r.when !== undefined) {
-      if (!isObj(r.when)) add('when', `must be an object with ${WHEN_KEYS.join(', ')}`)
+      if (!isObj(r.when)) add('when', `must be an object with ${NET_WHEN_KEYS.join(', ')}`)
       else {
-        for (const k of Object.keys(r.when)) if (!WHEN_KEYS.includes(k)) add(`when.${k}`, `unknown key${didYouMean(k, WHEN_KEYS)} (allowed: ${WHEN_KEYS.join(', ')})`)
+        for (const k of Object.keys(r.when)) if (!NET_WHEN_KEYS.includes(k)) add(`when.${k}`, `unknown key${didYouMean(k, NET_WHEN_KEYS)} (allowed: ${NET_WHEN_KEYS.join(', ')})`)
         const w = r.when
         if (w.after !== undefined) { const d = parseDuration(w.after); if (typeof d === 'string') add('when.after', d); else when.afterMs = d }
         if (w.times !== undefined) { if (typeof w.times === 'number' && Number.isInteger(w.times) && w.times > 0) when.times = w.times; else add('when.times', 'must be a positive integer') }

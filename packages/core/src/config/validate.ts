@@ -20,14 +20,19 @@ import { ADDRESS_SYSCALLS, FD_SYSCALLS, PATH_SYSCALLS, RUNNER_CRITICAL_SYSCALLS,
 import { parseDuration } from './duration.js'
 import { parseAddress } from './address.js'
 import { validateNetworkRules, type NormalizedNetworkRule } from './network.js'
+import { FL_MAX_COMMS, FL_MAX_RULES } from '../engine/layout.js'
+import { FL_MAX_NET_RULES } from '../engine/network/layout.js'
 
-const TOP_KEYS = ['target', 'syscalls', 'network']
-const TARGET_KEYS = ['scope', 'comm']
-const RULE_KEYS = ['name', 'syscall', 'errno', 'ret', 'match', 'when', 'mechanism']
-const MECHANISMS = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
-const MATCH_KEYS = ['port', 'address', 'family', 'path', 'fd', 'flags']
-const WHEN_KEYS = ['after', 'nth', 'times', 'probability', 'seed']
-const SCOPES = ['tree', 'children', 'system'] as const
+// The tables below are the config's shape; config/json-schema.ts builds the JSON Schema from them.
+export const TOP_KEYS = ['target', 'syscalls', 'network']
+export const TARGET_KEYS = ['scope', 'comm']
+export const RULE_KEYS = ['name', 'syscall', 'errno', 'ret', 'match', 'when', 'mechanism']
+export const MECHANISMS = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
+export const MATCH_KEYS = ['port', 'address', 'family', 'path', 'fd', 'flags']
+export const WHEN_KEYS = ['after', 'nth', 'times', 'probability', 'seed']
+export const SCOPES = ['tree', 'children', 'system'] as const
+/** What the kernel maps hold (bpf/include/faultline.h, net.h): a config beyond them is refused here. */
+export const LIMITS = { syscallRules: FL_MAX_RULES, networkRules: FL_MAX_NET_RULES, comms: FL_MAX_COMMS } as const
 const OPEN_SYSCALLS = ['open', 'openat', 'openat2', 'creat']
 export const OPEN_FLAGS = ['O_WRONLY', 'O_RDWR', 'O_CREAT', 'O_EXCL', 'O_NOCTTY', 'O_TRUNC', 'O_APPEND', 'O_NONBLOCK', 'O_DSYNC', 'O_DIRECT', 'O_DIRECTORY', 'O_NOFOLLOW', 'O_NOATIME', 'O_CLOEXEC', 'O_SYNC', 'O_PATH', 'O_TMPFILE']
 export const COMM_MAX = 15
@@ -73,10 +78,18 @@ export function validateConfig(input: unknown, source?: string): FailureConfig {
     else names.set(rule.name, `syscalls[${i}]`)
     syscalls.push(rule)
   })
+  if (Array.isArray(input.syscalls) && input.syscalls.length > LIMITS.syscallRules) {
+    issues.add(`syscalls[${LIMITS.syscallRules}]`, `a config holds at most ${LIMITS.syscallRules} syscall rules; this one has ${input.syscalls.length}`)
+  }
   let network: NormalizedNetworkRule[] = []
   if (input.network !== undefined) {
     if (!Array.isArray(input.network)) issues.add('network', `must be an array of rules, got ${describe(input.network)}`)
-    else network = validateNetworkRules(input.network, issues.list)
+    else {
+      network = validateNetworkRules(input.network, issues.list)
+      if (input.network.length > LIMITS.networkRules) {
+        issues.add(`network[${LIMITS.networkRules}]`, `a config holds at most ${LIMITS.networkRules} network rules; this one has ${input.network.length}`)
+      }
+    }
   }
   const allNames = [...syscalls.map((r) => r.name)]
   network.forEach((r) => {
@@ -115,13 +128,15 @@ function validateTarget(raw: unknown, issues: Issues): NormalizedTarget {
   }
   if (raw.comm !== undefined) {
     if (!Array.isArray(raw.comm)) issues.add('target.comm', `must be an array of process names, got ${describe(raw.comm)}`)
-    else
+    else {
       raw.comm.forEach((c, i) => {
         if (typeof c !== 'string' || c.length === 0) issues.add(`target.comm[${i}]`, `must be a non-empty process name, got ${describe(c)}`)
         else if (Buffer.byteLength(c) > COMM_MAX)
           issues.add(`target.comm[${i}]`, `"${c}" is longer than ${COMM_MAX} bytes; the kernel keeps only the first ${COMM_MAX} ("${c.slice(0, COMM_MAX)}"): use that`)
         else target.comm.push(c)
       })
+      if (raw.comm.length > LIMITS.comms) issues.add(`target.comm[${LIMITS.comms}]`, `at most ${LIMITS.comms} process names; this list has ${raw.comm.length}`)
+    }
   }
   if (target.scope === 'system' && target.comm.length === 0 && !(Array.isArray(raw.comm) && raw.comm.length > 0)) {
     issues.add('target.comm', `scope 'system' needs a comm list: it would otherwise fail every process on the machine`)

@@ -1,21 +1,70 @@
 /** YAML configs: faultline's own shape, or Minderbinder's (detected by `agents_of_chaos`). */
 import fs from 'node:fs'
-import { parseDocument } from 'yaml'
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import type { FailureConfig } from './types.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, type ConfigIssue } from './errors.js'
 import { validateConfig } from './validate.js'
 import { fromMinderbinder, isMinderbinder } from './minderbinder.js'
 
 export function parseConfig(text: string, source?: string): FailureConfig {
-  const doc = parseDocument(text)
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter })
   if (doc.errors.length) {
     throw new ConfigError(
-      doc.errors.map((e) => ({ path: '', message: `YAML line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` })),
+      doc.errors.map((e) => {
+        const at = e.linePos?.[0]
+        return {
+          path: '',
+          message: `YAML line ${at?.line ?? '?'}, column ${at?.col ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+          ...(at ? { line: at.line, column: at.col } : {}),
+        }
+      }),
       source,
     )
   }
   const value: unknown = doc.toJS()
-  return isMinderbinder(value) ? fromMinderbinder(value, source) : validateConfig(value ?? {}, source)
+  try {
+    return isMinderbinder(value) ? fromMinderbinder(value, source) : validateConfig(value ?? {}, source)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    throw new ConfigError(err.issues.map((i) => locate(doc, lineCounter, i)), err.source)
+  }
+}
+
+/** Splits 'syscalls[0].match.port' into ['syscalls', 0, 'match', 'port']. */
+export function pathSegments(path: string): (string | number)[] {
+  const out: (string | number)[] = []
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]!)
+  return out
+}
+
+/**
+ * The issue with the line and column of its field: the value the path names (its key, for an
+ * unknown key), or the deepest node of the path that exists (a missing field: its parent).
+ */
+function locate(doc: Document, lines: LineCounter, issue: ConfigIssue): ConfigIssue {
+  let node: unknown = doc.contents
+  let at: Node | null | undefined = doc.contents
+  const segments = pathSegments(issue.path)
+  for (const [i, seg] of segments.entries()) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && (isScalar(p.key) ? p.key.value : p.key) === seg)
+      if (!pair) break
+      const last = i === segments.length - 1
+      const key = pair.key as Node | null
+      node = pair.value
+      at = last && issue.message.startsWith('unknown key') ? key : ((pair.value as Node | null) ?? key)
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg] as Node | undefined
+      if (!item) break
+      node = item
+      at = item
+    } else break
+  }
+  const offset = at?.range?.[0]
+  if (offset === undefined) return issue
+  const pos = lines.linePos(offset)
+  return { ...issue, line: pos.line, column: pos.col }
 }
 
 export function loadConfigSync(path: string): FailureConfig {

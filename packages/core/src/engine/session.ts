@@ -22,6 +22,7 @@ import { seedTargets } from './targets.js'
 import { createHandle, type FaultsHandle } from './handle.js'
 import { BACKENDS, type PlannedRule } from './backends/index.js'
 import { armNetwork, planNetwork, type ArmedNetwork } from './network/arm.js'
+import { announceArming } from '../armings.js'
 
 const debug = createDebug('faultline:engine')
 
@@ -38,7 +39,7 @@ export function activeSession(): Session | undefined {
 }
 
 /** Plans every rule; throws FaultlineUnsupportedError naming each rule that cannot be served. */
-function plan(config: FailureConfig): PlannedRule[] {
+export function plan(config: FailureConfig): PlannedRule[] {
   const missing = readPrivileges().missing
   if (missing.length) {
     throw new FaultlineUnsupportedError(`faultline needs ${missing.join(', ')} (uid ${process.getuid?.()}): ${GRANT_ADVICE}`)
@@ -218,6 +219,7 @@ export function arm(config: FailureConfig): Session {
     },
   }
   active = { config, session }
+  announceArming(handle)
   return session
 }
 

@@ -1,0 +1,70 @@
+/**
+ * `faultline validate [--kernel] <config.yaml>...`: every check that needs no kernel, each field
+ * error as `file:line:column: path: message`. With --kernel it also plans against the running
+ * kernel (the mechanism each rule would get) and checks what needs the machine (interfaces exist,
+ * host names resolve), attaching nothing.
+ */
+import dns from 'node:dns/promises'
+import fs from 'node:fs'
+import { ConfigError, loadConfigSync } from '../config/index.js'
+import type { FailureConfig } from '../config/types.js'
+import { FaultlineUnsupportedError } from '../engine/errors.js'
+import { plan } from '../engine/session.js'
+import { chooseNetMechanism } from '../engine/network/mechanism.js'
+import { parseFlags } from './args.js'
+
+export const VALIDATE_USAGE = 'validate [--kernel] <config.yaml>...      check configs (faultline\'s or Minderbinder\'s YAML); --kernel: plan them here too'
+
+export async function validateCommand(args: string[]): Promise<number> {
+  const { values, positionals: files } = parseFlags(args, { kernel: { type: 'boolean' } }, VALIDATE_USAGE)
+  if (values.help) return console.log(`usage: faultline ${VALIDATE_USAGE}`), 0
+  if (files.length === 0) {
+    console.error(`faultline validate: no config file given\nusage: faultline ${VALIDATE_USAGE}`)
+    return 2
+  }
+  let status = 0
+  for (const f of files) {
+    let cfg: FailureConfig
+    try {
+      cfg = loadConfigSync(f)
+    } catch (err) {
+      status = 1
+      if (!(err instanceof ConfigError)) console.error(`${f}: ${(err as Error).message}`)
+      else for (const i of err.issues) console.error(`${f}${i.line ? `:${i.line}:${i.column}` : ''}: ${i.path ? `${i.path}: ` : ''}${i.message}`)
+      continue
+    }
+    console.log(`${f}: ok (${cfg.syscalls.length} syscall rule(s), ${cfg.network.length} network rule(s))`)
+    for (const w of cfg.warnings) console.log(`  warning: ${w}`)
+    if (values.kernel && !(await planHere(f, cfg))) status = 1
+  }
+  return status
+}
+
+/** Prints the mechanism of each rule and what the machine lacks; false when it cannot arm here. */
+async function planHere(file: string, cfg: FailureConfig): Promise<boolean> {
+  const problems: string[] = []
+  try {
+    for (const p of plan(cfg)) console.log(`  ${p.rule.path} (${p.rule.name}): ${p.rule.syscall} via ${p.mechanism}`)
+    if (cfg.network.length) {
+      const m = chooseNetMechanism(cfg.network)
+      if (m.ok) for (const r of cfg.network) console.log(`  ${r.path} (${r.name}): net:${r.action} via ${m.mechanism}`)
+    }
+  } catch (err) {
+    if (!(err instanceof FaultlineUnsupportedError)) throw err
+    if (err.rules.length) problems.push(...err.rules.map((r) => `${r.path}${r.name ? ` (${r.name})` : ''}: ${r.reason}`))
+    else problems.push(err.message)
+  }
+  for (const r of cfg.network) {
+    if (r.interface && !fs.existsSync(`/sys/class/net/${r.interface}`)) problems.push(`${r.path}.interface: no interface ${r.interface} on this machine`)
+    for (const h of r.hostnames) {
+      try {
+        await dns.lookup(h, { all: true })
+      } catch (err) {
+        problems.push(`${r.path}.hosts: ${JSON.stringify(h)} does not resolve here (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+      }
+    }
+  }
+  for (const p of problems) console.error(`${file}: cannot arm here: ${p}`)
+  if (!problems.length) console.log(`${file}: can be armed on this kernel (nothing was attached)`)
+  return problems.length === 0
+}
