@@ -5,8 +5,8 @@
  *   - a docblock pragma `@faultline-config ./faults/x.yaml` (or testEnvironmentOptions.faultline.config)
  *     arms a config around every test of the file;
  *   - onUnsupported 'fail' | 'skip', failOnUnfired, and a summary printed at the end of the file,
- *     covering every arming of a test, whichever API made it (a test that requires
- *     @faultline/core gets its own copy of it in the test's realm: shareArmings joins the two);
+ *     covering every arming of a test, whichever API made it (also withFailureConfig from a
+ *     test's own require('@faultline/core'), a second copy of the core in the test's realm);
  *   - refuses Jest's `workerThreads: true`: test files would be threads of one process, and one
  *     file's faults would hit every file running beside it.
  */
@@ -17,7 +17,7 @@ import type { EnvironmentContext, JestEnvironmentConfig } from '@jest/environmen
 import type { Circus } from '@jest/types'
 import createDebug from 'debug'
 import {
-  arm, disarmActive, observeArmings, resolveConfig, shareArmings, withFailureConfig, FaultlineUnsupportedError,
+  arm, disarmActive, observeArmings, resolveConfig, withFailureConfig, FaultlineUnsupportedError,
   type ConfigSource, type FaultsHandle, type Session,
 } from '@faultline/core'
 
@@ -58,7 +58,6 @@ export default class FaultlineEnvironment extends NodeEnvironment {
     }
     super(config, context)
     this.testPath = context.testPath
-    shareArmings(this.global)
     this.unobserve = observeArmings((h) => this.armed.push(h))
     this.options = (config.projectConfig.testEnvironmentOptions?.faultline ?? {}) as FaultlineJestOptions
     const pragma = context.docblockPragmas['faultline-config']

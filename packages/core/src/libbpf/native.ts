@@ -5,6 +5,7 @@
  */
 import * as koffi from 'koffi'
 import { LibbpfMissingError } from './errors.js'
+import { processSlot } from '../process-slot.js'
 
 /** A native pointer. koffi 3 returns pointers as BigInt; brands keep them from being mixed up. */
 export type Ptr<Brand extends string> = bigint & { readonly __brand: Brand }
@@ -84,13 +85,14 @@ interface Native {
   printProto: koffi.TypeObject
 }
 
-let native: Native | undefined
+/** One binding per process: koffi's type names are process-wide (see process-slot.ts). */
+const binding = processSlot<{ native?: Native }>('libbpf', () => ({}))
 
 /** The oldest libbpf we accept: 1.0 made every API return -errno and dropped the legacy modes. */
 export const MIN_LIBBPF = { major: 1, minor: 0 }
 
 export function getNative(): Native {
-  if (native) return native
+  if (binding.native) return binding.native
   let handle: koffi.LibraryHandle
   // FAULTLINE_LIBBPF points at another build (a newer libbpf than the distribution's).
   const path = process.env.FAULTLINE_LIBBPF || 'libbpf.so.1'
@@ -186,8 +188,8 @@ export function getNative(): Native {
       `libbpf ${major}.${minor} is too old: faultline needs >= ${MIN_LIBBPF.major}.${MIN_LIBBPF.minor} (apt-get install libbpf1)`,
     )
   }
-  native = { lib: typed, libc, koffi, printProto }
-  return native
+  binding.native = { lib: typed, libc, koffi, printProto }
+  return binding.native
 }
 
 export function libbpfVersion(): string {
