@@ -7,6 +7,8 @@ make -s -C bpf
 npx tsc -b
 node scripts/build-cjs.mjs
 chmod +x packages/core/dist/cli/main.js
+# The config's JSON Schema, shipped as @faultline/core/schema.json (generated from the validator's tables).
+node packages/core/dist/cli/main.js schema > packages/core/dist/faultline.schema.json
 # Test fixture in Go (its runtime makes raw syscalls, no libc): built here, not in the VMs.
 mkdir -p test/fixtures/bin
 (cd test/fixtures/go-open && CGO_ENABLED=0 GOCACHE="${GOCACHE:-/tmp/faultline-gocache}" HOME="${HOME:-/tmp}" go build -o ../bin/go-open .)

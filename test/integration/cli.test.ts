@@ -1,6 +1,6 @@
 /** The faultline command, run as a user would (the built bin), against the real kernel. */
 import { describe, it, expect } from 'vitest'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -10,6 +10,7 @@ import { startServer } from '../support/net.js'
 
 const BIN = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import.meta.url))
 const CONNECT = fileURLToPath(new URL('../fixtures/connect.cjs', import.meta.url))
+const LOOP = fileURLToPath(new URL('../fixtures/connect-loop.cjs', import.meta.url))
 const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' })
 
 function tmpFile(name: string, text: string): string {
@@ -50,7 +51,63 @@ describe('faultline doctor', () => {
   })
 })
 
+describe('arguments', () => {
+  it('an unknown flag or a missing value prints the usage and exits 2, in every subcommand', () => {
+    for (const args of [['doctor', '--jsn'], ['validate', '--kernl', 'x.yaml'], ['run', '--bogus', '-c', 'x', '--', 'true'], ['run', '-c'], ['schema', '--x']]) {
+      const r = cli(...args)
+      expect(r.status, args.join(' ')).toBe(2)
+      expect(r.stderr, args.join(' ')).toMatch(new RegExp(`^faultline ${args[0]}: .*\\nusage: faultline ${args[0]} `))
+    }
+    const none = cli()
+    expect(none.status).toBe(2)
+    expect(none.stderr).toMatch(/run -c <config\.yaml> \[--quiet\] \[--json\]/)
+    expect(cli('nope').status).toBe(2)
+    expect(cli('--help').stdout).toMatch(/validate \[--kernel\]/)
+  })
+})
+
 describe('faultline validate', () => {
+  it('prints each field error as file:line:column: path: message', () => {
+    const bad = tmpFile('pos.yaml', 'syscalls:\n  - name: db\n    syscall: connect\n    errno: ECONNREFUSED\n    match:\n      port: 70000\n    mtach: {}\n')
+    const r = cli('validate', bad)
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain(`${bad}:6:13: syscalls[0].match.port: must be an integer 1..65535, got 70000`)
+    expect(r.stderr).toContain(`${bad}:7:5: syscalls[0].mtach: unknown key; did you mean match?`)
+  })
+
+  it('refuses past the kernel maps\' limits, an interface name and a host name by syntax, naming the field', () => {
+    const rules = Array.from({ length: 65 }, (_, i) => `  - { name: r${i}, syscall: connect, errno: EPERM }`).join('\n')
+    const r = cli('validate', tmpFile('65.yaml', `syscalls:\n${rules}\n`))
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/65\.yaml:66:5: syscalls\[64\]: a config holds at most 64 syscall rules; this one has 65/)
+    const net = cli('validate', tmpFile('net.yaml', 'network:\n  - { name: n, action: drop, interface: "eth0/1", hosts: [-bad.example] }\n'))
+    expect(net.status).toBe(1)
+    expect(net.stderr).toMatch(/network\[0\]\.interface: "eth0\/1" is not an interface name/)
+    expect(net.stderr).toMatch(/network\[0\]\.hosts\[0\]: "-bad\.example" is not a host name/)
+  })
+
+  it('--kernel names the mechanism of each rule, and finds a missing interface and an unresolvable host, attaching nothing', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const good = tmpFile('k.yaml', 'syscalls:\n  - name: db\n    syscall: connect\n    errno: ECONNREFUSED\n')
+    const r = cli('validate', '--kernel', good)
+    expect(r.stdout).toMatch(/syscalls\[0\] \(db\): connect via cgroup/)
+    expect(r.stdout).toMatch(/can be armed on this kernel \(nothing was attached\)/)
+    expect(r.status).toBe(0)
+    const missing = tmpFile('m.yaml', 'network:\n  - { name: n, action: drop, interface: nosuchif0 }\n  - { name: h, action: drop, hosts: [no-such-host.invalid] }\n')
+    const m = cli('validate', '--kernel', missing)
+    expect(cli('validate', missing).status).toBe(0) // syntax alone is fine
+    expect(m.status).toBe(1)
+    expect(m.stderr).toMatch(/network\[0\]\.interface: no interface nosuchif0 on this machine/)
+    expect(m.stderr).toMatch(/network\[1\]\.hosts: "no-such-host\.invalid" does not resolve here/)
+  })
+
+  it('schema prints the JSON Schema that @faultline/core ships', () => {
+    const r = cli('schema')
+    expect(r.status).toBe(0)
+    const shipped = fileURLToPath(new URL('../../packages/core/dist/faultline.schema.json', import.meta.url))
+    expect(JSON.parse(r.stdout)).toEqual(JSON.parse(fs.readFileSync(shipped, 'utf8')))
+  })
+
   it('accepts a good config and rejects a bad one naming the field', () => {
     const good = tmpFile('good.yaml', 'syscalls:\n  - name: db\n    syscall: connect\n    errno: ECONNREFUSED\n')
     const bad = tmpFile('bad.yaml', 'syscalls:\n  - name: db\n    syscall: connect\n    errno: ECONREFUSED\n')
@@ -73,7 +130,51 @@ describe('faultline run', () => {
       expect(r.status).toBe(0)
       const exit3 = spawnSync(process.execPath, [BIN, 'run', '-c', cfg, '--', 'sh', '-c', 'exit 3'], { encoding: 'utf8' })
       expect(exit3.status).toBe(3)
+      // Any signal: 128 + its number, like a shell.
+      for (const [sig, n] of [['USR1', 10], ['HUP', 1], ['TERM', 15]] as const) {
+        const killed = spawnSync(process.execPath, [BIN, 'run', '-c', cfg, '--', 'sh', '-c', `kill -${sig} $$`], { encoding: 'utf8' })
+        expect(killed.status, sig).toBe(128 + n)
+      }
+      const json = spawnSync(process.execPath, [BIN, 'run', '--json', '-c', cfg, '--', process.execPath, CONNECT, String(srv.port), '1'], { encoding: 'utf8' })
+      expect(JSON.parse(json.stderr.trim().split('\n').at(-1)!)).toMatchObject({ status: 0, rules: { refuse: { syscall: 'connect', mechanism: 'cgroup', fired: 1 } } })
     } finally {
+      await srv.close()
+    }
+  })
+})
+
+describe('faultline run --scope system --comm', () => {
+  it('fails any process with that name, not only the command\'s, and says so', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const srv = await startServer()
+    // A process named flsysnode (exec through a link of that name) that the command does not start:
+    // it connects every 50 ms, before, during and after the run.
+    const link = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-sys-')), 'flsysnode')
+    fs.symlinkSync(process.execPath, link)
+    const outsider = spawn(link, [LOOP, String(srv.port), '100000', '50'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    outsider.stdout.on('data', (d) => (out += d))
+    try {
+      await new Promise<void>((r) => outsider.stdout.once('data', () => r()))
+      const cfg = tmpFile('s.yaml', `syscalls:\n  - name: refuse\n    syscall: connect\n    errno: ECONNREFUSED\n    match: { port: ${srv.port} }\n`)
+      // Not spawnSync: the outsider's output must be read while the run goes on.
+      const run = spawn(process.execPath, [BIN, 'run', '--scope', 'system', '--comm', 'flsysnode', '-c', cfg, '--', 'sleep', '1'])
+      let stderr = ''
+      run.stderr.on('data', (d) => (stderr += d))
+      const status = await new Promise((res) => run.on('exit', res))
+      const r = { stderr, status }
+      const before = out.split('\n').length
+      await new Promise((res) => setTimeout(res, 300))
+      const results = out.trim().split('\n').map((l) => l.split(' ')[1])
+      const refused = results.filter((x) => x === 'ECONNREFUSED').length
+      expect(refused).toBeGreaterThan(0)
+      expect(results[0]).toBe('ok')
+      expect(out.split('\n').slice(before - 1).join('\n')).not.toMatch(/ECONNREFUSED/) // after the run: through again
+      expect(r.stderr).toMatch(/warning: --scope system: every process named flsysnode on this machine is a target/)
+      expect(r.stderr).toMatch(new RegExp(`refuse\\s+connect\\s+cgroup\\s+\\d+\\s+\\d+\\s+${refused}\\n`))
+      expect(r.status).toBe(0)
+    } finally {
+      outsider.kill()
       await srv.close()
     }
   })

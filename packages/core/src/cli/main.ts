@@ -6,6 +6,7 @@ import { parseFlags, UsageError } from './args.js'
 import { doctorCommand } from './doctor.js'
 import { runCommand, RUN_USAGE } from './run.js'
 import { validateCommand, VALIDATE_USAGE } from './validate.js'
+import { configJsonSchema } from '../config/json-schema.js'
 
 interface Command {
   usage: string
@@ -13,6 +14,7 @@ interface Command {
 }
 
 const DOCTOR_USAGE = 'doctor [--json]                         what this kernel allows; exit 1 if faultline cannot run'
+const SCHEMA_USAGE = 'schema                                  print the JSON Schema of config files'
 
 const COMMANDS: Record<string, Command> = {
   doctor: {
@@ -25,6 +27,16 @@ const COMMANDS: Record<string, Command> = {
   },
   validate: { usage: VALIDATE_USAGE, run: validateCommand },
   run: { usage: RUN_USAGE, run: runCommand },
+  schema: {
+    usage: SCHEMA_USAGE,
+    run(args) {
+      const { values, positionals } = parseFlags(args, {}, SCHEMA_USAGE)
+      if (values.help) return help(SCHEMA_USAGE)
+      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`, SCHEMA_USAGE)
+      console.log(JSON.stringify(configJsonSchema(), null, 2))
+      return 0
+    },
+  },
 }
 
 const USAGE = `usage: faultline <command> [options]\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}`

@@ -15,8 +15,8 @@ import { didYouMean } from './suggest.js'
 type Obj = Record<string, unknown>
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-const SYSCALL_KEYS = ['name', 'syscall', 'ret_code', 'targets', 'delay_ms', 'failure_rate']
-const NETWORK_KEYS = ['name', 'targets', 'delay_ms', 'failure_rate']
+export const MB_SYSCALL_KEYS = ['name', 'syscall', 'ret_code', 'targets', 'delay_ms', 'failure_rate']
+export const MB_NETWORK_KEYS = ['name', 'targets', 'delay_ms', 'failure_rate']
 
 export function isMinderbinder(doc: unknown): doc is { agents_of_chaos: unknown } {
   return isObj(doc) && 'agents_of_chaos' in doc
@@ -73,7 +73,7 @@ export function fromMinderbinder(doc: { agents_of_chaos: unknown }, source?: str
   if (!Array.isArray(rawSyscalls)) issues.push({ path: section, message: 'must be a list of syscall rules' })
   else
     rawSyscalls.forEach((raw, i) => {
-      const c = common(raw, `${section}[${i}]`, SYSCALL_KEYS)
+      const c = common(raw, `${section}[${i}]`, MB_SYSCALL_KEYS)
       if (!c) return
       ruleComms.push(c.names)
       syscalls.push({ name: c.raw.name as string, syscall: c.raw.syscall as string, ret: c.raw.ret_code as number, when: c.when })
@@ -83,7 +83,7 @@ export function fromMinderbinder(doc: { agents_of_chaos: unknown }, source?: str
   if (!Array.isArray(rawNet)) issues.push({ path: `${base}.outgoing_network`, message: 'must be a list of network rules' })
   else
     rawNet.forEach((raw, i) => {
-      const c = common(raw, `${base}.outgoing_network[${i}]`, NETWORK_KEYS)
+      const c = common(raw, `${base}.outgoing_network[${i}]`, MB_NETWORK_KEYS)
       if (c) network.push({ name: c.raw.name, action: 'drop', direction: 'egress', comm: c.names, ...(Object.keys(c.when).length ? { when: c.when } : {}) })
     })
 
