@@ -80,6 +80,26 @@ describe('YAML', () => {
   it('reports YAML syntax errors with line and column', () => {
     expect(() => parseConfig('syscalls:\n  - name: [unclosed\n', 'x.yaml')).toThrow(/x\.yaml.*\n.*YAML line \d+, column \d+/)
   })
+  it('gives each field error the line and column of its YAML node (the key, for an unknown key)', () => {
+    try {
+      parseConfig('syscalls:\n  - name: db\n    syscall: connect\n    errno: ECONREFUSED\n    mtach: {}\n  - name: db2\n    syscall: connect\n', 'x.yaml')
+      throw new Error('expected a ConfigError')
+    } catch (err) {
+      expect((err as ConfigError).issues).toEqual([
+        expect.objectContaining({ path: 'syscalls[0].mtach', line: 5, column: 5 }),
+        expect.objectContaining({ path: 'syscalls[0].errno', line: 4, column: 12 }),
+        expect.objectContaining({ path: 'syscalls[1]', line: 6, column: 5 }), // needs errno: the rule itself
+      ])
+    }
+  })
+  it('positions Minderbinder fields too', () => {
+    try {
+      parseConfig('agents_of_chaos:\n  syscall:\n    - name: x\n      syscall: openat\n      ret_code: -2\n      targets: [{ process_name: curl }]\n      failure_rate: 150\n')
+      throw new Error('expected a ConfigError')
+    } catch (err) {
+      expect((err as ConfigError).issues).toEqual([expect.objectContaining({ path: 'agents_of_chaos.syscall[0].failure_rate', line: 7, column: 21 })])
+    }
+  })
   it('reports a missing file as a ConfigError', () => {
     expect(() => loadConfigSync('/nonexistent/faults.yaml')).toThrow(/cannot read \/nonexistent\/faults\.yaml: ENOENT/)
   })
