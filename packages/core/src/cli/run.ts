@@ -158,7 +158,8 @@ export async function runCommand(args: string[]): Promise<number> {
   const child = spawn(cmd[0]!, cmd.slice(1), { stdio: tty ? ['ignore', 'pipe', 'pipe'] : 'inherit', detached: tty })
   const rules = [...config.syscalls, ...config.network]
   const ui = tty ? liveView(child, tally, config, path.basename(configPath), rules, t0) : plainView(tally, !!values.quiet || !!values.json, t0)
-  const forward = (sig: NodeJS.Signals) => child.kill(sig)
+  // On a terminal the command has its own process group: a signal to faultline goes to all of it.
+  const forward = (sig: NodeJS.Signals) => signalCommand(child, sig, !!tty)
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
   for (const s of signals) process.on(s, forward)
   const status = await new Promise<number>((resolve) => {
@@ -178,6 +179,16 @@ export async function runCommand(args: string[]): Promise<number> {
   if (values.json) process.stderr.write(`${JSON.stringify({ command: cmd, status, rules: stats })}\n`)
   else process.stderr.write(`faultline: ${cmd.join(' ')} exited with ${status}\n${formatStats(stats)}\n`)
   return status
+}
+
+/** Sends `sig` to the command, or to its whole process group (`group`: it has its own). */
+function signalCommand(child: ChildProcess, sig: NodeJS.Signals, group: boolean): void {
+  try {
+    if (group && child.pid) process.kill(-child.pid, sig)
+    else child.kill(sig)
+  } catch {
+    /* already gone */
+  }
 }
 
 interface Ui {
@@ -233,22 +244,19 @@ function liveView(child: ChildProcess, tally: Tally, config: FailureConfig, titl
   const stopCommand = () => {
     if (stopping) return
     stopping = true
-    const kill = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, sig)
-      } catch {
-        /* already gone */
-      }
-    }
-    kill('SIGTERM')
-    setTimeout(() => kill('SIGKILL'), 3000).unref()
+    signalCommand(child, 'SIGTERM', true)
+    setTimeout(() => signalCommand(child, 'SIGKILL', true), 3000).unref()
   }
   const onKey = (key: Buffer) => {
     const k = key.toString()
     if (k === 'q' || k === '\x03') stopCommand()
     else if (k === ' ') {
-      if (tally.armed) tally.pause()
-      else tally.resume(config)
+      try {
+        if (tally.armed) tally.pause()
+        else tally.resume(config)
+      } catch (err) {
+        events.push(`re-arming failed: ${(err as Error).message.split('\n')[0]}`)
+      }
     } else if (k === '\x1b[A' || k === '\x1bOA') selected = Math.max(0, selected - 1)
     else if (k === '\x1b[B' || k === '\x1bOB') selected = Math.min(rules.length - 1, selected + 1)
     draw()
