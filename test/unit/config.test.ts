@@ -120,6 +120,10 @@ describe("Minderbinder's YAML", () => {
       expect.objectContaining({ name: 'break_wget_network', action: 'drop', direction: 'egress', comm: ['wget'], when: expect.objectContaining({ afterMs: 100, probability: 1 }) }),
     ])
   })
+  it('refuses more than 32 process names across its rules, at the document', () => {
+    const rules = Array.from({ length: 33 }, (_, i) => `    - { name: r${i}, syscall: openat, ret_code: -2, targets: [{ process_name: p${i} }] }`).join('\n')
+    expect(() => parseConfig(`agents_of_chaos:\n  syscall:\n${rules}\n`)).toThrow(/ agents_of_chaos: targets of all rules together: at most 32 process names; this list has 33/)
+  })
   it('names Minderbinder fields in errors', () => {
     expect(() => parseConfig('agents_of_chaos:\n  syscall:\n    - name: x\n      syscall: openat\n      ret_code: 2\n      targets: [{ process_name: curl }]\n      failure_rate: 150\n')).toThrow(
       /agents_of_chaos\.syscall\[0\]\.failure_rate: must be a percentage[\s\S]*agents_of_chaos\.syscall\[0\]\.ret_code: must be a negative/,

@@ -95,7 +95,9 @@ export function fromMinderbinder(doc: { agents_of_chaos: unknown }, source?: str
     if (!(err instanceof ConfigError)) throw err
     for (const is of err.issues) {
       const m = /^syscalls\[(\d+)\]/.exec(is.path)
-      issues.push({ path: m ? remap(is.path, section, Number(m[1])) : is.path, message: is.message })
+      // The target is built from every rule's targets: its errors (too many names) belong to the whole document.
+      const path = m ? remap(is.path, section, Number(m[1])) : is.path.startsWith('target.') ? base : is.path
+      issues.push({ path, message: path === base && is.path !== base ? `targets of all rules together: ${is.message}` : is.message })
     }
   }
   if (issues.length || !config) throw new ConfigError(issues, source)
