@@ -91,7 +91,7 @@ describe('faultline run on a terminal (tmux)', () => {
     }
   }, 120_000)
 
-  it('q stops the command and disarms; the status is the signal\'s, 128+15', async (ctx) => {
+  it('follows a resize; q stops the command and disarms; the status is the signal\'s, 128+15', async (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
     if (tmux('-V').status !== 0) skipBecause(ctx, 'requires tmux')
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-tui-'))
@@ -102,6 +102,16 @@ describe('faultline run on a terminal (tmux)', () => {
     expect(tmux('-u', 'new-session', '-d', '-s', session, '-x', '120', '-y', '30', cmd).status).toBe(0)
     try {
       await waitFor(session, (s) => s.includes('started') && s.includes('-- faultline --'), 'the live view')
+      // Resizing: the panel is drawn again at the new bottom, once, and the output stays.
+      const title = (s: string) => s.split('\n').filter((l) => l.startsWith('-- faultline --'))
+      for (const [x, y] of [[90, 18], [120, 30]] as const) {
+        tmux('resize-window', '-t', session, '-x', String(x), '-y', String(y))
+        const screen = await waitFor(session, (s) => title(s).length === 1 && title(s)[0]!.length === x, `the panel at ${x}x${y}`)
+        const rows = screen.replace(/\n$/, '').split('\n')
+        expect(rows.length).toBe(y)
+        expect(rows.findIndex((l) => l.startsWith('-- faultline --'))).toBe(y - 5) // 1 rule: a panel of 5 rows
+        expect(screen).toMatch(/^started$/m)
+      }
       tmux('send-keys', '-t', session, 'q')
       const end = await waitFor(session, (s) => /EXIT=\d+/.test(s), 'the command to stop')
       expect(end).toMatch(/EXIT=143/)

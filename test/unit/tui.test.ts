@@ -72,6 +72,14 @@ describe('Screen', () => {
     s.stop()
     expect(t.out[3]).toBe('\x1b7\x1b[r\x1b8\x1b[J') // region reset, panel erased
   })
+  it('on a resize, clears what is below the cursor (the old panel, wherever the terminal moved it) and reserves again', () => {
+    const t = term()
+    const s = new Screen(t, 2)
+    s.start()
+    Object.assign(t, { rows: 18, columns: 90 })
+    s.resize()
+    expect(t.out.at(-1)).toBe(`\x1b7\x1b[r\x1b8\x1b[J${'\n'.repeat(6)}\x1b[6A\x1b7\x1b[1;12r\x1b8`)
+  })
   it('ends an unfinished output line before giving the screen back', () => {
     const t = term()
     const s = new Screen(t, 1)

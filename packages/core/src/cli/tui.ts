@@ -123,10 +123,11 @@ export class Screen {
 
   /** After a terminal resize: a new region for the new size, the panel redrawn by the next draw. */
   resize(): void {
-    const old = this.height
     this.height = panelHeight(this.rules, this.term.rows)
-    // Back to a full-screen region with the cursor kept, clear what was the panel, then reserve again.
-    this.term.write(`\x1b7\x1b[r\x1b8\x1b[${Math.max(1, this.term.rows - Math.max(old, this.height) + 1)};1H\x1b[J\x1b8${this.reserve()}`)
+    // The terminal has moved its lines (and the cursor with them); the command's output is all at
+    // or above the cursor, so what is below it is the old panel, wherever it went. Back to a
+    // full-screen region with the cursor kept, clear below it, then reserve the panel again.
+    this.term.write(`\x1b7\x1b[r\x1b8\x1b[J${this.reserve()}`)
   }
 
   /** Gives the whole screen back: region reset, panel erased; the cursor below the output. */
