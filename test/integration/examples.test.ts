@@ -24,6 +24,8 @@ interface Counts {
   failed: number
   skipped: number
   out: string
+  /** What the faultline plugin recorded per test (examples that use it). */
+  faults: Record<string, { rule: string; fired: number }[]>
 }
 
 function vitestExample(name: string): Counts {
@@ -31,15 +33,22 @@ function vitestExample(name: string): Counts {
   const r = spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--root', `examples/${name}`, '--reporter=default', '--reporter=json', `--outputFile=${file}`], {
     cwd: ROOT, encoding: 'utf8', timeout: 180_000,
   })
-  const j = JSON.parse(fs.readFileSync(file, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number }
-  return { passed: j.numPassedTests, failed: j.numFailedTests, skipped: j.numPendingTests, out: r.stdout + r.stderr }
+  const j = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    numPassedTests: number; numFailedTests: number; numPendingTests: number
+    testResults: { assertionResults: { title: string; meta?: { faultline?: { rule: string; fired: number }[] } }[] }[]
+  }
+  const faults = Object.fromEntries(j.testResults.flatMap((f) => f.assertionResults).filter((t) => t.meta?.faultline).map((t) => [t.title, t.meta!.faultline!]))
+  return { passed: j.numPassedTests, failed: j.numFailedTests, skipped: j.numPendingTests, out: r.stdout + r.stderr, faults }
 }
 
 // Each example is a whole Vitest/Jest run: minutes under emulation in the VM matrix.
 describe('examples', { timeout: 300_000 }, () => {
   it('quickstart passes', (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
-    expect(vitestExample('quickstart')).toMatchObject({ passed: 4, failed: 0, skipped: 0 })
+    const r = vitestExample('quickstart')
+    expect(r).toMatchObject({ passed: 4, failed: 0, skipped: 0 })
+    // Its tests call withFailureConfig from @faultline/core; the plugin reports those armings too.
+    expect(r.faults['answers 503 when the upstream refuses every connection']).toEqual([expect.objectContaining({ rule: 'upstream-down', fired: 3 })])
   })
 
   it('polyglot: C and Python components under faults', (ctx) => {
