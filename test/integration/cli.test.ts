@@ -130,11 +130,28 @@ describe('faultline run', () => {
       expect(r.status).toBe(0)
       const exit3 = spawnSync(process.execPath, [BIN, 'run', '-c', cfg, '--', 'sh', '-c', 'exit 3'], { encoding: 'utf8' })
       expect(exit3.status).toBe(3)
-      // Any signal: 128 + its number, like a shell.
-      for (const [sig, n] of [['USR1', 10], ['HUP', 1], ['TERM', 15]] as const) {
-        const killed = spawnSync(process.execPath, [BIN, 'run', '-c', cfg, '--', 'sh', '-c', `kill -${sig} $$`], { encoding: 'utf8' })
-        expect(killed.status, sig).toBe(128 + n)
-      }
+    } finally {
+      await srv.close()
+    }
+  })
+})
+
+describe('faultline run: status and --json', () => {
+  // Separate tests: each run starts node twice, seconds apiece under emulation on a loaded machine.
+  it('a command ended by any signal exits 128 + its number, like a shell', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const cfg = tmpFile('f.yaml', 'syscalls:\n  - name: refuse\n    syscall: connect\n    errno: ECONNREFUSED\n    match: { port: 9 }\n')
+    for (const [sig, n] of [['USR1', 10], ['HUP', 1]] as const) {
+      const killed = spawnSync(process.execPath, [BIN, 'run', '-c', cfg, '--', 'sh', '-c', `kill -${sig} $$`], { encoding: 'utf8' })
+      expect(killed.status, sig).toBe(128 + n)
+    }
+  })
+
+  it('--json writes the final counters as one JSON line', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const srv = await startServer()
+    try {
+      const cfg = tmpFile('f.yaml', `syscalls:\n  - name: refuse\n    syscall: connect\n    errno: ECONNREFUSED\n    match: { port: ${srv.port} }\n`)
       const json = spawnSync(process.execPath, [BIN, 'run', '--json', '-c', cfg, '--', process.execPath, CONNECT, String(srv.port), '1'], { encoding: 'utf8' })
       expect(JSON.parse(json.stderr.trim().split('\n').at(-1)!)).toMatchObject({ status: 0, rules: { refuse: { syscall: 'connect', mechanism: 'cgroup', fired: 1 } } })
     } finally {
