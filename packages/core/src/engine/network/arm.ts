@@ -5,7 +5,6 @@
  * owned by this process like everything else, or on kernels without tcx as cls_bpf filters,
  * which are tagged and swept instead (libbpf/link/cls-bpf.ts).
  */
-import fs from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import createDebug from 'debug'
 import type { FailureConfig, NormalizedNetworkRule } from '../../config/types.js'
@@ -13,12 +12,13 @@ import { parseAddress } from '../../config/address.js'
 import { attachCgroup, type Link } from '../../libbpf/index.js'
 import type { NetMechanism } from '../../config/network.js'
 import { chooseNetMechanism, tcAttacher } from './mechanism.js'
+import { selectInterfaces } from './interfaces.js'
 import { rootCgroup } from '../backends/cgroup.js'
 import { FaultlineUnsupportedError } from '../errors.js'
 import type { Instance } from '../instance.js'
 import { SIZEOF, decodeCounters, u32Key, type RuleCounters } from '../layout.js'
 import { FL_MAX_NET_RULES, encodeLpmKey, encodeNetRule, encodeNetState } from './layout.js'
-import { classIdOf, isFaultlineIfb, isShaping, planShapingRule, setUpShaping, sweepStaleShaping, type Shaping } from './shaping.js'
+import { classIdOf, isShaping, planShapingRule, setUpShaping, sweepStaleShaping, type Shaping } from './shaping.js'
 
 const debug = createDebug('faultline:net')
 const MARK_PROGRAMS = ['fl_net_mark_create', 'fl_net_mark_connect4', 'fl_net_mark_connect6', 'fl_net_mark_sendmsg4', 'fl_net_mark_sendmsg6']
@@ -40,19 +40,6 @@ export function planNetwork(config: FailureConfig): { path: string; name: string
     }
   }
   return refused
-}
-
-function interfaces(rules: NormalizedNetworkRule[]): { name: string; ifindex: number }[] {
-  const wanted = new Set(rules.map((r) => r.interface).filter((x): x is string => !!x))
-  const all = rules.some((r) => !r.interface)
-  const out: { name: string; ifindex: number }[] = []
-  for (const name of fs.readdirSync('/sys/class/net')) {
-    const state = fs.readFileSync(`/sys/class/net/${name}/operstate`, 'utf8').trim()
-    if (isFaultlineIfb(name) || !(wanted.has(name) || (all && (state === 'up' || state === 'unknown')))) continue
-    out.push({ name, ifindex: Number(fs.readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')) })
-  }
-  for (const w of wanted) if (!out.some((i) => i.name === w)) throw new FaultlineUnsupportedError(`network rule interface ${w}: no such interface`)
-  return out
 }
 
 /** Host names resolve once, at arming (getent: the system resolver, synchronously). */
@@ -90,7 +77,7 @@ export function armNetwork(inst: Instance, config: FailureConfig, armedNs: bigin
     rulesMap.update(u32Key(i), encodeNetRule(r, resolved.length > 0, isShaping(r) ? classIdOf(i) : 0))
   })
   const links: Link[] = []
-  const devices = interfaces(config.network)
+  const devices = selectInterfaces(config.network)
   let shaping: Shaping | undefined
   try {
     const shaped = config.network.map((rule, index) => ({ rule, index })).filter(({ rule }) => isShaping(rule))
