@@ -27,7 +27,9 @@ export interface NormalizedNetworkRule {
   hosts: NormalizedAddress[]
   hostnames: string[]
   allow: NormalizedAddress[]
-  interface?: string
+  /** The rule's interfaces: names, or ['*'] for every interface that is up; undefined = chosen
+   * from the rule's hosts (engine/network/interfaces.ts). */
+  interface?: string[]
   /** A pinned attachment; undefined = tcx where the kernel has it, else cls-bpf. */
   mechanism?: NetMechanism
   /** drop: report success to the sender (TC_ACT_STOLEN) instead of an error. */
@@ -108,7 +110,13 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
     if (r.rate !== undefined && action !== 'bandwidth' && action !== 'delay') add('rate', `applies to actions bandwidth and delay only, not ${action}`)
     if (rateBps && rateBps < 8000) add('rate', `${JSON.stringify(r.rate)} is below the smallest rate, 8kbit`)
     if (r.stolen !== undefined && (typeof r.stolen !== 'boolean' || action !== 'drop')) add('stolen', 'is a boolean, for action drop only')
-    if (r.interface !== undefined && (typeof r.interface !== 'string' || !r.interface)) add('interface', 'must be an interface name')
+    const ifaces = r.interface === undefined ? undefined : typeof r.interface === 'string' ? [r.interface] : r.interface
+    if (ifaces !== undefined && (!Array.isArray(ifaces) || !ifaces.length || ifaces.some((x) => typeof x !== 'string' || !x || (x === '*' && ifaces.length > 1)))) {
+      add('interface', `must be an interface name, a list of them, or '*' (every interface that is up)`)
+    }
+    if (r.comm !== undefined && (!Array.isArray(r.comm) || !r.comm.length || r.comm.some((c) => typeof c !== 'string' || !c || Buffer.byteLength(c) > 15))) {
+      add('comm', 'must be a non-empty list of process names (at most 15 bytes each, as the kernel keeps them)')
+    }
     const mechanism = r.mechanism as NetMechanism | undefined
     if (mechanism !== undefined && !NET_MECHANISMS.includes(mechanism)) {
       add('mechanism', `${JSON.stringify(r.mechanism)} is not a network mechanism; allowed: ${NET_MECHANISMS.join(', ')} (or leave it out: tcx where the kernel has it, else cls-bpf)`)
@@ -132,7 +140,7 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
     if (issues.length > before) return
     out.push({
       name: r.name as string, action, direction, ...(r.protocol ? { protocol: r.protocol as NormalizedNetworkRule['protocol'] } : {}),
-      ports, hosts, hostnames, allow, ...(r.interface ? { interface: r.interface as string } : {}), ...(mechanism ? { mechanism } : {}), stolen: r.stolen === true,
+      ports, hosts, hostnames, allow, ...(ifaces ? { interface: ifaces as string[] } : {}), ...(mechanism ? { mechanism } : {}), stolen: r.stolen === true,
       delayMs, jitterMs, rateBps, when, ...(Array.isArray(r.comm) ? { comm: r.comm as string[] } : {}), path,
     })
   })
