@@ -150,6 +150,12 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
     }
   })
 
+  it('a rule naming a process outside target.comm is refused, since it could never fire', async (ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+    const err = await withFailureConfig({ target: { scope: 'children', comm: ['python3'] }, network: pin([{ name: 'never', action: 'drop', comm: ['curl'] }]) }, () => 0).catch((e: unknown) => e)
+    expect(String(err)).toMatch(/network\[0\]\.comm \(never\): curl not in target\.comm \(python3\): only those processes are targets, so this rule could never fire/)
+  })
+
   it('allow exempts a host', async (ctx) => {
     skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     const any = dgram.createSocket('udp4')
