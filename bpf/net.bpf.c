@@ -40,7 +40,7 @@ struct {
  * on an interface without an entry is left alone. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
+	__uint(max_entries, 4096); /* hosts with many containers have many veths */
 	__type(key, __u32);
 	__type(value, struct fl_net_dev);
 } fl_net_devs SEC(".maps");

@@ -14,7 +14,7 @@ import { kernelLock } from '../support/kernel-lock.js'
 import { skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
 
 const tcLock = kernelLock('tc')
-beforeAll(tcLock.acquire, 600_000)
+beforeAll(tcLock.acquire, 1_200_000) // under emulation the other tc files hold it for minutes
 afterAll(tcLock.release)
 
 interface Outcome<T> { error?: string; message?: string; received?: number; fired?: number; qdisc?: boolean; _?: T }

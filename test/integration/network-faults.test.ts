@@ -27,7 +27,7 @@ let received: Buffer[] = []
 // cls_bpf variants add a clsact qdisc to the host's interfaces: not while network-shaping.test.ts
 // compares the machine's tc state.
 const tcLock = kernelLock('tc')
-beforeAll(tcLock.acquire, 600_000)
+beforeAll(tcLock.acquire, 1_200_000) // under emulation the other tc files hold it for minutes
 afterAll(tcLock.release)
 beforeAll(async () => {
   rx = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20 })

@@ -126,26 +126,32 @@ function undoLocked(rec: StateRecord): void {
 
 /** Removes the qdiscs and IFB devices of faultline processes that died while armed. */
 export function sweepStaleShaping(): void {
-  withTcLock(sweepLocked)
+  // A look without the lock first: most armings find nothing, and need no state directory.
+  if (staleRecords().length || staleIfbs().length) withTcLock(sweepLocked)
 }
 
-function sweepLocked(): void {
-  for (const rec of readRecords()) {
-    if (rec.pid === process.pid || ownerAlive(rec.pid)) continue
-    debug('sweeping what pid %d left: %o', rec.pid, rec)
-    undo(rec)
-  }
-  // An IFB device whose owner died before its record was complete.
+const staleRecords = () => readRecords().filter((rec) => rec.pid !== process.pid && !ownerAlive(rec.pid))
+
+/** IFB devices whose owner died before its record was complete. */
+function staleIfbs(): string[] {
   let devs: string[] = []
   try {
     devs = fs.readdirSync('/sys/class/net')
   } catch {
-    return
+    return []
   }
-  for (const d of devs) {
+  return devs.filter((d) => {
     const pid = Number(d.slice(IFB_PREFIX.length))
-    if (isFaultlineIfb(d) && pid && pid !== process.pid && !ownerAlive(pid)) quietly('ip', [`link del ${d}`])
+    return isFaultlineIfb(d) && pid && pid !== process.pid && !ownerAlive(pid)
+  })
+}
+
+function sweepLocked(): void {
+  for (const rec of staleRecords()) {
+    debug('sweeping what pid %d left: %o', rec.pid, rec)
+    undoLocked(rec)
   }
+  for (const d of staleIfbs()) quietly('ip', [`link del ${d}`])
 }
 
 /** The htb tree of one device: root, one class per rule, a netem (delay) or pfifo (bandwidth) leaf. */
