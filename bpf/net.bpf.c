@@ -5,7 +5,9 @@
  * set when a targeted process created it (cgroup/sock_create) or connected / sent with it
  * (cgroup/connect*, sendmsg*): it is marked in socket-local storage. Egress packets carry their socket (skb->sk); for ingress the receiving
  * socket is looked up from the packet's tuple (TCP, UDP). Unmarked traffic is never touched.
- * Delay and bandwidth are not done here: the programs steer packets into qdiscs that do them
+ * Each interface has an fl_net_dev entry: how long its link-layer header is (Ethernet and lo
+ * carry 14 bytes before the IP header, L3 devices such as tun, ipip and wireguard none) and
+ * which rules apply on it. Delay and bandwidth are not done here: the programs steer packets into qdiscs that do them
  * (packages/core/src/engine/network/shaping.ts).
  */
 #include <linux/types.h>
@@ -23,14 +25,25 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Sockets of the target set (a byte of storage per socket, freed with the socket). BPF_F_CLONE:
- * a connection accepted on a targeted listener inherits the mark (a server in the target set). */
+/* Sockets of the target set: storage present = marked (freed with the socket); the value is the
+ * comm bits (fl_target.comm_bits) of every target that marked it, for rules with `comm`.
+ * BPF_F_CLONE: a connection accepted on a targeted listener inherits the mark (a server in the
+ * target set). */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
-	__type(value, __u8);
+	__type(value, __u32);
 } fl_net_socks SEC(".maps");
+
+/* ifindex -> fl_net_dev, written at attach for every interface the TC programs are on. A packet
+ * on an interface without an entry is left alone. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096); /* hosts with many containers have many veths */
+	__type(key, __u32);
+	__type(value, struct fl_net_dev);
+} fl_net_devs SEC(".maps");
 
 /* rule index -> fl_net_rule; rule index -> fl_counters; [0] -> fl_net_state. */
 struct {
@@ -75,11 +88,14 @@ struct {
 
 static __always_inline void mark(struct bpf_sock *sk)
 {
-	if (!sk || !fl_current_fault_target())
+	struct fl_target *t;
+	if (!sk || !(t = fl_current_fault_target()))
 		return;
-	__u8 *v = bpf_sk_storage_get(&fl_net_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (v)
-		*v = 1;
+	__u32 *v = bpf_sk_storage_get(&fl_net_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	/* Not atomic (atomic OR needs -mcpu=v3): two targets marking one socket at the same instant
+	 * may lose one's bits, the price of not requiring a newer ISA. */
+	if (v && (*v & t->comm_bits) != t->comm_bits)
+		*v |= t->comm_bits;
 }
 
 /*
@@ -116,14 +132,15 @@ struct fl_pkt {
 	__u32 tuple_len;
 };
 
-static __always_inline int parse(struct __sk_buff *skb, int ingress, struct fl_pkt *p)
+/* l2_len: the bytes before the IP header on this interface (fl_net_dev). The version nibble is
+ * checked too, so a device whose header length was not what we recorded is left alone. */
+static __always_inline int parse(struct __sk_buff *skb, int ingress, __u32 l2_len, struct fl_pkt *p)
 {
-	__u32 off = 0;
+	__u32 off = l2_len;
 	__u16 sport = 0, dport = 0;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		struct iphdr ip;
-		off = sizeof(struct ethhdr);
-		if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+		if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) || ip.version != 4)
 			return -1;
 		p->family = 2;
 		p->proto = ip.protocol;
@@ -134,8 +151,7 @@ static __always_inline int parse(struct __sk_buff *skb, int ingress, struct fl_p
 		off += (ip.ihl & 0xf) * 4;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
-		off = sizeof(struct ethhdr);
-		if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)))
+		if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)) || ip6.version != 6)
 			return -1;
 		p->family = 10;
 		p->proto = ip6.nexthdr; /* extension headers: not followed */
@@ -176,14 +192,19 @@ static __always_inline int parse(struct __sk_buff *skb, int ingress, struct fl_p
 	return 0;
 }
 
-static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_pkt *p)
+/* Whether the packet's socket is marked; *bits gets the comm bits it was marked with. */
+static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_pkt *p, __u32 *bits)
 {
+	__u32 *v;
 	if (!ingress) {
 		struct bpf_sock *sk = skb->sk;
 		if (!sk)
 			return 0;
 		sk = bpf_sk_fullsock(sk);
-		return sk && bpf_sk_storage_get(&fl_net_socks, sk, 0, 0) != 0;
+		if (!sk || !(v = bpf_sk_storage_get(&fl_net_socks, sk, 0, 0)))
+			return 0;
+		*bits = *v;
+		return 1;
 	}
 	struct bpf_sock *sk = 0;
 	if (p->proto == IPPROTO_TCP)
@@ -193,7 +214,11 @@ static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_p
 	if (!sk)
 		return 0;
 	struct bpf_sock *full = bpf_sk_fullsock(sk);
-	int mine = full && bpf_sk_storage_get(&fl_net_socks, full, 0, 0) != 0;
+	int mine = 0;
+	if (full && (v = bpf_sk_storage_get(&fl_net_socks, full, 0, 0))) {
+		*bits = *v;
+		mine = 1;
+	}
 	bpf_sk_release(sk);
 	return mine;
 }
@@ -210,7 +235,9 @@ struct fl_net_eval {
 	__u32 ingress;
 	__u64 now;
 	__u64 armed_ns;
-	__s32 hit; /* index of the rule that fired, -1 */
+	__u32 rules;     /* fl_net_dev.rules of the packet's interface */
+	__u32 comm_bits; /* of the packet's socket */
+	__s32 hit;       /* index of the rule that fired, -1 */
 };
 
 static long fl_net_rule_step(__u32 i, void *data)
@@ -221,7 +248,9 @@ static long fl_net_rule_step(__u32 i, void *data)
 	struct fl_counters *c = bpf_map_lookup_elem(&fl_net_counters, &key);
 	if (!r || !c)
 		return 0;
-	if (!(r->dir & (e->ingress ? FL_NET_INGRESS : FL_NET_EGRESS)))
+	if (!(r->dir & (e->ingress ? FL_NET_INGRESS : FL_NET_EGRESS)) || !(e->rules & (1u << (i & 31))))
+		return 0;
+	if (r->comm_mask && !(r->comm_mask & e->comm_bits))
 		return 0;
 	__sync_fetch_and_add(&c->seen, 1);
 	if (r->proto && r->proto != e->p->proto)
@@ -264,10 +293,16 @@ static __always_inline int handle(struct __sk_buff *skb, int ingress)
 	struct fl_net_state *st = bpf_map_lookup_elem(&fl_net_state, &zero);
 	if (!st || !st->n_rules)
 		return TC_ACT_UNSPEC;
-	struct fl_pkt p = {};
-	if (parse(skb, ingress, &p) || !owned(skb, ingress, &p))
+	__u32 ifindex = skb->ifindex;
+	struct fl_net_dev *dev = bpf_map_lookup_elem(&fl_net_devs, &ifindex);
+	if (!dev || !dev->rules)
 		return TC_ACT_UNSPEC;
-	struct fl_net_eval e = { .p = &p, .ingress = ingress, .now = bpf_ktime_get_ns(), .armed_ns = st->armed_ns, .hit = -1 };
+	struct fl_pkt p = {};
+	__u32 bits = 0;
+	if (parse(skb, ingress, dev->l2_len, &p) || !owned(skb, ingress, &p, &bits))
+		return TC_ACT_UNSPEC;
+	struct fl_net_eval e = { .p = &p, .ingress = ingress, .now = bpf_ktime_get_ns(), .armed_ns = st->armed_ns,
+				 .rules = dev->rules, .comm_bits = bits, .hit = -1 };
 	bpf_loop(st->n_rules > FL_MAX_NET_RULES ? FL_MAX_NET_RULES : st->n_rules, fl_net_rule_step, &e, 0);
 	if (e.hit < 0)
 		return TC_ACT_UNSPEC;

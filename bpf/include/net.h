@@ -33,6 +33,8 @@ struct fl_net_rule {
 	__u32 classid;  /* FL_NET_SHAPE: the htb class (TC_H_MAKE(major, minor)) user space created */
 	__u64 after_ns;
 	__u64 seed;
+	__u32 comm_mask; /* 0 = any; else only sockets marked by a process whose comm bits intersect it */
+	__u32 _pad;
 };
 
 /* LPM key of fl_net_hosts / fl_net_allow: rule index and family, then the peer address.
@@ -43,6 +45,12 @@ struct fl_net_lpm_key {
 	__u8 family;
 	__u8 _pad[2];
 	__u8 addr[16];
+};
+
+/* fl_net_devs value: per interface the TC programs are attached to. */
+struct fl_net_dev {
+	__u32 l2_len; /* bytes before the IP header: 14 (Ethernet, lo), 0 (L3 devices: tun, ipip, wireguard) */
+	__u32 rules;  /* bit i: rule i applies on this interface */
 };
 
 struct fl_net_state {

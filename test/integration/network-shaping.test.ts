@@ -8,6 +8,8 @@ import { execSync, spawn, spawnSync } from 'node:child_process'
 import dgram from 'node:dgram'
 import net from 'node:net'
 import path from 'node:path'
+import fs from 'node:fs'
+import os from 'node:os'
 import { withFailureConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
 import { FIXTURES, runJson } from '../support/net.js'
 import { bpfIdsOf } from '../support/kernel-view.js'
@@ -26,7 +28,7 @@ const tcView = () => ({
 let echo: dgram.Socket
 let echoPort: number
 const tcLock = kernelLock('tc')
-beforeAll(tcLock.acquire, 600_000)
+beforeAll(tcLock.acquire, 1_200_000) // under emulation the other tc files hold it for minutes
 afterAll(tcLock.release)
 beforeAll(async () => {
   echo = dgram.createSocket('udp4')
@@ -244,6 +246,39 @@ describe('network shaping: refused where the kernel cannot', () => {
   })
 })
 
+describe('network shaping: which interfaces', () => {
+  it('lo for loopback or no hosts, the route\'s interface for hosts, every interface only when asked; a host without a route is refused', { timeout: 300_000 }, async (ctx) => {
+    needs(ctx, 'htb')
+    // In a namespace of its own with a veth pair, so the machine's own interfaces are never touched.
+    const ns = `fl-ifsel-${process.pid}`
+    execSync(`ip netns add ${ns}`)
+    try {
+      execSync(`ip netns exec ${ns} sh -c 'ip link set lo up && ip link add va type veth peer name vb && ip addr add 10.78.0.1/24 dev va && ip link set va up && ip link set vb up'`)
+      const cases: [object, string[] | RegExp][] = [
+        [{ port: 5432 }, ['lo']],
+        [{ hosts: ['127.0.0.1'] }, ['lo']],
+        [{ hosts: ['10.78.0.2'] }, ['va']],
+        [{ hosts: ['10.78.0.1'] }, ['lo']], // the machine's own address: over lo
+        [{ hosts: ['10.78.0.0/16'] }, ['lo', 'va']],
+        [{ hosts: ['::1', '10.78.0.2'] }, ['lo', 'va']],
+        [{ interface: ['vb'] }, ['vb']],
+        [{ interface: '*' }, ['lo', 'va', 'vb']],
+        [{ hosts: ['192.0.2.1'] }, /network\[0\]\.hosts: 192\.0\.2\.1: no route \(.*unreachable.*\), so no interface to act on; name one with interface:/],
+        [{ interface: 'nosuch0' }, /network\[0\]\.interface: nosuch0: no such interface/],
+      ]
+      // The interfaces that get faultline's htb while each rule is armed, from one process.
+      const got = await runJson<(string[] | string)[]>('ip', ['netns', 'exec', ns, 'sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && exec "$0" "$@"', process.execPath, path.join(FIXTURES, 'shaped-interfaces.mjs'), JSON.stringify(cases.map(([rule]) => rule))])
+      cases.forEach(([rule, want], i) => {
+        if (want instanceof RegExp) expect(got[i], JSON.stringify(rule)).toMatch(want)
+        else expect(got[i], JSON.stringify(rule)).toEqual(want)
+      })
+      expect(execSync(`ip netns exec ${ns} tc qdisc show`, { encoding: 'utf8' })).not.toMatch(/fa17/)
+    } finally {
+      execSync(`ip netns del ${ns}`)
+    }
+  })
+})
+
 describe('network shaping: nothing left behind', SLOW, () => {
   it('qdiscs and the IFB device of a SIGKILLed process are removed by the next arming', async (ctx) => {
     needs(ctx, 'htb', 'ifb-redirect')
@@ -284,6 +319,48 @@ describe('network shaping: nothing left behind', SLOW, () => {
       expect(r.status).not.toBe(0)
       expect(r.stdout + r.stderr).toMatch(/network shaping on lo: it has a root qdisc of its own \(handle 1:\), which faultline will not replace/)
     } finally {
+      execSync(`ip netns del ${ns}`)
+    }
+  })
+
+  it('two processes arming shaping on one interface at the same instant: one shapes, the other gets FaultlineBusyError, never a tc error', { timeout: 300_000 }, async (ctx) => {
+    needs(ctx, 'htb')
+    const ns = `fl-race-${process.pid}`
+    execSync(`ip netns add ${ns} && ip netns exec ${ns} ip link set lo up`)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-race-'))
+    try {
+      const qdiscs = () => execSync(`ip netns exec ${ns} tc qdisc show`, { encoding: 'utf8' })
+      const before = qdiscs()
+      const cfg = JSON.stringify({ target: children, network: [{ name: 'slow', action: 'bandwidth', rate: '1mbit', interface: 'lo' }] })
+      for (let round = 0; round < 2; round++) {
+        const go = path.join(dir, `go-${round}`)
+        const procs = [0, 1].map(() => {
+          const p = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && exec "$0" "$@"', process.execPath, path.join(FIXTURES, 'arm-when.mjs'), cfg, go], { stdio: ['pipe', 'pipe', 'pipe'] })
+          let out = ''
+          let err = ''
+          p.stderr.on('data', (d) => (err += d))
+          p.stdout.on('data', (d) => (out += d))
+          const line = (n: number) => new Promise<string>((resolve, reject) => {
+            const check = () => { const l = out.split('\n'); if (l.length > n) resolve(l[n - 1]!) }
+            p.stdout.on('data', check)
+            p.on('close', () => reject(new Error(`arm-when exited: ${out}${err}`)))
+          })
+          return { p, waiting: line(1), result: line(2).then((l) => JSON.parse(l) as { armed?: true; error?: string; message?: string }), stderr: () => err }
+        })
+        await Promise.all(procs.map((x) => x.waiting))
+        fs.writeFileSync(go, '')
+        const results = await Promise.all(procs.map((x) => x.result))
+        for (const x of procs) x.p.stdin.end()
+        await Promise.all(procs.map((x) => new Promise((r) => x.p.on('close', r))))
+        expect(results.filter((r) => r.armed).length).toBe(1)
+        const refused = results.find((r) => !r.armed)!
+        expect(refused.error).toBe('FaultlineBusyError')
+        expect(refused.message).toMatch(/network shaping on lo: faultline process \d+ is shaping it/)
+        expect(procs.map((x) => x.stderr()).join('')).not.toMatch(/RTNETLINK|tc failed/)
+        expect(qdiscs()).toBe(before)
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
       execSync(`ip netns del ${ns}`)
     }
   })

@@ -31,6 +31,23 @@ describe('validateConfig refuses bad configs, naming the field', () => {
     expect(c.network.map((r) => r.mechanism)).toEqual(['cls-bpf', undefined, 'cls-bpf'])
   })
 
+  it('a network rule\'s interface is a name, a list or \'*\'; its comm a list of process names', () => {
+    const c = validateConfig({ network: [{ name: 'a', action: 'drop', interface: 'eth0' }, { name: 'b', action: 'drop', interface: ['lo', 'eth0'] }, { name: 'c', action: 'drop', interface: '*', comm: ['curl'] }] })
+    expect(c.network.map((r) => r.interface)).toEqual([['eth0'], ['lo', 'eth0'], ['*']])
+    expect(c.network[2]!.comm).toEqual(['curl'])
+    for (const [field, value, message] of [
+      ['interface', ['*', 'lo'], /a list of them, or '\*'/],
+      ['interface', [], /must be an interface name/],
+      ['comm', 42, /must be an array of process names \(at least one\)/],
+      ['comm', [], /must be an array of process names \(at least one\)/],
+      ['comm[0]', ['a-name-longer-than-15'], /longer than 15 bytes/],
+    ] as const) {
+      const key = field.replace(/\[\d+\]$/, '')
+      const hit = issuesOf({ network: [{ name: 'x', action: 'drop', [key]: value }] }).find((i) => i.path === `network[0].${field}`)
+      expect(hit?.message, `${field}: ${JSON.stringify(value)}`).toMatch(message)
+    }
+  })
+
   it('reports every problem at once, one line per field', () => {
     let err: ConfigError | undefined
     try {

@@ -30,6 +30,7 @@ int main(void) {
   printf("\\"fl_net_rule\\": %zu,", sizeof(struct fl_net_rule));
   printf("\\"fl_net_lpm_key\\": %zu,", sizeof(struct fl_net_lpm_key));
   printf("\\"fl_net_state\\": %zu,", sizeof(struct fl_net_state));
+  printf("\\"fl_net_dev\\": %zu,", sizeof(struct fl_net_dev));
   ${fields}
   printf("\\"FL_MAX_RULES\\": %d,", FL_MAX_RULES);
   printf("\\"FL_OP_CONNECT\\": %d, \\"FL_OP_SETSOCKOPT\\": %d", FL_OP_CONNECT, FL_OP_SETSOCKOPT);

@@ -66,6 +66,7 @@ function syscallRule(): Schema {
 
 function networkRule(): Schema {
   const rate: Schema = text('bits per second with a unit, at least 8kbit', { pattern: `^\\d+(\\.\\d+)?\\s*(${Object.keys(RATE_UNITS).join('|')})$` })
+  const ifname: Schema = text('an interface name', { maxLength: IFNAME_MAX, pattern: '^[^/:\\s]+$', not: { enum: ['.', '..'] } })
   const hosts: Schema = { type: 'array', items: text('an IP, a CIDR or a host name', { pattern: '^[0-9a-zA-Z:./-]+$' }) }
   return props(
     'network[]',
@@ -79,13 +80,20 @@ function networkRule(): Schema {
       ports: { type: 'array', items: port, maxItems: 8 },
       hosts,
       allow: hosts,
-      interface: text('an interface name', { maxLength: IFNAME_MAX, pattern: '^[^/:\\s]+$', not: { enum: ['.', '..'] } }),
+      interface: {
+        description: "an interface name, a list of them, or '*' (every interface that is up)",
+        anyOf: [
+          { const: '*' },
+          ifname,
+          { type: 'array', minItems: 1, items: ifname },
+        ],
+      },
       stolen: { type: 'boolean', description: 'drop only: report success to the sender' },
       delay: duration,
       jitter: duration,
       rate,
       when: props('network when', NET_WHEN_KEYS, { after: duration, times: int(1, Number.MAX_SAFE_INTEGER, 'at most this many'), probability, seed }, { dependencies: { seed: ['probability'] } }),
-      comm: { type: 'array', items: comm },
+      comm: { type: 'array', minItems: 1, items: comm },
       mechanism: { enum: [...NET_MECHANISMS] },
     },
     {

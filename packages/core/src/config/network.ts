@@ -27,7 +27,9 @@ export interface NormalizedNetworkRule {
   hosts: NormalizedAddress[]
   hostnames: string[]
   allow: NormalizedAddress[]
-  interface?: string
+  /** The rule's interfaces: names, or ['*'] for every interface that is up; undefined = chosen
+   * from the rule's hosts (engine/network/interfaces.ts). */
+  interface?: string[]
   /** A pinned attachment; undefined = tcx where the kernel has it, else cls-bpf. */
   mechanism?: NetMechanism
   /** drop: report success to the sender (TC_ACT_STOLEN) instead of an error. */
@@ -132,12 +134,21 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
     if (r.rate !== undefined && action !== 'bandwidth' && action !== 'delay') add('rate', `applies to actions bandwidth and delay only, not ${action}`)
     if (rateBps && rateBps < 8000) add('rate', `${JSON.stringify(r.rate)} is below the smallest rate, 8kbit`)
     if (r.stolen !== undefined && (typeof r.stolen !== 'boolean' || action !== 'drop')) add('stolen', 'is a boolean, for action drop only')
-    if (r.interface !== undefined) {
-      const bad = typeof r.interface === 'string' ? interfaceNameProblem(r.interface) : `must be an interface name such as "eth0", got ${JSON.stringify(r.interface)}`
-      if (bad) add('interface', bad)
+    // one name, a list of names, or '*' (every interface that is up) on its own
+    const ifaces: unknown[] | undefined = r.interface === undefined ? undefined : Array.isArray(r.interface) ? r.interface : [r.interface]
+    if (ifaces) {
+      if (!ifaces.length || (ifaces.includes('*') && ifaces.length > 1)) {
+        add('interface', `must be an interface name, a list of them, or '*' (every interface that is up), got ${JSON.stringify(r.interface)}`)
+      } else {
+        ifaces.forEach((x, j) => {
+          const where = Array.isArray(r.interface) ? `interface[${j}]` : 'interface'
+          const bad = typeof x !== 'string' ? `must be an interface name such as "eth0", got ${JSON.stringify(x)}` : x === '*' ? undefined : interfaceNameProblem(x)
+          if (bad) add(where, bad)
+        })
+      }
     }
     if (r.comm !== undefined) {
-      if (!Array.isArray(r.comm)) add('comm', `must be an array of process names, got ${JSON.stringify(r.comm)}`)
+      if (!Array.isArray(r.comm) || !r.comm.length) add('comm', `must be an array of process names (at least one), got ${JSON.stringify(r.comm)}`)
       else r.comm.forEach((c: unknown, j: number) => {
         if (typeof c !== 'string' || !c) add(`comm[${j}]`, `must be a non-empty process name, got ${JSON.stringify(c)}`)
         else if (Buffer.byteLength(c) > COMM_BYTES) add(`comm[${j}]`, `"${c}" is longer than ${COMM_BYTES} bytes; the kernel keeps only "${c.slice(0, COMM_BYTES)}"`)
@@ -166,7 +177,7 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
     if (issues.length > before) return
     out.push({
       name: r.name as string, action, direction, ...(r.protocol ? { protocol: r.protocol as NormalizedNetworkRule['protocol'] } : {}),
-      ports, hosts, hostnames, allow, ...(r.interface ? { interface: r.interface as string } : {}), ...(mechanism ? { mechanism } : {}), stolen: r.stolen === true,
+      ports, hosts, hostnames, allow, ...(ifaces ? { interface: ifaces as string[] } : {}), ...(mechanism ? { mechanism } : {}), stolen: r.stolen === true,
       delayMs, jitterMs, rateBps, when, ...(Array.isArray(r.comm) ? { comm: r.comm as string[] } : {}), path,
     })
   })

@@ -23,6 +23,7 @@ import { createHandle, type FaultsHandle } from './handle.js'
 import { BACKENDS, type PlannedRule } from './backends/index.js'
 import { armNetwork, planNetwork, type ArmedNetwork } from './network/arm.js'
 import { announceArming } from '../armings.js'
+import { commBits, commMask } from './comms.js'
 
 const debug = createDebug('faultline:engine')
 
@@ -89,11 +90,10 @@ function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule
   const { maps } = inst
   const zero = Buffer.alloc(SIZEOF.fl_counters)
   const afterFromExec = config.target.comm.length > 0
-  // Each comm of the filter gets a bit; a rule naming its own processes (Minderbinder) gets their mask.
-  const commBit = new Map(config.target.comm.map((c, i) => [c, 1 << i]))
+  // Each comm gets a bit; a rule naming its own processes (Minderbinder) gets their mask (engine/comms.ts).
+  const commBit = commBits(config)
   let needPath = false
   planned.forEach(({ rule, op }, i) => {
-    const commMask = (rule.comm ?? []).reduce((m, c) => m | (commBit.get(c) ?? 0), 0)
     const openFlags = (rule.match.flags ?? []).reduce((m, f) => m | ((OPEN_FLAG_BITS as Record<string, number>)[f] ?? 0), 0)
     const glob = rule.match.path ?? rule.match.fd
     if (glob) {
@@ -101,7 +101,7 @@ function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule
       maps.fl_globs.update(u32Key(i), encodeGlob(glob))
     }
     maps.fl_counters.update(u32Key(i), zero)
-    maps.fl_rules.update(u32Key(i), encodeRule(rule, { op, afterFromExec, commMask, openFlags }))
+    maps.fl_rules.update(u32Key(i), encodeRule(rule, { op, afterFromExec, commMask: commMask(rule.comm, commBit), openFlags }))
   })
   maps.fl_comms.clear()
   for (const [comm, bit] of commBit) maps.fl_comms.update(encodeComm(comm), u32Key(bit))

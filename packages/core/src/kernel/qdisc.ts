@@ -40,11 +40,20 @@ function probeIfbRedirect(ifb: FeatureResult): FeatureResult {
   return { feature, available: false, reason: `not supported by this kernel (${os.release()}): bpf_redirect into an IFB device works from Linux 6.4; before it ifb drops the packets` }
 }
 
+const DENIED = /unshare failed: Operation not permitted/
+
 export function probeQdiscFeature(feature: QdiscFeature, probe: (f: 'ifb') => FeatureResult): FeatureResult {
   if (feature === 'ifb-redirect') return probeIfbRedirect(probe('ifb'))
-  const r = spawnSync('unshare', ['-n', 'sh', '-c', COMMANDS[feature]], { encoding: 'utf8', timeout: 10_000 })
+  const run = (flags: string) => spawnSync('unshare', [flags, 'sh', '-c', COMMANDS[feature]], { encoding: 'utf8', timeout: 10_000 })
+  let r = run('-n')
+  // A new network namespace needs CAP_SYS_ADMIN; without it (capabilities-only runs), one inside
+  // a new user namespace, where this process is root, probes the same kernel.
+  if (r.status !== 0 && DENIED.test(r.stderr)) r = run('-Urn')
   if (r.error) return { feature, available: false, reason: `cannot probe: ${r.error.message} (needs unshare from util-linux, and iproute2)` }
   if (r.status === 0) return { feature, available: true, reason: 'ok' }
   const msg = (r.stderr || r.stdout).trim().split('\n').pop() ?? `exit ${r.status}`
+  if (DENIED.test(r.stderr)) {
+    return { feature, available: false, errno: 1, reason: `cannot probe: EPERM creating a network namespace to probe in (needs CAP_SYS_ADMIN, or unprivileged user namespaces): ${msg}` }
+  }
   return { feature, available: false, reason: `not supported by this kernel (${HINTS[feature]}): ${msg}` }
 }

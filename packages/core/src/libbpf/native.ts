@@ -76,6 +76,10 @@ export interface Libc {
   open(path: string, flags: number): number
   strerror(errnum: number): string
   flock(fd: number, operation: number): number
+  /** hdr: { u32 version; int pid }, data: 2 x { u32 effective, permitted, inheritable } (v3). */
+  capget(hdr: Buffer, data: Buffer): number
+  capset(hdr: Buffer, data: Buffer): number
+  prctl(option: number, a2: number, a3: number, a4: number, a5: number): number
 }
 
 interface Native {
@@ -179,6 +183,10 @@ export function getNative(): Native {
     open: libcHandle.func('int open(const char *path, int flags)') as Libc['open'],
     strerror: libcHandle.func('const char *strerror(int errnum)') as Libc['strerror'],
     flock: libcHandle.func('int flock(int fd, int operation)') as Libc['flock'],
+    capget: libcHandle.func('int capget(void *hdr, void *data)') as Libc['capget'],
+    capset: libcHandle.func('int capset(void *hdr, void *data)') as Libc['capset'],
+    // variadic in C; integer arguments pass the same way on x86-64 and arm64
+    prctl: libcHandle.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)') as Libc['prctl'],
   }
   const typed = lib as unknown as Libbpf
   const major = typed.libbpf_major_version()

@@ -1,24 +1,25 @@
 /**
  * Arms the network rules: marks sockets of the targets (cgroup hooks on the cgroup v2 root),
  * writes rules and host tries, and attaches the TC programs on the interfaces the targeted traffic
- * can use (every interface that is up, `lo` included, or the rule's `interface`): as tcx links,
+ * can use (engine/network/interfaces.ts): as tcx links,
  * owned by this process like everything else, or on kernels without tcx as cls_bpf filters,
  * which are tagged and swept instead (libbpf/link/cls-bpf.ts).
  */
-import fs from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import createDebug from 'debug'
-import type { FailureConfig, NormalizedNetworkRule } from '../../config/types.js'
+import type { FailureConfig, NormalizedAddress } from '../../config/types.js'
 import { parseAddress } from '../../config/address.js'
 import { attachCgroup, type Link } from '../../libbpf/index.js'
 import type { NetMechanism } from '../../config/network.js'
 import { chooseNetMechanism, tcAttacher } from './mechanism.js'
+import { selectInterfaces } from './interfaces.js'
+import { commBits, commMask, planComms } from '../comms.js'
 import { rootCgroup } from '../backends/cgroup.js'
 import { FaultlineUnsupportedError } from '../errors.js'
 import type { Instance } from '../instance.js'
 import { SIZEOF, decodeCounters, u32Key, type RuleCounters } from '../layout.js'
-import { FL_MAX_NET_RULES, encodeLpmKey, encodeNetRule, encodeNetState } from './layout.js'
-import { classIdOf, isFaultlineIfb, isShaping, planShapingRule, setUpShaping, sweepStaleShaping, type Shaping } from './shaping.js'
+import { FL_MAX_NET_RULES, encodeLpmKey, encodeNetDev, encodeNetRule, encodeNetState } from './layout.js'
+import { classIdOf, isShaping, planShapingRule, setUpShaping, sweepStaleShaping, type Shaping } from './shaping.js'
 
 const debug = createDebug('faultline:net')
 const MARK_PROGRAMS = ['fl_net_mark_create', 'fl_net_mark_connect4', 'fl_net_mark_connect6', 'fl_net_mark_sendmsg4', 'fl_net_mark_sendmsg6']
@@ -30,6 +31,7 @@ export function planNetwork(config: FailureConfig): { path: string; name: string
   const refused: { path: string; name: string; reason: string }[] = []
   if (config.network.length > FL_MAX_NET_RULES) refused.push({ path: 'network', name: '', reason: `at most ${FL_MAX_NET_RULES} network rules` })
   if (!config.network.length) return refused // and probe nothing
+  refused.push(...planComms(config))
   const mechanism = chooseNetMechanism(config.network)
   for (const r of config.network) {
     const shapingRefusal = isShaping(r) ? planShapingRule(r) : undefined
@@ -40,19 +42,6 @@ export function planNetwork(config: FailureConfig): { path: string; name: string
     }
   }
   return refused
-}
-
-function interfaces(rules: NormalizedNetworkRule[]): { name: string; ifindex: number }[] {
-  const wanted = new Set(rules.map((r) => r.interface).filter((x): x is string => !!x))
-  const all = rules.some((r) => !r.interface)
-  const out: { name: string; ifindex: number }[] = []
-  for (const name of fs.readdirSync('/sys/class/net')) {
-    const state = fs.readFileSync(`/sys/class/net/${name}/operstate`, 'utf8').trim()
-    if (isFaultlineIfb(name) || !(wanted.has(name) || (all && (state === 'up' || state === 'unknown')))) continue
-    out.push({ name, ifindex: Number(fs.readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')) })
-  }
-  for (const w of wanted) if (!out.some((i) => i.name === w)) throw new FaultlineUnsupportedError(`network rule interface ${w}: no such interface`)
-  return out
 }
 
 /** Host names resolve once, at arming (getent: the system resolver, synchronously). */
@@ -76,25 +65,29 @@ export function armNetwork(inst: Instance, config: FailureConfig, armedNs: bigin
   const state = net.map('fl_net_state')
   const hosts = net.map('fl_net_hosts')
   const allow = net.map('fl_net_allow')
+  const devMap = net.map('fl_net_devs')
   sweepStaleShaping() // what a killed faultline process left: qdiscs and IFB devices are not links
   const choice = chooseNetMechanism(config.network)
   if (!choice.ok) throw new FaultlineUnsupportedError(choice.reason) // planNetwork refused it already
   const { mechanism } = choice
   hosts.clear()
   allow.clear()
+  devMap.clear()
+  const bits = commBits(config)
+  const resolved = config.network.map((r) => [...r.hosts, ...r.hostnames.flatMap(resolveHost)].filter((a): a is NormalizedAddress => typeof a !== 'string'))
+  const devices = selectInterfaces(config.network, resolved)
   config.network.forEach((r, i) => {
-    const resolved = [...r.hosts, ...r.hostnames.flatMap(resolveHost)]
-    for (const a of resolved) if (typeof a !== 'string') hosts.update(encodeLpmKey(i, a), Buffer.from([1]))
+    for (const a of resolved[i]!) hosts.update(encodeLpmKey(i, a), Buffer.from([1]))
     for (const a of r.allow) allow.update(encodeLpmKey(i, a), Buffer.from([1]))
     counters.update(u32Key(i), Buffer.alloc(SIZEOF.fl_counters))
-    rulesMap.update(u32Key(i), encodeNetRule(r, resolved.length > 0, isShaping(r) ? classIdOf(i) : 0))
+    rulesMap.update(u32Key(i), encodeNetRule(r, resolved[i]!.length > 0, isShaping(r) ? classIdOf(i) : 0, commMask(r.comm, bits)))
   })
+  for (const d of devices) devMap.update(u32Key(d.ifindex), encodeNetDev(d.l2Len, d.rules))
   const links: Link[] = []
-  const devices = interfaces(config.network)
   let shaping: Shaping | undefined
   try {
     const shaped = config.network.map((rule, index) => ({ rule, index })).filter(({ rule }) => isShaping(rule))
-    if (shaped.length) shaping = setUpShaping(shaped, devices.map((d) => d.name))
+    if (shaped.length) shaping = setUpShaping(shaped, devices)
     const cg = rootCgroup()
     for (const p of [...MARK_PROGRAMS, ...(shaping?.tcpMss ? MSS_PROGRAMS : [])]) links.push(attachCgroup({ program: net.program(p), cgroupFd: cg.fd, cgroupPath: cg.path }))
     const attachTc = tcAttacher(mechanism)
@@ -105,6 +98,7 @@ export function armNetwork(inst: Instance, config: FailureConfig, armedNs: bigin
     state.update(u32Key(0), encodeNetState(armedNs, config.network.length, shaping))
   } catch (err) {
     for (const l of links.reverse()) l.destroy()
+    devMap.clear()
     shaping?.remove()
     throw err
   }
@@ -119,6 +113,7 @@ export function armNetwork(inst: Instance, config: FailureConfig, armedNs: bigin
     })),
     clear: () => {
       state.update(u32Key(0), encodeNetState(0n, 0))
+      devMap.clear()
       shaping?.remove()
     },
   }

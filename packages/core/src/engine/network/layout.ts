@@ -3,7 +3,7 @@ import type { NormalizedAddress, NormalizedNetworkRule } from '../../config/type
 import { prefixMask, probabilityThreshold } from '../layout.js'
 
 export const FL_MAX_NET_RULES = 16
-export const NET_SIZEOF = { fl_net_rule: 64, fl_net_lpm_key: 24, fl_net_state: 24 } as const
+export const NET_SIZEOF = { fl_net_rule: 72, fl_net_dev: 8, fl_net_lpm_key: 24, fl_net_state: 24 } as const
 const ACTION = { drop: 1, corrupt: 2, duplicate: 3, delay: 4, bandwidth: 4 } as const
 const PROTO = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 } as const
 const FL_NET_STOLEN = 1
@@ -11,8 +11,11 @@ const FL_NET_SEEDED = 2
 const FL_NET_HOSTS = 4
 const FL_NET_ALLOW = 8
 
-/** classId: the htb class a shaping rule (delay, bandwidth) steers packets into; 0 otherwise. */
-export function encodeNetRule(r: NormalizedNetworkRule, hasHosts: boolean, classId = 0): Buffer {
+/**
+ * classId: the htb class a shaping rule (delay, bandwidth) steers packets into; 0 otherwise.
+ * commMask: the comm bits of the rule's `comm` (engine/comms.ts); 0 = every target.
+ */
+export function encodeNetRule(r: NormalizedNetworkRule, hasHosts: boolean, classId = 0, commMask = 0): Buffer {
   const b = Buffer.alloc(NET_SIZEOF.fl_net_rule)
   b.writeUInt32LE(ACTION[r.action as keyof typeof ACTION] ?? 0, 0)
   b.writeUInt32LE((r.direction === 'ingress' ? 0 : 1) | (r.direction === 'egress' ? 0 : 2), 4)
@@ -30,6 +33,15 @@ export function encodeNetRule(r: NormalizedNetworkRule, hasHosts: boolean, class
   b.writeUInt32LE(classId, 44)
   b.writeBigUInt64LE(BigInt(Math.round(r.when.afterMs * 1e6)), 48)
   b.writeBigUInt64LE(BigInt(r.when.seed ?? 0), 56)
+  b.writeUInt32LE(commMask, 64)
+  return b
+}
+
+/** fl_net_dev: the interface's link-layer header length and the rules that apply on it. */
+export function encodeNetDev(l2Len: number, rules: number): Buffer {
+  const b = Buffer.alloc(NET_SIZEOF.fl_net_dev)
+  b.writeUInt32LE(l2Len, 0)
+  b.writeUInt32LE(rules >>> 0, 4)
   return b
 }
 

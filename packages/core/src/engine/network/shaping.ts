@@ -12,13 +12,13 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawnSync } from 'node:child_process'
 import createDebug from 'debug'
 import type { NormalizedNetworkRule } from '../../config/types.js'
 import { probeFeature, type Feature } from '../../kernel/features.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from '../errors.js'
 // The state directory and owner check the cls_bpf fallback keeps (a reused pid is not taken for its owner).
-import { ownerAlive, stateDir } from '../../libbpf/tc-state.js'
+import { ownerAlive, stateDir, withTcLock } from '../../libbpf/tc-state.js'
+import { explainDenied, runIproute } from './iproute.js'
 
 const debug = createDebug('faultline:shaping')
 
@@ -70,19 +70,19 @@ export interface Shaping {
 /** Runs tc/ip commands in one process (`-batch -`); throws with the failing command's error. */
 function batch(tool: 'tc' | 'ip', commands: string[], what: string): void {
   if (!commands.length) return
-  const r = spawnSync(tool, ['-batch', '-'], { input: commands.join('\n') + '\n', encoding: 'utf8' })
+  const r = runIproute(tool, ['-batch', '-'], commands.join('\n') + '\n')
   if (r.error) throw new FaultlineUnsupportedError(`${what}: cannot run ${tool} (${r.error.message}); install iproute2`)
-  if (r.status !== 0) throw new FaultlineUnsupportedError(`${what}: ${tool} failed: ${(r.stderr || r.stdout).trim()}\n  commands: ${commands.join('; ')}`)
+  if (r.status !== 0) throw new FaultlineUnsupportedError(`${what}: ${tool} failed: ${(r.stderr || r.stdout).trim()}${explainDenied(r.stderr)}\n  commands: ${commands.join('; ')}`)
 }
 
 /** Best effort: used when undoing, where one failure must not stop the rest. */
 function quietly(tool: 'tc' | 'ip', commands: string[]): void {
-  if (commands.length) spawnSync(tool, ['-force', '-batch', '-'], { input: commands.join('\n') + '\n', encoding: 'utf8' })
+  if (commands.length) runIproute(tool, ['-force', '-batch', '-'], commands.join('\n') + '\n')
 }
 
 /** The root qdisc's handle ("0:" = the kernel's default), or undefined when tc cannot say. */
 function rootHandle(dev: string): string | undefined {
-  const r = spawnSync('tc', ['-j', 'qdisc', 'show', 'dev', dev, 'root'], { encoding: 'utf8' })
+  const r = runIproute('tc', ['-j', 'qdisc', 'show', 'dev', dev, 'root'])
   if (r.status !== 0) return undefined
   try {
     const list = JSON.parse(r.stdout) as { handle?: string; root?: boolean; kind?: string }[]
@@ -115,6 +115,10 @@ const recordPath = (pid: number) => path.join(stateDir(), `shaping-${pid}.json`)
 const OUR_HANDLE = `${SHAPING_MAJOR.toString(16)}:`
 
 function undo(rec: StateRecord): void {
+  withTcLock(() => undoLocked(rec))
+}
+
+function undoLocked(rec: StateRecord): void {
   quietly('tc', rec.devices.filter((d) => rootHandle(d) === OUR_HANDLE).map((d) => `qdisc del dev ${d} root handle ${OUR_HANDLE}`))
   if (rec.ifb && fs.existsSync(`/sys/class/net/${rec.ifb}`)) quietly('ip', [`link del ${rec.ifb}`])
   fs.rmSync(recordPath(rec.pid), { force: true })
@@ -122,22 +126,32 @@ function undo(rec: StateRecord): void {
 
 /** Removes the qdiscs and IFB devices of faultline processes that died while armed. */
 export function sweepStaleShaping(): void {
-  for (const rec of readRecords()) {
-    if (rec.pid === process.pid || ownerAlive(rec.pid)) continue
-    debug('sweeping what pid %d left: %o', rec.pid, rec)
-    undo(rec)
-  }
-  // An IFB device whose owner died before its record was complete.
+  // A look without the lock first: most armings find nothing, and need no state directory.
+  if (staleRecords().length || staleIfbs().length) withTcLock(sweepLocked)
+}
+
+const staleRecords = () => readRecords().filter((rec) => rec.pid !== process.pid && !ownerAlive(rec.pid))
+
+/** IFB devices whose owner died before its record was complete. */
+function staleIfbs(): string[] {
   let devs: string[] = []
   try {
     devs = fs.readdirSync('/sys/class/net')
   } catch {
-    return
+    return []
   }
-  for (const d of devs) {
+  return devs.filter((d) => {
     const pid = Number(d.slice(IFB_PREFIX.length))
-    if (isFaultlineIfb(d) && pid && pid !== process.pid && !ownerAlive(pid)) quietly('ip', [`link del ${d}`])
+    return isFaultlineIfb(d) && pid && pid !== process.pid && !ownerAlive(pid)
+  })
+}
+
+function sweepLocked(): void {
+  for (const rec of staleRecords()) {
+    debug('sweeping what pid %d left: %o', rec.pid, rec)
+    undoLocked(rec)
   }
+  for (const d of staleIfbs()) quietly('ip', [`link del ${d}`])
 }
 
 /** The htb tree of one device: root, one class per rule, a netem (delay) or pfifo (bandwidth) leaf. */
@@ -163,13 +177,19 @@ function treeCommands(dev: string, rules: { rule: NormalizedNetworkRule; index: 
 
 /**
  * Sets up the qdiscs for the shaping rules (index = the rule's index in config.network) on the
- * given interfaces. Refuses, changing nothing, when an interface already has a root qdisc of
- * its own (faultline never replaces one) or another live faultline process shapes it.
+ * interfaces each rule applies on (bit index of `rules`), under the machine-wide tc lock, so two
+ * processes arming at once see each other's record instead of racing into tc. Refuses, changing
+ * nothing, when an interface already has a root qdisc of its own (faultline never replaces one)
+ * or another live faultline process shapes it (FaultlineBusyError).
  */
-export function setUpShaping(rules: { rule: NormalizedNetworkRule; index: number }[], devices: string[]): Shaping {
-  const egress = rules.filter((r) => r.rule.direction !== 'ingress')
+export function setUpShaping(rules: { rule: NormalizedNetworkRule; index: number }[], devices: { name: string; rules: number }[]): Shaping {
+  return withTcLock(() => setUpLocked(rules, devices))
+}
+
+function setUpLocked(rules: { rule: NormalizedNetworkRule; index: number }[], devices: { name: string; rules: number }[]): Shaping {
+  const egressOn = (dev: { rules: number }) => rules.filter((r) => r.rule.direction !== 'ingress' && (dev.rules >> r.index) & 1)
   const ingress = rules.filter((r) => r.rule.direction !== 'egress')
-  const shaped = egress.length ? devices : []
+  const shaped = devices.filter((d) => egressOn(d).length).map((d) => d.name)
   const owners = readRecords().filter((r) => r.pid !== process.pid)
   for (const dev of shaped) {
     let handle = rootHandle(dev)
@@ -198,12 +218,12 @@ export function setUpShaping(rules: { rule: NormalizedNetworkRule; index: number
       ifbIfindex = Number(fs.readFileSync(`/sys/class/net/${rec.ifb}/ifindex`, 'utf8'))
       batch('tc', treeCommands(rec.ifb, ingress), `ingress shaping qdiscs on ${rec.ifb}`)
     }
-    for (const dev of shaped) batch('tc', treeCommands(dev, egress), `egress shaping qdiscs on ${dev}`)
+    for (const dev of devices) if (shaped.includes(dev.name)) batch('tc', treeCommands(dev.name, egressOn(dev)), `egress shaping qdiscs on ${dev.name}`)
     debug('shaping %d rule(s) on %o, ifb %s', rules.length, shaped, rec.ifb ?? '-')
     const tcpMss = rules.some(({ rule }) => !rule.protocol || rule.protocol === 'tcp') ? ETHERNET_MSS : 0
     return { ifbIfindex, tcpMss, remove: () => undo(rec) }
   } catch (err) {
-    undo(rec)
+    undoLocked(rec)
     throw err
   }
 }
