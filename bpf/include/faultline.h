@@ -127,8 +127,8 @@ struct fl_glob {
 struct fl_scratch {
 	char path[FL_PATH_LEN];
 	__s32 pi, si, star_p, star_s, dstar_p, dstar_s;
-	__s32 result; /* -1 running, 0 no match, 1 match */
-	__s32 _pad;
+	__s32 result;    /* -1 running, 0 no match, 1 match */
+	__s32 dstar_seg; /* the last double star is a whole segment followed by '/': resume only at a segment start */
 };
 
 /* Counters per rule. Updated with atomic adds: every CPU and thread of the tree counts in one place. */

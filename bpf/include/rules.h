@@ -7,6 +7,7 @@
 #define FAULTLINE_RULES_H
 
 #include "maps.h"
+#include "glob.h"
 
 /* What a hook knows about the call it intercepted. */
 struct fl_call {
@@ -19,98 +20,6 @@ struct fl_call {
 	__u32 open_flags; /* the call's open flags (FL_MATCH_FLAGS) */
 };
 
-/* One step of the glob matcher, run by bpf_loop: '*' matches within a path segment, a double
- * star across segments (followed by '/', it may also match no segment), '?' one non-'/'
- * character. Two backtrack points: the last '*' and the last double star. */
-struct fl_glob_ctx {
-	const char *pat;
-	struct fl_scratch *s; /* the string (s->path) and the matcher state */
-};
-
-/* The empty asm stops clang from dropping a mask it can prove redundant: the verifier needs it. */
-static __always_inline __u32 fl_bound(__u32 i, __u32 len)
-{
-	asm volatile("" : "+r"(i));
-	return i & (len - 1);
-}
-#define FL_GLOB_AT(pat, i) ((pat)[fl_bound((i), FL_GLOB_LEN)])
-#define FL_STR_AT(s, i) ((s)->path[fl_bound((i), FL_PATH_LEN)])
-
-static long fl_glob_step(__u32 i, void *data)
-{
-	struct fl_glob_ctx *ctx = data;
-	struct fl_scratch *g = ctx->s;
-	const char *pat = ctx->pat;
-	__s32 pi = g->pi, si = g->si;
-	if (pi < 0 || pi >= FL_GLOB_LEN || si < 0 || si >= FL_PATH_LEN) {
-		g->result = 0;
-		return 1;
-	}
-	char p = FL_GLOB_AT(pat, pi);
-	char c = FL_STR_AT(g, si);
-	if (p == '*') {
-		if (pi + 1 < FL_GLOB_LEN && FL_GLOB_AT(pat, pi + 1) == '*') {
-			__s32 next = pi + 2;
-			if (next < FL_GLOB_LEN && FL_GLOB_AT(pat, next) == '/')
-				next++;
-			g->dstar_p = next;
-			g->dstar_s = si;
-			g->star_p = -1;
-			g->pi = next;
-		} else {
-			g->star_p = pi + 1;
-			g->star_s = si;
-			g->pi = pi + 1;
-		}
-		return 0;
-	}
-	if (p == 0 && c == 0) {
-		g->result = 1;
-		return 1;
-	}
-	if (c != 0 && ((p == '?' && c != '/') || p == c)) {
-		g->pi = pi + 1;
-		g->si = si + 1;
-		return 0;
-	}
-	if (g->star_p >= 0) {
-		__s32 ss = g->star_s;
-		char sc = FL_STR_AT(g, ss);
-		if (sc != 0 && sc != '/') {
-			g->star_s = ss + 1;
-			g->si = ss + 1;
-			g->pi = g->star_p;
-			return 0;
-		}
-	}
-	if (g->dstar_p >= 0) {
-		__s32 ds = g->dstar_s;
-		if (FL_STR_AT(g, ds) != 0) {
-			g->dstar_s = ds + 1;
-			g->si = ds + 1;
-			g->pi = g->dstar_p;
-			g->star_p = -1;
-			return 0;
-		}
-	}
-	g->result = 0;
-	return 1;
-}
-
-/* Matches s->path against pat. */
-static __always_inline int fl_glob_match(const char *pat, struct fl_scratch *s)
-{
-	s->pi = 0;
-	s->si = 0;
-	s->star_p = -1;
-	s->star_s = 0;
-	s->dstar_p = -1;
-	s->dstar_s = 0;
-	s->result = -1;
-	struct fl_glob_ctx ctx = { .pat = pat, .s = s };
-	bpf_loop(4 * FL_PATH_LEN, fl_glob_step, &ctx, 0);
-	return s->result == 1;
-}
 
 /* splitmix64: the seeded draw for eligible call number `index`. Mirrored in
  * packages/core/src/engine/prng.ts so tests (and users) can predict which calls fail. */

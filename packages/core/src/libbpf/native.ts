@@ -67,6 +67,8 @@ export interface Libbpf {
   bpf_link_get_next_id(startId: number, nextId: number[]): number
   bpf_link_get_fd_by_id(id: number): number
   bpf_obj_get_info_by_fd(fd: number, info: Buffer, infoLen: number[]): number
+  /** BPF_PROG_RUN; `opts` is a struct bpf_test_run_opts encoded by libbpf/test-run.ts. */
+  bpf_prog_test_run_opts(progFd: number, opts: Buffer): number
 }
 
 export interface Libc {
@@ -164,6 +166,7 @@ export function getNative(): Native {
     bpf_link_get_next_id: 'int bpf_link_get_next_id(uint32 start_id, _Out_ uint32 *next_id)',
     bpf_link_get_fd_by_id: 'int bpf_link_get_fd_by_id(uint32 id)',
     bpf_obj_get_info_by_fd: 'int bpf_obj_get_info_by_fd(int bpf_fd, _Inout_ void *info, _Inout_ uint32 *info_len)',
+    bpf_prog_test_run_opts: 'int bpf_prog_test_run_opts(int prog_fd, void *opts)',
   }
   const lib: Record<string, unknown> = {}
   for (const [name, decl] of Object.entries(fns)) {
