@@ -12,6 +12,7 @@ import path from 'node:path'
 import { withFailureConfig, predictSeededFailures, FaultlineBusyError, FaultlineTimeoutError } from '../../packages/core/src/index.js'
 import { startServer, tryConnect, connectMany, runJson, spawnWaitingConnector, FIXTURES, type Server } from '../support/net.js'
 import { skipUnless } from '../support/requires.js'
+import { AFTER_DELAYS_MS, judgeAfter, type TimedCall } from '../support/after.js'
 
 let server: Server
 let other: Server
@@ -184,14 +185,31 @@ describe('match and when', () => {
     expect(n).toBeLessThan(140)
   })
 
-  it('when.after delays the first failure', async (ctx) => {
+  it('when.after delays the first failure: calls before it by our own clock succeed, calls after it fail', async (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
-    await withFailureConfig(refuse({ when: { after: '300ms' } }), async (faults) => {
-      expect(await tryConnect(server.port)).toBe('ok')
-      await new Promise((r) => setTimeout(r, 350))
-      expect(await tryConnect(server.port)).toBe('ECONNREFUSED')
-      expect(faults.stats()['db-down']).toMatchObject({ matched: 2, eligible: 1, fired: 1 })
-    })
+    // Retried with a longer `after` only when the machine was too busy for a surely-early call.
+    for (const delayMs of AFTER_DELAYS_MS) {
+      const earliest = process.hrtime.bigint()
+      let latest = 0n
+      const calls: TimedCall[] = []
+      await withFailureConfig(refuse({ when: { after: `${delayMs}ms` } }), async (faults) => {
+        latest = process.hrtime.bigint()
+        const until = latest + BigInt((delayMs + 100) * 1e6)
+        for (let more = true; more; ) {
+          const before = process.hrtime.bigint()
+          const result = await tryConnect(server.port)
+          calls.push({ result, before, after: process.hrtime.bigint() })
+          more = before < until && calls.length < 256
+          if (more) await new Promise((r) => setTimeout(r, delayMs / 8))
+        }
+        const failed = calls.filter((c) => c.result === 'ECONNREFUSED').length
+        expect(faults.stats()['db-down']).toMatchObject({ matched: calls.length, eligible: failed, fired: failed })
+      })
+      const verdict = judgeAfter(calls, { earliest, latest }, delayMs, 'ECONNREFUSED')
+      expect(verdict.wrong).toEqual([])
+      if (verdict.decided) return
+    }
+    throw new Error(`no run decided: the first call always came later than after=${AFTER_DELAYS_MS.at(-1)}ms`)
   })
 })
 

@@ -15,6 +15,7 @@ import { requires, skipBecause, skipUnless, skipUnlessAny } from '../support/req
 import type { Feature } from '../../packages/core/src/kernel/index.js'
 import { kernelLock } from '../support/kernel-lock.js'
 import { bpfIdsOf } from '../support/kernel-view.js'
+import { AFTER_DELAYS_MS, judgeAfter, parseTimedCalls } from '../support/after.js'
 
 // Hooks syscall entries: not while another such file does (kernel-lock.ts says why).
 const entryLock = kernelLock('syscall-entry')
@@ -96,13 +97,23 @@ for (const mech of MECHANISMS) {
       expect(a.flatMap((r, i) => (r === 'ENOENT' ? [i] : []))).toEqual(predictSeededFailures(42, 0.3, 40))
     })
 
-    it('after delays the first failure', async (ctx) => {
+    it('after delays the first failure: calls before it by the child's own clock succeed, calls after it fail', async (ctx) => {
       need(ctx)
-      const r = await withFailureConfig(openRule(mech, { when: { after: '400ms' } }), () => runJson<string[]>(FILES, ['open', IN, '8', '150']))
-      expect(r[0]).toBe('ok')
-      expect(r.at(-1)).toBe('ENOENT')
-      const firstFail = r.indexOf('ENOENT')
-      expect(r.slice(firstFail).every((x) => x === 'ENOENT')).toBe(true)
+      // Retried with a longer `after` only when the machine was too busy for a surely-early call.
+      for (const delayMs of AFTER_DELAYS_MS) {
+        const earliest = process.hrtime.bigint()
+        let latest = 0n
+        const run = await withFailureConfig(openRule(mech, { when: { after: `${delayMs}ms` } }), async (faults) => {
+          latest = process.hrtime.bigint()
+          const r = parseTimedCalls(await runJson(FILES, ['open-until', IN, String(delayMs / 8), String(latest + BigInt((delayMs + 100) * 1e6))]))
+          expect(faults.fired('cfg')).toBe(r.calls.filter((c) => c.result === 'ENOENT').length)
+          return r
+        })
+        const verdict = judgeAfter(run.calls, { earliest, latest }, delayMs, 'ENOENT')
+        expect(verdict.wrong).toEqual([])
+        if (verdict.decided) return
+      }
+      throw new Error(`no run decided: the child's first call always came later than after=${AFTER_DELAYS_MS.at(-1)}ms`)
     })
 
     it('pthreads of a target are hit', async (ctx) => {
@@ -159,25 +170,34 @@ describe('filters that pick a mechanism', () => {
 describe("Minderbinder's YAML, unchanged", () => {
   it('fails a named process anywhere on the machine, delay_ms counted from its exec', async (ctx) => {
     skipUnlessAny(ctx, 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret')
-    const yaml = `agents_of_chaos:
+    const file = path.join(dir, 'minderbinder.yaml')
+    for (const delayMs of AFTER_DELAYS_MS) {
+      fs.writeFileSync(
+        file,
+        `agents_of_chaos:
   syscall:
     - name: break_files_openat
       syscall: openat
       ret_code: -2
       targets:
         - process_name: fl-files
-      delay_ms: 300
+      delay_ms: ${delayMs}
       failure_rate: 100
-`
-    const file = path.join(dir, 'minderbinder.yaml')
-    fs.writeFileSync(file, yaml)
-    await withFailureConfig(file, async (faults) => {
-      const r = await runJson<string[]>(FILES, ['open', OUT, '8', '100'])
-      expect(r[0]).toBe('ok')
-      expect(r.at(-1)).toBe('ENOENT')
-      expect(nodeOpen(OUT)).toBe('ok') // node is not fl-files
-      expect(faults.fired('break_files_openat')).toBe(r.filter((x) => x === 'ENOENT').length)
-    })
+`,
+      )
+      const verdict = await withFailureConfig(file, async (faults) => {
+        // The delay counts from the child's exec: after the spawn below, before its main().
+        const earliest = process.hrtime.bigint()
+        const deadline = earliest + BigInt((delayMs + 100) * 1e6)
+        const r = parseTimedCalls(await runJson(FILES, ['open-until', OUT, String(delayMs / 8), String(deadline)]))
+        expect(nodeOpen(OUT)).toBe('ok') // node is not fl-files
+        expect(faults.fired('break_files_openat')).toBe(r.calls.filter((c) => c.result === 'ENOENT').length)
+        return judgeAfter(r.calls, { earliest, latest: r.start }, delayMs, 'ENOENT')
+      })
+      expect(verdict.wrong).toEqual([])
+      if (verdict.decided) return
+    }
+    throw new Error(`no run decided: the child's first call always came later than delay_ms ${AFTER_DELAYS_MS.at(-1)}`)
   })
 })
 
