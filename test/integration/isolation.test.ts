@@ -1,19 +1,23 @@
 /**
- * What the kernel holds before, during and after: bad configs attach nothing, a SIGKILLed
+ * What the kernel holds before, during and after: bad configs never reach the kernel, configs
+ * that fail at planning or arming leave it as it was, a SIGKILLed
  * test process leaves nothing behind, and two armed processes never see each other's faults.
  * These run the built package (dist/) in child processes, as a user's test worker would.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { withFailureConfig, ConfigError, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
+import { withFailureConfig, validateConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
+import type { Feature } from '../../packages/core/src/kernel/index.js'
 import { startServer, tryConnect, type Server } from '../support/net.js'
-import { bpfIdsOf, survivors } from '../support/kernel-view.js'
+import { bpfIdsOf, kernelView, survivors } from '../support/kernel-view.js'
+import { kernelLock } from '../support/kernel-lock.js'
 import { skipBecause, skipUnless, requires } from '../support/requires.js'
 import { BAD_CONFIGS } from '../fixtures/bad-configs.js'
 
 const SLEEPER = fileURLToPath(new URL('../fixtures/armed-sleeper.mjs', import.meta.url))
+const REFUSE_ALL = fileURLToPath(new URL('../fixtures/refuse-all.mjs', import.meta.url))
 let a: Server
 let b: Server
 beforeAll(async () => {
@@ -62,32 +66,63 @@ async function spawnArmed(config: unknown): Promise<Armed> {
 
 
 describe('nothing attached on refusal', () => {
-  // Every kind of bad config the unit tests know, plus one bad rule among good ones (all or nothing).
-  const oneBadAmongGood = { syscalls: [{ name: 'ok', syscall: 'connect', errno: 'ECONNREFUSED' }, { name: 'bad', syscall: 'connect', errno: -5 }] }
-  for (const [what, cfg] of [...BAD_CONFIGS.map(([w, c]) => [w, c] as const), ['one bad rule among good ones', oneBadAmongGood] as const]) {
-    it(`bad config (${what}) is rejected with ConfigError and attaches nothing`, async () => {
-      const before = bpfIdsOf()
-      await expect(withFailureConfig(cfg as never, async () => 1)).rejects.toBeInstanceOf(ConfigError)
-      expect(bpfIdsOf().links).toEqual(before.links)
-      expect(bpfIdsOf().progs).toEqual(before.progs)
-    })
-  }
+  it(`every bad config of the unit tests (${BAD_CONFIGS.length}) is refused by validation, before anything reaches the kernel`, async () => {
+    // A fresh process: after all the refusals it holds no BPF object at all, not even a loaded program.
+    const child = spawnSync(process.execPath, [REFUSE_ALL], { input: JSON.stringify(BAD_CONFIGS.map(([, cfg]) => cfg)), encoding: 'utf8' })
+    const out = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { results: { error: string; paths: string[] }[]; bpfFds: number }
+    expect(out.results.map((r, i) => `${BAD_CONFIGS[i]![0]}: ${r.error} ${r.paths.includes(BAD_CONFIGS[i]![2]) ? 'naming' : 'NOT naming'} ${BAD_CONFIGS[i]![2]}`)).toEqual(
+      BAD_CONFIGS.map(([what, , field]) => `${what}: ConfigError naming ${field}`),
+    )
+    expect(out.bpfFds).toBe(0)
+  })
 
-  it('a rule no mechanism serves here is refused with the reason, attaching nothing', async (ctx) => {
-    // getppid passes no LSM hook and no socket hook: only syscall-entry mechanisms serve it.
-    if (!requires('fmod-ret-syscall') || !requires('kprobe-override')) {
-      skipBecause(ctx, 'this kernel can fail any syscall; the refusal path runs on the other kernels')
+  // Configs that pass validation and fail later, in planning (the kernel cannot serve a rule)
+  // or while arming (an interface or host that is not there): all or nothing, by the kernel's
+  // view of links, programs, qdiscs, filters, IFB devices and state files.
+  describe('configs that pass validation and fail at planning or arming', () => {
+    const tcLock = kernelLock('tc')
+    beforeAll(tcLock.acquire, 600_000)
+    afterAll(tcLock.release)
+    // Load every object once (the instance keeps its programs for the process's life), so a
+    // program loaded for the first time is not taken for a leftover.
+    beforeAll(async () => {
+      if (requires('cgroup-sockaddr', 'tp_btf')) return
+      await withFailureConfig({ syscalls: [connectRule], network: [{ name: 'warm', action: 'drop', protocol: 'udp', port: 9 }] }, () => 1)
+    })
+    const connectRule = { name: 'conn', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: 9 } }
+    // Built when the test runs (the server's port is known then).
+    const withConnect = (extra: Record<string, unknown>) => () => ({ ...extra, syscalls: [{ ...connectRule, match: { port: a.port } }, ...((extra.syscalls as unknown[]) ?? [])] })
+
+    async function refusedLeavingNothing(cfg: Record<string, unknown>, message: RegExp): Promise<void> {
+      expect(() => validateConfig(cfg as never)).not.toThrow()
+      const before = kernelView()
+      const err = await withFailureConfig(cfg as never, async () => 'armed').catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(FaultlineUnsupportedError)
+      expect((err as Error).message).toMatch(message)
+      expect(kernelView()).toEqual(before)
+      expect(await tryConnect(a.port)).toBe('ok') // and the connect rule beside it is not live
     }
-    const before = bpfIdsOf()
-    const err = await withFailureConfig(
-      { syscalls: [{ name: 'ok', syscall: 'connect', errno: 'ECONNREFUSED' }, { name: 'no-such-file', syscall: 'getppid', errno: 'EPERM' }] },
-      async () => 1,
-    ).catch((e: unknown) => e)
-    expect(err).toBeInstanceOf(FaultlineUnsupportedError)
-    expect((err as Error).message).toMatch(/syscalls\[1\] \(no-such-file\)/)
-    expect((err as FaultlineUnsupportedError).rules.map((r) => r.name)).toEqual(['no-such-file'])
-    expect(bpfIdsOf().links).toEqual(before.links)
-    expect(await tryConnect(a.port)).toBe('ok')
+
+    const cases: [string, (Feature | 'any')[], () => Record<string, unknown>, RegExp][] = [
+      ['a rule pinned to a mechanism that cannot serve its syscall (lsm on getppid)', ['any'], withConnect({ syscalls: [{ name: 'pinned', syscall: 'getppid', errno: 'EPERM', mechanism: 'lsm' }] }), /syscalls\[1\] \(pinned\): .*getppid passes no LSM hook/],
+      ['openat pinned to the cgroup hooks', ['any'], withConnect({ syscalls: [{ name: 'pinned', syscall: 'openat', errno: 'EPERM', mechanism: 'cgroup' }] }), /syscalls\[1\] \(pinned\): .*cgroup hooks only see/],
+      ['a network rule on an interface that does not exist', ['any'], withConnect({ network: [{ name: 'nic', action: 'drop', interface: 'nosuchif0' }] }), /nosuchif0/],
+      ['a network rule whose host does not resolve', ['any'], withConnect({ network: [{ name: 'far', action: 'drop', hosts: ['no-such-host.invalid'] }] }), /no-such-host\.invalid/],
+    ]
+    for (const mech of ['kprobe-override', 'fmod-ret-syscall', 'lsm', 'security-fmod-ret'] as const) {
+      cases.push([`a rule pinned to ${mech}, which this kernel lacks`, [mech], withConnect({ syscalls: [{ name: 'pinned', syscall: 'openat', errno: 'EPERM', mechanism: mech }] }), new RegExp(`syscalls\\[1\\] \\(pinned\\): no mechanism on this kernel can fail openat with mechanism ${mech}`)])
+    }
+    cases.push(['a delay rule where the kernel has no netem', ['netem'], withConnect({ network: [{ name: 'slow', action: 'delay', delay: '10ms', protocol: 'tcp', port: 9 }] }), /network\[0\] \(slow\): .*netem/])
+    cases.push(['a network rule pinned to tcx where the kernel has none', ['tcx'], withConnect({ network: [{ name: 'pin', action: 'drop', mechanism: 'tcx' }] }), /tcx/])
+
+    for (const [what, lacks, cfg, message] of cases) {
+      it(`${what}: refused, and the kernel's view is unchanged`, async (ctx) => {
+        skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+        const present = lacks.filter((f): f is Feature => f !== 'any' && !requires(f))
+        if (present.length) skipBecause(ctx, `this kernel has ${present.join(', ')}: the refusal runs on the kernels without it`)
+        await refusedLeavingNothing(cfg(), message)
+      })
+    }
   })
 })
 

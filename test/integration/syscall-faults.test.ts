@@ -97,7 +97,7 @@ for (const mech of MECHANISMS) {
       expect(a.flatMap((r, i) => (r === 'ENOENT' ? [i] : []))).toEqual(predictSeededFailures(42, 0.3, 40))
     })
 
-    it('after delays the first failure: calls before it by the child's own clock succeed, calls after it fail', async (ctx) => {
+    it('after delays the first failure: calls before it by the clock of the child succeed, calls after it fail', async (ctx) => {
       need(ctx)
       // Retried with a longer `after` only when the machine was too busy for a surely-early call.
       for (const delayMs of AFTER_DELAYS_MS) {

@@ -3,7 +3,7 @@
  * what a process holds (its fds' fdinfo), and what exists machine-wide (bpftool).
  */
 import fs from 'node:fs'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 
 export interface BpfIds {
   progs: number[]
@@ -99,4 +99,46 @@ export function attachedLinksOfTree(root: number): { pid: number; type: string }
     }
   }
   return out
+}
+
+/**
+ * What a faultline arming can leave on the machine, as the kernel (and iproute2) show it: the
+ * BPF links and programs a process holds, every qdisc, every tc filter of every interface's
+ * clsact hooks, faultline's IFB devices (flifb*) and the files of faultline's state directory.
+ * Compare two of these with toEqual; take the 'tc' kernel lock (kernel-lock.ts) meanwhile.
+ */
+export interface KernelView {
+  links: number[]
+  progs: number[]
+  qdiscs: string
+  filters: Record<string, string>
+  ifbs: string[]
+  stateFiles: string[]
+}
+
+const run = (cmd: string, args: string[]) => {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' })
+  return r.status === 0 ? r.stdout : ''
+}
+
+export function stateDir(): string {
+  return process.env.FAULTLINE_STATE_DIR || '/run/faultline'
+}
+
+export function kernelView(pid: number | 'self' = 'self'): KernelView {
+  const ifaces = fs.readdirSync('/sys/class/net').sort()
+  const filters: Record<string, string> = {}
+  for (const dev of ifaces) {
+    const f = ['ingress', 'egress'].map((hook) => run('tc', ['filter', 'show', 'dev', dev, hook])).join('')
+    if (f) filters[dev] = f
+  }
+  const held = bpfIdsOf(pid)
+  return {
+    links: held.links.sort((a, b) => a - b),
+    progs: held.progs.sort((a, b) => a - b),
+    qdiscs: run('tc', ['qdisc', 'show']).replace(/ direct_packets_stat \d+/g, ''), // a counter, not state
+    filters,
+    ifbs: ifaces.filter((d) => d.startsWith('flifb')),
+    stateFiles: fs.existsSync(stateDir()) ? fs.readdirSync(stateDir()).filter((f) => f !== 'tc.lock').sort() : [],
+  }
 }
