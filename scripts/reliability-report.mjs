@@ -28,7 +28,7 @@ if (c) {
   p(...table(['crash', 'runs', 'left something behind', 'still there after arming again / cleanup'], Object.entries(c.byCase).sort().map(([k, v]) => [k, v.crashes, v.leftSomething, v.stillLeft])), '')
   p(`What the crashes left (runs): ${Object.entries(c.leftByCrash).map(([k, v]) => `${k} ${v}`).join(', ') || 'nothing'}.`)
   p(`Still there after arming again or cleanup (runs): ${Object.entries(c.stillLeft).map(([k, v]) => `${k} ${v}`).join(', ') || 'nothing'}. BPF programs / maps of the dead processes still loaded 15 s after the last crash: ${c.bpfObjectsLeft.progs} / ${c.bpfObjectsLeft.maps}.`, '')
-  if (c.failures.length) p('First failures:', '', '```', ...c.failures.map((f) => `#${f.i} ${f.how} during ${f.phase} (last marker ${f.seenPhase}), rules ${f.kinds.join('+')}, checked by ${f.verify}: ${[...f.leftAfter, f.error ?? ''].filter(Boolean).join('; ')}`), '```', '')
+  if (c.failures.length) p('First failures (after each, the suite removes the leftovers by hand so the next crash is judged alone):', '', '```', ...c.failures.slice(0, 8).map((f) => `#${f.i} ${f.how} during ${f.phase} (last marker ${f.seenPhase}), rules ${f.kinds.join('+')}, checked by ${f.verify}:\n    ${[...f.leftAfter, f.error ?? ''].filter(Boolean).join('\n    ')}`), '```', '')
 }
 const iso = sections.isolation
 if (iso) {
@@ -41,7 +41,8 @@ const s = sections.soak
 if (s) {
   p('## Soak', '', machine(s), '')
   p(`${s.cycles} arm/disarm cycles in one process (${s.seconds} s; every ${s.networkEvery}th with a network rule too). Sampled every ${s.every} cycles, after the first cycle (programs are loaded once per process):`, '')
-  p(...table(['measure', 'start', 'end', 'max', 'curve'], s.series.map((x) => [x.name, x.values[0], x.values.at(-1), Math.max(...x.values), spark(x.values)])), '')
+  p(...table(['measure', 'start', 'end', 'max', `curve (${s.series[0].values.length} samples)`], s.series.map((x) => [x.name, x.values[0], x.values.at(-1), Math.max(...x.values), spark(x.values)])), '')
+  p('Samples are taken between cycles, disarmed: map entries are the entries left in faultline\'s hash maps (targets, comms, hosts), which disarm clears. memlock is what the kernel charges for the process\'s BPF maps and programs. RSS: V8\'s heap grows over the first thousands of cycles and then stays; the suite fails if RSS at the end exceeds the first half\'s maximum by 4 MB.', '')
 }
 const h = sections.hostile
 if (h) {

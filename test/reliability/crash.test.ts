@@ -62,7 +62,20 @@ function tcLeftovers(): Omit<Leftovers, 'links'> {
   }
 }
 const describeLeft = (l: Leftovers) =>
-  [...l.qdiscs.map((q) => `qdisc ${q}`), ...l.filters.map((f) => `filter ${f}`), ...l.ifbs.map((i) => `ifb ${i}`), ...l.stateFiles.map((f) => `state file ${f}`), ...l.links.map((id) => `bpf link ${id}`)]
+  [...l.qdiscs, ...l.filters.map((f) => `filter ${f}`), ...l.ifbs.map((i) => `ifb ${i}`), ...l.stateFiles.map((f) => `state file ${f}`), ...l.links.map((id) => `bpf link ${id}`)]
+
+/** Removes by hand what faultline failed to remove: every root and clsact qdisc, flifb devices, state files. */
+function resetNamespace(): void {
+  const devs = nsOut('ip', ['-o', 'link', 'show']).split('\n').map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((d): d is string => !!d)
+  for (const d of devs) {
+    if (d.startsWith('flifb')) nsOut('ip', ['link', 'del', d])
+    else {
+      nsOut('tc', ['qdisc', 'del', 'dev', d, 'root'])
+      nsOut('tc', ['qdisc', 'del', 'dev', d, 'clsact'])
+    }
+  }
+  for (const f of fs.readdirSync(STATE)) if (!f.endsWith('.lock')) fs.rmSync(path.join(STATE, f), { recursive: true, force: true })
+}
 
 const RULES = {
   socket: { syscalls: [{ name: 'sock', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: TCP_PORT } }] },
@@ -158,6 +171,7 @@ async function crashOnce(i: number, r: ReturnType<typeof prng>): Promise<Crash> 
     else if (c.status !== 0) error = `faultline cleanup exited ${c.status}: ${c.stderr}`
   }
   const leftAfter = describeLeft({ ...tcLeftovers(), links: await linksLeft(held.links) })
+  if (leftAfter.length) resetNamespace() // so that the next crash is judged on its own
   if (process.env.FAULTLINE_RELIABILITY_DEBUG) console.log(`crash ${i}: ${Date.now() - t0} ms to check`)
   allHeld.progs.push(...held.progs)
   allHeld.maps.push(...held.maps)
@@ -181,7 +195,7 @@ describe('crashes', () => {
       if (c.leftByCrash.length) table[key].leftSomething++
       if (c.leftAfter.length || c.error) table[key].stillLeft++
     }
-    const category = (what: string) => (what.startsWith('qdisc ') ? `qdisc ${what.split(' ')[2]}` : what.startsWith('filter') ? 'tc filter' : what.startsWith('ifb') ? 'IFB device' : what.startsWith('state') ? 'state file' : 'bpf link')
+    const category = (what: string) => (what.startsWith('qdisc ') ? `qdisc ${what.split(' ')[1]}` : what.startsWith('filter') ? 'tc filter' : what.startsWith('ifb') ? 'IFB device' : what.startsWith('state') ? 'state file' : 'bpf link')
     // How many crashes left each kind of thing.
     const kindsLeft = (f: (c: Crash) => string[]) => {
       const m: Record<string, number> = {}

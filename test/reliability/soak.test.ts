@@ -46,10 +46,10 @@ describe('soak', () => {
     expect(last.fds).toBe(first.fds)
     expect(last.memlockKb).toBe(first.memlockKb)
     expect(last.mapEntries).toBe(first.mapEntries)
-    // RSS: the heap settles after a few hundred cycles; a leak of even 1 KB per cycle would
-    // add 10 MB over 10 000 cycles. Compare the last quarter with the second.
-    const q = Math.floor(samples.length / 4)
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-    expect(median(samples.slice(-q).map((s) => s.rssKb))).toBeLessThan(median(samples.slice(q, 2 * q).map((s) => s.rssKb)) + 8 * 1024)
+    // RSS: V8's heap grows for the first few thousand cycles and then stays (measured: 61 MB
+    // after the first cycle, 83 MB from cycle 5500 to 10 000). A leak of 1 KB per cycle would
+    // add 5 MB over the second half of 10 000 cycles.
+    const half = samples.slice(0, Math.ceil(samples.length / 2))
+    expect(last.rssKb - Math.max(...half.map((s) => s.rssKb))).toBeLessThan(4 * 1024)
   })
 })
