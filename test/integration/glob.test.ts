@@ -68,7 +68,7 @@ function prng(seed: number) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
   const int = (n: number) => Math.floor(next() * n)
-  return { int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)] }
+  return { int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]! }
 }
 
 // Names that overlap (a, ab, aab), dot files, dots inside names, a space.
