@@ -20,6 +20,7 @@ import { describe, it, expect, beforeAll } from 'vitest'
 import picomatch from 'picomatch'
 import { fileURLToPath } from 'node:url'
 import { BpfObject, testRun, type BpfMap, type BpfProgram } from '../../packages/core/src/libbpf/index.js'
+import { prng } from '../support/prng.js'
 
 const OBJECT = fileURLToPath(new URL('../fixtures/bin/glob.bpf.o', import.meta.url))
 const GLOB_LEN = 128 // FL_GLOB_LEN: 127 bytes and the NUL
@@ -55,20 +56,6 @@ function kernelMatch(glob: string, path: string): 'match' | 'no' | 'out of steps
 function reference(glob: string, path: string): boolean {
   const strip = glob.startsWith('/') && path.startsWith('/')
   return picomatch(strip ? glob.slice(1) : glob, PM_OPTIONS)(strip ? path.slice(1) : path)
-}
-
-/** A small deterministic PRNG (mulberry32): the same seed gives the same cases. */
-function prng(seed: number) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  const int = (n: number) => Math.floor(next() * n)
-  return { int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]! }
 }
 
 // Names that overlap (a, ab, aab), dot files, dots inside names, a space.

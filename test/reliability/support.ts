@@ -16,19 +16,7 @@ export function scaled(full: number, min = 1): number {
   return Math.max(min, Math.round(full * SCALE))
 }
 
-/** mulberry32: the same seed gives the same run; the seed is printed in the figures. */
-export function prng(seed: number) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  const int = (n: number) => Math.floor(next() * n)
-  return { next, int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]! }
-}
+export { prng } from '../support/prng.js'
 export const SEED = Number(process.env.FAULTLINE_RELIABILITY_SEED ?? 11)
 
 export function machine(): { kernel: string; cpus: string; node: string; host: string } {
