@@ -1,0 +1,257 @@
+/**
+ * faultline inside real OCI containers (runc; own pid, mount, ipc and uts namespaces, the host's
+ * network), as CI runs tests: GitHub Actions `container:` jobs, GitLab's Docker executor,
+ * Kubernetes runners. The program inside (test/fixtures/container-run.mjs) arms with the built
+ * package and reports what its processes saw; the test outside checks it, and checks processes
+ * outside the container. Each scenario runs with only the capabilities `faultline doctor` names
+ * (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN) and with every capability (--privileged).
+ */
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
+import dgram from 'node:dgram'
+import net from 'node:net'
+import path from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { startContainer, deleteContainers, DOCTOR_CAPS, type Container, type ContainerOptions } from '../support/container.js'
+import { startServer, tryConnect, FIXTURES, type Server } from '../support/net.js'
+import { skipUnless, skipUnlessRunc } from '../support/requires.js'
+import { kernelLock } from '../support/kernel-lock.js'
+
+const RUN = path.join(FIXTURES, 'container-run.mjs')
+const BYSTANDER = path.join(FIXTURES, 'bystander.cjs')
+
+type Line = Record<string, unknown>
+interface Done {
+  done: true
+  results?: unknown[]
+  fired?: Record<string, number>
+  error?: { name: string; message: string }
+  after?: unknown[]
+}
+
+const PRIVILEGES: [string, Pick<ContainerOptions, 'capabilities'>][] = [
+  ['with only the capabilities doctor names', { capabilities: DOCTOR_CAPS }],
+  ['privileged', { capabilities: 'privileged' }],
+]
+
+/** A container whose pid 1 is a shell (like `sh -c "npm test"`) running the program; with a bystander, a sibling of it. */
+function launch(plan: object, opts: Pick<ContainerOptions, 'capabilities' | 'cgroupns'>, bystander = false): Container {
+  const run = `node ${RUN} '${JSON.stringify(plan)}'`
+  return startContainer({ ...opts, args: ['sh', '-c', bystander ? `node ${BYSTANDER} /tmp/by & ${run}` : run] })
+}
+
+async function finished(c: Container, round = 0): Promise<Done> {
+  const done = await c.line<Done & Line>((l) => l.done === true && l.round === round)
+  if (done.error) throw new Error(`in container: ${done.error.name}: ${done.error.message}\nstderr: ${c.stderr()}`)
+  return done
+}
+
+let server: Server
+beforeAll(async () => {
+  server = await startServer()
+})
+afterAll(async () => {
+  await server.close()
+})
+afterEach(deleteContainers)
+
+const refuse = (name: string, port: number, errno = 'ECONNREFUSED') => ({ syscalls: [{ name, syscall: 'connect', errno, match: { port } }] })
+
+describe.each(PRIVILEGES)('socket faults in a container, %s', (_label, privileges) => {
+  it('fails connect for the test process and its children; a bystander in the same container and processes outside are untouched', async (ctx) => {
+    skipUnlessRunc(ctx)
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const c = launch(
+      {
+        config: refuse('db-down', server.port),
+        steps: [{ connect: server.port }, { child: server.port }, { grandchild: server.port }, { bystander: server.port }, { sync: 'outside' }, { targets: true }],
+        after: [{ connect: server.port }, { child: server.port }],
+      },
+      privileges,
+      true,
+    )
+    await c.line((l) => l.sync === 'outside')
+    // armed in the container: the host's own processes connect as usual
+    expect(await tryConnect(server.port)).toBe('ok')
+    c.send('go')
+    const done = await finished(c)
+    expect(done.results!.slice(0, 4)).toEqual(['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED', 'ok'])
+    expect(done.fired).toEqual({ 'db-down': 3 })
+    // targets() speaks the caller's namespace: the program's own pid as it saw it
+    const ready = await c.line<{ pid: number }>((l) => l.ready === true)
+    expect(done.results![5]).toContain(ready.pid)
+    expect(done.after).toEqual(['ok', 'ok'])
+    expect((await c.exited).code).toBe(0)
+  })
+
+  it('two containers armed at once each see only their own faults', async (ctx) => {
+    skipUnlessRunc(ctx)
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    // Both fail the same port, with different errnos: a fault taken from the other container shows.
+    const plan = (errno: string) => ({
+      config: refuse('mine', server.port, errno),
+      syncBeforeArm: true,
+      steps: [{ sync: 'armed' }, { connect: server.port }, { child: server.port }, { sync: 'checked' }],
+    })
+    const a = launch(plan('ECONNREFUSED'), privileges)
+    const b = launch(plan('ENETUNREACH'), privileges)
+    await Promise.all([a.line((l) => l.sync === 'arm-0'), b.line((l) => l.sync === 'arm-0')])
+    a.send('arm')
+    b.send('arm')
+    await Promise.all([a.line((l) => l.sync === 'armed'), b.line((l) => l.sync === 'armed')])
+    expect(await tryConnect(server.port)).toBe('ok')
+    a.send('go')
+    b.send('go')
+    await Promise.all([a.line((l) => l.sync === 'checked'), b.line((l) => l.sync === 'checked')])
+    a.send('done')
+    b.send('done')
+    const [da, db] = await Promise.all([finished(a), finished(b)])
+    expect(da.results!.slice(1, 3)).toEqual(['ECONNREFUSED', 'ECONNREFUSED'])
+    expect(db.results!.slice(1, 3)).toEqual(['ENETUNREACH', 'ENETUNREACH'])
+    expect(da.fired).toEqual({ mine: 2 })
+    expect(db.fired).toEqual({ mine: 2 })
+  })
+})
+
+// --- network rules: two containers on the host network, each with drop and shaping rules
+
+/** Counts datagrams per sender tag. */
+async function udpCounter(): Promise<{ port: number; count(tag: string): number; close(): void }> {
+  const s = dgram.createSocket('udp4')
+  const seen = new Map<string, number>()
+  s.on('message', (m) => {
+    const tag = m.toString().split(':')[0]!
+    seen.set(tag, (seen.get(tag) ?? 0) + 1)
+  })
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+  return { port: s.address().port, count: (t) => seen.get(t) ?? 0, close: () => s.close() }
+}
+
+/** A TCP sink that answers "done" once the client has sent everything. */
+async function sink(): Promise<Server> {
+  const srv = net.createServer((s) => {
+    s.on('data', () => {})
+    s.on('end', () => s.end('done'))
+    s.on('error', () => {})
+  })
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  return { port: (srv.address() as net.AddressInfo).port, close: () => new Promise((r) => srv.close(() => r())) }
+}
+
+interface TcView {
+  qdiscs: { kind: string; handle: string; root?: boolean }[]
+  ingress: unknown[]
+  egress: unknown[]
+}
+
+function hostTc(dev: string): TcView {
+  const j = (args: string[]) => {
+    const r = spawnSync('tc', ['-j', ...args], { encoding: 'utf8' })
+    return r.stdout.trim() ? JSON.parse(r.stdout) : []
+  }
+  return { qdiscs: j(['qdisc', 'show', 'dev', dev]), ingress: j(['filter', 'show', 'dev', dev, 'ingress']), egress: j(['filter', 'show', 'dev', dev, 'egress']) }
+}
+
+const ifbDevices = () => (spawnSync('ip', ['-j', 'link', 'show', 'type', 'ifb'], { encoding: 'utf8' }).stdout.match(/"ifname":"flifb[^"]*"/g) ?? []).sort()
+
+/** 64 KB at 1 mbit: at least ~0.5 s shaped, milliseconds unshaped. */
+const BYTES = 64 * 1024
+const RATE_BPS = 1e6
+
+/** Whether everything `before` listed (qdiscs, tc filters) is still in `now`. */
+function keeps(now: TcView, before: TcView): boolean {
+  const has = (list: unknown[], x: unknown) => list.some((y) => JSON.stringify(y) === JSON.stringify(x))
+  return (['qdiscs', 'ingress', 'egress'] as const).every((k) => (before[k] as unknown[]).every((x) => has(now[k] as unknown[], x)))
+}
+
+describe.each(PRIVILEGES)('network rules in two containers on the host network, %s', (_label, privileges) => {
+  const lock = kernelLock('tc')
+  beforeAll(lock.acquire, 600_000)
+  afterAll(lock.release)
+
+  it.each(['tcx', 'cls-bpf'] as const)(
+    'drop and bandwidth rules (%s): each container sees only its own, and neither sweeps the other\'s tc state',
+    async (mechanism, ctx) => {
+      skipUnlessRunc(ctx)
+      skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf', mechanism, 'htb')
+      const udp = await udpCounter()
+      const sinkA = await sink()
+      const sinkB = await sink()
+      const baseline = { tc: hostTc('lo'), ifb: ifbDevices() }
+      const drop = { name: 'drop-udp', action: 'drop', direction: 'egress', protocol: 'udp', port: udp.port, mechanism }
+      const thin = (port: number) => ({ name: 'thin', action: 'bandwidth', rate: '1mbit', direction: 'egress', protocol: 'tcp', port, interface: 'lo', mechanism })
+      try {
+        // A drops and shapes on lo, and stays armed while B arms three times: drop only (both
+        // armed at once), drop + shaping on lo (refused: one process at a time shapes an
+        // interface), and once A is done, drop + shaping again. No arming may sweep A's state.
+        const a = launch(
+          {
+            config: { network: [drop, thin(sinkA.port)] },
+            steps: [{ sync: 'armed' }, { udp: udp.port, count: 20, tag: 'a' }, { transfer: sinkA.port, bytes: BYTES }, { transfer: sinkB.port, bytes: BYTES }, { sync: 'checked' }],
+          },
+          privileges,
+        )
+        await a.line((l) => l.sync === 'armed')
+        const armedA = hostTc('lo')
+        expect(armedA.qdiscs.find((q) => q.root)?.handle).toBe('fa17:')
+        const b = launch(
+          {
+            rounds: [
+              { config: { network: [drop] }, steps: [{ sync: 'armed' }, { udp: udp.port, count: 20, tag: 'b' }, { transfer: sinkA.port, bytes: BYTES }, { sync: 'checked' }] },
+              { config: { network: [drop, thin(sinkB.port)] } },
+              { syncBeforeArm: true, config: { network: [drop, thin(sinkB.port)] }, steps: [{ udp: udp.port, count: 20, tag: 'b3' }, { transfer: sinkB.port, bytes: BYTES }] },
+            ],
+          },
+          privileges,
+        )
+        await b.line((l) => l.sync === 'armed')
+        expect(keeps(hostTc('lo'), armedA)).toBe(true) // B's arming left A's qdiscs and filters
+        a.send('go')
+        b.send('go')
+        await Promise.all([a.line((l) => l.sync === 'checked'), b.line((l) => l.sync === 'checked')])
+        const s = dgram.createSocket('udp4')
+        await new Promise<void>((r) => s.send('host:0', udp.port, '127.0.0.1', () => (s.close(), r())))
+        b.send('done')
+        const db1 = await finished(b, 0)
+        const db2 = await b.line<Done & Line>((l) => l.done === true && l.round === 1)
+        // still armed in A: B's refused arming (and its undoing) left A's state alone
+        expect(db2.error?.name).toBe('FaultlineBusyError')
+        expect(db2.error?.message).toMatch(/\blo\b/)
+        expect(keeps(hostTc('lo'), armedA)).toBe(true)
+        a.send('done')
+        const da = await finished(a, 0)
+        await b.line((l) => l.sync === 'arm-2')
+        b.send('arm')
+        const db3 = await finished(b, 2)
+        expect((await a.exited).code).toBe(0)
+        expect((await b.exited).code).toBe(0)
+
+        // each container's datagrams were dropped by its own rule; the host's got through
+        expect(udp.count('a')).toBe(0)
+        expect(udp.count('b')).toBe(0)
+        expect(udp.count('b3')).toBe(0)
+        expect(udp.count('host')).toBe(1)
+        expect(da.fired!['drop-udp']).toBe(20)
+        expect(db1.fired!['drop-udp']).toBe(20)
+        expect(db3.fired!['drop-udp']).toBe(20)
+        // An upload to a shaped port took at least what 1 mbit allows (less a burst); A's upload
+        // to another port and B's upload to A's shaped port were not shaped by A's class.
+        const minMs = ((BYTES * 8) / RATE_BPS) * 1000 * 0.6
+        const [shapedA, unshapedA] = da.results!.slice(2, 4) as number[]
+        const unshapedB = db1.results![2] as number
+        const shapedB = db3.results![1] as number
+        expect(shapedA).toBeGreaterThan(minMs)
+        expect(shapedB).toBeGreaterThan(minMs)
+        expect(unshapedA).toBeLessThan(shapedA / 3)
+        expect(unshapedB).toBeLessThan(shapedA / 3)
+        // both disarmed: lo and the IFB devices are as they were
+        expect(hostTc('lo')).toEqual(baseline.tc)
+        expect(ifbDevices()).toEqual(baseline.ifb)
+      } finally {
+        udp.close()
+        await sinkA.close()
+        await sinkB.close()
+      }
+    },
+    240_000,
+  )
+})
