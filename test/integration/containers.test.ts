@@ -39,6 +39,12 @@ function launch(plan: object, opts: Pick<ContainerOptions, 'capabilities' | 'cgr
   return startContainer({ ...opts, args: ['sh', '-c', bystander ? `node ${BYSTANDER} /tmp/by & ${run}` : run] })
 }
 
+/** Waits for the program's {"sync": label}; fails at once if it reported an error instead. */
+async function synced(c: Container, label: string): Promise<void> {
+  const l = await c.line<Done & Line>((x) => x.sync === label || (x.done === true && !!x.error))
+  if (l.error) throw new Error(`in container: ${l.error.name}: ${l.error.message}`)
+}
+
 async function finished(c: Container, round = 0): Promise<Done> {
   const done = await c.line<Done & Line>((l) => l.done === true && l.round === round)
   if (done.error) throw new Error(`in container: ${done.error.name}: ${done.error.message}\nstderr: ${c.stderr()}`)
@@ -69,7 +75,7 @@ describe.each(PRIVILEGES)('socket faults in a container, %s', (_label, privilege
       privileges,
       true,
     )
-    await c.line((l) => l.sync === 'outside')
+    await synced(c, 'outside')
     // armed in the container: the host's own processes connect as usual
     expect(await tryConnect(server.port)).toBe('ok')
     c.send('go')
@@ -94,14 +100,14 @@ describe.each(PRIVILEGES)('socket faults in a container, %s', (_label, privilege
     })
     const a = launch(plan('ECONNREFUSED'), privileges)
     const b = launch(plan('ENETUNREACH'), privileges)
-    await Promise.all([a.line((l) => l.sync === 'arm-0'), b.line((l) => l.sync === 'arm-0')])
+    await Promise.all([synced(a, 'arm-0'), synced(b, 'arm-0')])
     a.send('arm')
     b.send('arm')
-    await Promise.all([a.line((l) => l.sync === 'armed'), b.line((l) => l.sync === 'armed')])
+    await Promise.all([synced(a, 'armed'), synced(b, 'armed')])
     expect(await tryConnect(server.port)).toBe('ok')
     a.send('go')
     b.send('go')
-    await Promise.all([a.line((l) => l.sync === 'checked'), b.line((l) => l.sync === 'checked')])
+    await Promise.all([synced(a, 'checked'), synced(b, 'checked')])
     a.send('done')
     b.send('done')
     const [da, db] = await Promise.all([finished(a), finished(b)])
@@ -190,7 +196,7 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
           },
           privileges,
         )
-        await a.line((l) => l.sync === 'armed')
+        await synced(a, 'armed')
         const armedA = hostTc('lo')
         expect(armedA.qdiscs.find((q) => q.root)?.handle).toBe('fa17:')
         const b = launch(
@@ -203,11 +209,11 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
           },
           privileges,
         )
-        await b.line((l) => l.sync === 'armed')
+        await synced(b, 'armed')
         expect(keeps(hostTc('lo'), armedA)).toBe(true) // B's arming left A's qdiscs and filters
         a.send('go')
         b.send('go')
-        await Promise.all([a.line((l) => l.sync === 'checked'), b.line((l) => l.sync === 'checked')])
+        await Promise.all([synced(a, 'checked'), synced(b, 'checked')])
         const s = dgram.createSocket('udp4')
         await new Promise<void>((r) => s.send('host:0', udp.port, '127.0.0.1', () => (s.close(), r())))
         b.send('done')
@@ -219,7 +225,7 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
         expect(keeps(hostTc('lo'), armedA)).toBe(true)
         a.send('done')
         const da = await finished(a, 0)
-        await b.line((l) => l.sync === 'arm-2')
+        await synced(b, 'arm-2')
         b.send('arm')
         const db3 = await finished(b, 2)
         expect((await a.exited).code).toBe(0)

@@ -3,8 +3,8 @@
  * Kubernetes). Nothing is pulled: the image is the host's own files. A bundle's rootfs binds the
  * host's /usr, /etc and /lib* (and /bin, /sbin where they are directories) and this checkout
  * read-only, at the same paths, with a writable tmpfs /tmp and /run. The container has its own
- * pid, mount, ipc and uts namespaces, the host's network unless `network: 'own'`, and the host's
- * cgroup namespace unless `cgroupns: true` (Docker's default on cgroup v2 hosts).
+ * pid, mount, ipc and uts namespaces, the host's network unless `network: 'own'`, and runc's
+ * choice of cgroup namespace (private on cgroup v2 hosts, as Docker's) unless `cgroupns` says.
  *
  * `process.rlimits` is removed from `runc spec`'s output: root on our machines lacks
  * CAP_SYS_RESOURCE, so raising RLIMIT_NOFILE above the hard limit is refused (podman and crun
@@ -56,7 +56,7 @@ export interface ContainerOptions {
   cwd?: string
   /** 'host' (default): the host's network namespace, like `--network host`. */
   network?: 'host' | 'own'
-  /** A private cgroup namespace (the cgroup2 mount shows the container's own cgroup as its root). */
+  /** A private cgroup namespace (the cgroup2 mount shows the container's own cgroup as its root); default runc's choice. */
   cgroupns?: boolean
   /** 'privileged': every capability the host has; or a list of names. Default: Docker's default set. */
   capabilities?: 'privileged' | readonly string[]
@@ -160,8 +160,10 @@ function bundle(opts: ContainerOptions): { id: string; dir: string } {
     spec.linux.readonlyPaths = []
   }
   const ns = spec.linux.namespaces.filter((n: { type: string }) => n.type !== 'network' || opts.network === 'own')
-  if (opts.cgroupns) ns.push({ type: 'cgroup' })
-  spec.linux.namespaces = ns
+  spec.linux.namespaces = ns.filter((n: { type: string }) => n.type !== 'cgroup')
+  // runc's own choice (a private one on cgroup v2 hosts) unless the option says
+  const runcCgroupns = ns.some((n: { type: string }) => n.type === 'cgroup')
+  if (opts.cgroupns ?? runcCgroupns) spec.linux.namespaces.push({ type: 'cgroup' })
   if (opts.seccomp === 'block-bpf') {
     spec.linux.seccomp = {
       defaultAction: 'SCMP_ACT_ALLOW',
