@@ -11,7 +11,8 @@ import dgram from 'node:dgram'
 import net from 'node:net'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { startContainer, deleteContainers, DOCTOR_CAPS, type Container, type ContainerOptions } from '../support/container.js'
+import { startContainer, deleteContainers, DOCTOR_CAPS, REPO, type Container, type ContainerOptions } from '../support/container.js'
+import { FEATURES, probeFeature } from '../../packages/core/src/kernel/index.js'
 import { startServer, tryConnect, FIXTURES, type Server } from '../support/net.js'
 import { skipUnless, skipUnlessRunc } from '../support/requires.js'
 import { kernelLock } from '../support/kernel-lock.js'
@@ -260,4 +261,73 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
     },
     240_000,
   )
+})
+
+// --- doctor knows it runs in a container, and what the container lacks
+
+interface DoctorJson {
+  container: { detected: boolean; pidNamespace: boolean; seccomp: string }
+  missingCapabilities: string[]
+  features: { feature: string; available: boolean; reason: string; missingCapabilities?: string[] }[]
+  usable: boolean
+  machineReady: boolean
+  problems: string[]
+  recipes?: { docker: string; podman: string; githubActions: string; kubernetes: string }
+}
+
+async function doctorIn(opts: Pick<ContainerOptions, 'capabilities' | 'seccomp' | 'user'>): Promise<{ code: number | null; report: DoctorJson }> {
+  const c = startContainer({ ...opts, args: ['node', path.join(REPO, 'packages/core/dist/cli/main.js'), 'doctor', '--json'] })
+  c.process.stdin!.end()
+  const { code, stdout, stderr } = await c.exited
+  try {
+    return { code, report: JSON.parse(stdout.join('\n')) as DoctorJson }
+  } catch {
+    throw new Error(`doctor in a container exited ${code}: ${stdout.join('\n')}\n${stderr}`)
+  }
+}
+
+describe('faultline doctor in a container', () => {
+  it('with Docker\'s default capabilities: detects the container, probes nothing it may not, names the flags to add, exits 0', async (ctx) => {
+    skipUnlessRunc(ctx)
+    const { code, report } = await doctorIn({})
+    expect(report.container).toMatchObject({ detected: true, pidNamespace: true, seccomp: 'disabled' })
+    expect(report.missingCapabilities).toEqual(['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN'])
+    for (const f of report.features) {
+      expect(f.reason).not.toMatch(/not supported by this kernel/)
+      expect(f.missingCapabilities?.length, f.feature).toBeGreaterThan(0)
+    }
+    expect(report.recipes?.docker).toBe('docker run --cap-add BPF --cap-add PERFMON --cap-add NET_ADMIN ...')
+    expect(report.recipes?.githubActions).toContain('options: --cap-add BPF --cap-add PERFMON --cap-add NET_ADMIN')
+    expect(report.recipes?.kubernetes).toContain('add: [BPF, PERFMON, NET_ADMIN]')
+    expect(report.usable).toBe(false)
+    expect(code).toBe(0)
+  })
+
+  it.each([
+    ['the capabilities doctor names, as root', { capabilities: DOCTOR_CAPS }],
+    ['the capabilities doctor names, as nobody', { capabilities: DOCTOR_CAPS, user: { uid: 65534, gid: 65534 } }],
+    ['privileged', { capabilities: 'privileged' as const }],
+  ])('with %s: every feature as the host\'s root sees it, usable', async (_label, opts, ctx) => {
+    skipUnlessRunc(ctx)
+    const { code, report } = await doctorIn(opts)
+    expect(report.container.detected).toBe(true)
+    expect(report.missingCapabilities).toEqual([])
+    const host = Object.fromEntries(FEATURES.map((f) => [f, probeFeature(f).available]))
+    expect(Object.fromEntries(report.features.map((f) => [f.feature, f.available]))).toEqual(host)
+    expect(report.usable).toBe(true)
+    expect(report.recipes).toBeUndefined()
+    expect(code).toBe(0)
+  })
+
+  it('with a seccomp profile that refuses bpf(): says so and names seccomp=unconfined, exits 1', async (ctx) => {
+    skipUnlessRunc(ctx)
+    skipUnless(ctx, 'tp_btf')
+    const { code, report } = await doctorIn({ capabilities: DOCTOR_CAPS, seccomp: 'block-bpf' })
+    expect(report.container.seccomp).toBe('filter')
+    expect(report.features.find((f) => f.feature === 'tp_btf')!.reason).toMatch(/^EPERM.*seccomp filter/)
+    expect(report.problems.join('\n')).toMatch(/seccomp/)
+    expect(report.recipes?.docker).toContain('--security-opt seccomp=unconfined')
+    expect(report.recipes?.kubernetes).toContain('seccompProfile: { type: Unconfined }')
+    expect(code).toBe(1)
+  })
 })
