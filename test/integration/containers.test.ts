@@ -14,10 +14,12 @@ import { spawnSync } from 'node:child_process'
 import { startContainer, deleteContainers, DOCTOR_CAPS, REPO, type Container, type ContainerOptions } from '../support/container.js'
 import { FEATURES, probeFeature } from '../../packages/core/src/kernel/index.js'
 import { startServer, tryConnect, FIXTURES, type Server } from '../support/net.js'
-import { skipUnless, skipUnlessRunc } from '../support/requires.js'
+import { skipUnless, skipUnlessAny, skipUnlessRunc } from '../support/requires.js'
 import { kernelLock } from '../support/kernel-lock.js'
 
 const RUN = path.join(FIXTURES, 'container-run.mjs')
+/** Starting containers under TCG on a loaded machine takes tens of seconds. */
+const SLOW = 300_000
 const BYSTANDER = path.join(FIXTURES, 'bystander.cjs')
 
 type Line = Record<string, unknown>
@@ -88,7 +90,7 @@ describe.each(PRIVILEGES)('socket faults in a container, %s', (_label, privilege
     expect(done.results![5]).toContain(ready.pid)
     expect(done.after).toEqual(['ok', 'ok'])
     expect((await c.exited).code).toBe(0)
-  })
+  }, SLOW)
 
   it('two containers armed at once each see only their own faults', async (ctx) => {
     skipUnlessRunc(ctx)
@@ -116,7 +118,28 @@ describe.each(PRIVILEGES)('socket faults in a container, %s', (_label, privilege
     expect(db.results!.slice(1, 3)).toEqual(['ENETUNREACH', 'ENETUNREACH'])
     expect(da.fired).toEqual({ mine: 2 })
     expect(db.fired).toEqual({ mine: 2 })
-  })
+  }, SLOW)
+})
+
+describe.each(PRIVILEGES)('syscall faults in a container, %s', (_label, privileges) => {
+  it('fails openat of one file for the test process and its child, not for a bystander or the host', async (ctx) => {
+    skipUnlessRunc(ctx)
+    skipUnlessAny(ctx, 'lsm', 'security-fmod-ret', 'fmod-ret-syscall', 'kprobe-override')
+    // /tmp is the container's own tmpfs: the file is made inside, the host opens its own path
+    const file = '/tmp/fl-guarded'
+    const c = startContainer({
+      ...privileges,
+      args: ['sh', '-c', `echo x > ${file} && node ${RUN} '${JSON.stringify({
+        config: { syscalls: [{ name: 'no-open', syscall: 'openat', errno: 'EACCES', match: { path: file } }] },
+        steps: [{ open: file }, { childOpen: file }, { open: '/etc/hostname' }],
+        after: [{ open: file }],
+      })}'`],
+    })
+    const done = await finished(c)
+    expect(done.results).toEqual(['EACCES', 'EACCES', 'ok'])
+    expect(done.fired).toEqual({ 'no-open': 2 })
+    expect(done.after).toEqual(['ok'])
+  }, SLOW)
 })
 
 // --- network rules: two containers on the host network, each with drop and shaping rules
@@ -158,7 +181,7 @@ function hostTc(dev: string): TcView {
   return { qdiscs: j(['qdisc', 'show', 'dev', dev]), ingress: j(['filter', 'show', 'dev', dev, 'ingress']), egress: j(['filter', 'show', 'dev', dev, 'egress']) }
 }
 
-const ifbDevices = () => (spawnSync('ip', ['-j', 'link', 'show', 'type', 'ifb'], { encoding: 'utf8' }).stdout.match(/"ifname":"flifb[^"]*"/g) ?? []).sort()
+const ifbDevices = () => ((JSON.parse(spawnSync('ip', ['-j', 'link', 'show', 'type', 'ifb'], { encoding: 'utf8' }).stdout || '[]') as { ifname: string }[]).map((d) => d.ifname)).sort()
 
 /** 64 KB at 1 mbit: at least ~0.5 s shaped, milliseconds unshaped. */
 const BYTES = 64 * 1024
@@ -185,7 +208,9 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
       const sinkB = await sink()
       const baseline = { tc: hostTc('lo'), ifb: ifbDevices() }
       const drop = { name: 'drop-udp', action: 'drop', direction: 'egress', protocol: 'udp', port: udp.port, mechanism }
-      const thin = (port: number) => ({ name: 'thin', action: 'bandwidth', rate: '1mbit', direction: 'egress', protocol: 'tcp', port, interface: 'lo', mechanism })
+      // both directions where the kernel can shape ingress: A then has an IFB device too
+      const both = probeFeature('ifb-redirect').available
+      const thin = (port: number) => ({ name: 'thin', action: 'bandwidth', rate: '1mbit', direction: both ? 'both' : 'egress', protocol: 'tcp', port, interface: 'lo', mechanism })
       try {
         // A drops and shapes on lo, and stays armed while B arms three times: drop only (both
         // armed at once), drop + shaping on lo (refused: one process at a time shapes an
@@ -199,7 +224,9 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
         )
         await synced(a, 'armed')
         const armedA = hostTc('lo')
+        const ifbA = ifbDevices()
         expect(armedA.qdiscs.find((q) => q.root)?.handle).toBe('fa17:')
+        expect(ifbA.length).toBe(baseline.ifb.length + (both ? 1 : 0))
         const b = launch(
           {
             rounds: [
@@ -212,6 +239,7 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
         )
         await synced(b, 'armed')
         expect(keeps(hostTc('lo'), armedA)).toBe(true) // B's arming left A's qdiscs and filters
+        expect(ifbDevices()).toEqual(ifbA)
         a.send('go')
         b.send('go')
         await Promise.all([synced(a, 'checked'), synced(b, 'checked')])
@@ -224,6 +252,7 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
         expect(db2.error?.name).toBe('FaultlineBusyError')
         expect(db2.error?.message).toMatch(/\blo\b/)
         expect(keeps(hostTc('lo'), armedA)).toBe(true)
+        expect(ifbDevices()).toEqual(ifbA)
         a.send('done')
         const da = await finished(a, 0)
         await synced(b, 'arm-2')
@@ -259,7 +288,7 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
         await sinkB.close()
       }
     },
-    240_000,
+    SLOW,
   )
 })
 
@@ -301,7 +330,7 @@ describe('faultline doctor in a container', () => {
     expect(report.recipes?.kubernetes).toContain('add: [BPF, PERFMON, NET_ADMIN]')
     expect(report.usable).toBe(false)
     expect(code).toBe(0)
-  })
+  }, SLOW)
 
   it.each([
     ['the capabilities doctor names, as root', { capabilities: DOCTOR_CAPS }],
@@ -317,7 +346,7 @@ describe('faultline doctor in a container', () => {
     expect(report.usable).toBe(true)
     expect(report.recipes).toBeUndefined()
     expect(code).toBe(0)
-  })
+  }, SLOW)
 
   it('with a seccomp profile that refuses bpf(): says so and names seccomp=unconfined, exits 1', async (ctx) => {
     skipUnlessRunc(ctx)
@@ -329,5 +358,5 @@ describe('faultline doctor in a container', () => {
     expect(report.recipes?.docker).toContain('--security-opt seccomp=unconfined')
     expect(report.recipes?.kubernetes).toContain('seccompProfile: { type: Unconfined }')
     expect(code).toBe(1)
-  })
+  }, SLOW)
 })

@@ -227,7 +227,7 @@ export function startContainer(opts: ContainerOptions): Container {
     stderr: () => stderr,
     send: (line) => proc.stdin!.write(`${line}\n`),
     exited,
-    line<T>(pred: (l: T) => boolean, timeoutMs = 120_000): Promise<T> {
+    line<T>(pred: (l: T) => boolean, timeoutMs = 240_000): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`container ${id}: no matching line in ${timeoutMs} ms; stdout: ${stdout.join('\n')}\nstderr: ${stderr}`)), timeoutMs)
         const check = () => {
