@@ -187,6 +187,31 @@ const ifbDevices = () => ((JSON.parse(spawnSync('ip', ['-j', 'link', 'show', 'ty
 const BYTES = 64 * 1024
 const RATE_BPS = 1e6
 
+const upDevices = () => (JSON.parse(spawnSync('ip', ['-j', 'link', 'show', 'up'], { encoding: 'utf8' }).stdout || '[]') as { ifname: string }[]).map((d) => d.ifname)
+
+/**
+ * Removes what the containers' faultline left on the host's interfaces beyond `before` (a
+ * failed test kills armed containers: their qdiscs, filters and IFB devices are not links).
+ * Runs under the tc lock; faultline's tags: filter priority 3863, root qdisc fa17:, flifb*.
+ */
+function removeLeftovers(before: Map<string, TcView>, ifbs: string[]): void {
+  for (const dev of upDevices()) {
+    const was = before.get(dev)
+    const now = hostTc(dev)
+    for (const dir of ['ingress', 'egress'] as const) {
+      const had = JSON.stringify(was?.[dir] ?? [])
+      if (!had.includes('"pref":3863') && JSON.stringify(now[dir]).includes('"pref":3863')) spawnSync('tc', ['filter', 'del', 'dev', dev, dir, 'pref', '3863'])
+    }
+    const hadRoot = was?.qdiscs.some((q) => q.root && q.handle === 'fa17:')
+    if (!hadRoot && now.qdiscs.some((q) => q.root && q.handle === 'fa17:')) spawnSync('tc', ['qdisc', 'del', 'dev', dev, 'root', 'handle', 'fa17:'])
+    const after = hostTc(dev)
+    if (!was?.qdiscs.some((q) => q.kind === 'clsact') && after.qdiscs.some((q) => q.kind === 'clsact') && !after.ingress.length && !after.egress.length) {
+      spawnSync('tc', ['qdisc', 'del', 'dev', dev, 'clsact'])
+    }
+  }
+  for (const d of ifbDevices()) if (d.startsWith('flifb') && !ifbs.includes(d)) spawnSync('ip', ['link', 'del', d])
+}
+
 /** Whether everything `before` listed (qdiscs, tc filters) is still in `now`. */
 function keeps(now: TcView, before: TcView): boolean {
   const has = (list: unknown[], x: unknown) => list.some((y) => JSON.stringify(y) === JSON.stringify(x))
@@ -207,6 +232,7 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
       const sinkA = await sink()
       const sinkB = await sink()
       const baseline = { tc: hostTc('lo'), ifb: ifbDevices() }
+      const everyDevice = new Map(upDevices().map((d) => [d, hostTc(d)]))
       const drop = { name: 'drop-udp', action: 'drop', direction: 'egress', protocol: 'udp', port: udp.port, mechanism }
       // both directions where the kernel can shape ingress: A then has an IFB device too
       const both = probeFeature('ifb-redirect').available
@@ -283,6 +309,8 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
         expect(hostTc('lo')).toEqual(baseline.tc)
         expect(ifbDevices()).toEqual(baseline.ifb)
       } finally {
+        deleteContainers()
+        removeLeftovers(everyDevice, baseline.ifb)
         udp.close()
         await sinkA.close()
         await sinkB.close()
