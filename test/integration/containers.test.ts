@@ -264,7 +264,7 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
           privileges,
         )
         await synced(b, 'armed')
-        expect(keeps(hostTc('lo'), armedA)).toBe(true) // B's arming left A's qdiscs and filters
+        expect(keeps(hostTc('lo'), armedA), JSON.stringify({ before: armedA, now: hostTc('lo') })).toBe(true) // B's arming left A's qdiscs and filters
         expect(ifbDevices()).toEqual(ifbA)
         a.send('go')
         b.send('go')
@@ -275,9 +275,9 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
         const db1 = await finished(b, 0)
         const db2 = await b.line<Done & Line>((l) => l.done === true && l.round === 1)
         // still armed in A: B's refused arming (and its undoing) left A's state alone
-        expect(db2.error?.name).toBe('FaultlineBusyError')
+        expect(db2.error?.name, JSON.stringify(db2.error ?? db2)).toBe('FaultlineBusyError')
         expect(db2.error?.message).toMatch(/\blo\b/)
-        expect(keeps(hostTc('lo'), armedA)).toBe(true)
+        expect(keeps(hostTc('lo'), armedA), JSON.stringify({ before: armedA, now: hostTc('lo') })).toBe(true)
         expect(ifbDevices()).toEqual(ifbA)
         a.send('done')
         const da = await finished(a, 0)
