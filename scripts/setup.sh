@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what faultline needs on a fresh Debian/Ubuntu machine (as root), only what is missing:
-# clang (BPF build), libbpf1 + libbpf-dev (runtime + headers), bpftool and iproute2 (tests),
+# clang (BPF build), libbpf1 + libbpf-dev (runtime + headers), bpftool, iproute2 and runc (tests),
 # then the npm dependencies. Safe to run again: it does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,7 @@ command -v strace >/dev/null || need+=(strace)
 command -v python3 >/dev/null || need+=(python3)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 command -v go >/dev/null || need+=(golang-go)  # the Go fixture: Go's runtime makes raw syscalls
+command -v runc >/dev/null || need+=(runc)  # the container tests (test/integration/containers.test.ts)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "faultline setup: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

@@ -9,6 +9,7 @@
  * report carries (it drops ctx.skip's note): scripts/summarize.mjs and the VM matrix read it.
  */
 import { probeFeature, type Feature } from '../../packages/core/src/kernel/index.js'
+import { runcUnavailable } from './container.js'
 
 export function requires(...features: Feature[]): string | undefined {
   for (const f of features) {
@@ -43,4 +44,13 @@ export function skipUnless(ctx: SkipContext, ...features: Feature[]): void {
 export function skipUnlessAny(ctx: SkipContext, ...features: Feature[]): void {
   if (features.some((f) => probeFeature(f).available)) return
   skipBecause(ctx, `requires one of ${features.join('|')}: ${features.map((f) => `${f}: ${probeFeature(f).reason}`).join('; ')}`)
+}
+
+/**
+ * Skips the running test unless OCI containers can be run here (runc installed and working, as
+ * root): the reason reads "requires runc: ...", a tag the VM matrix checks like a kernel feature.
+ */
+export function skipUnlessRunc(ctx: SkipContext): void {
+  const reason = runcUnavailable()
+  if (reason) skipBecause(ctx, `requires runc: ${reason}`)
 }

@@ -17,7 +17,7 @@ const EXTRA_MODULES = ['overlay', 'sch_netem', 'sch_tbf', 'sch_ingress', 'cls_bp
 export const KERNELS = {
   host: {
     describe: 'the running kernel, no VM',
-    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'cls-bpf', 'tbf', 'htb', 'ifb', 'ifb-redirect'],
+    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'cls-bpf', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'runc'],
   },
   'debian-6.1': {
     describe: 'Debian 12 linux-image-6.1.0-*-amd64',
@@ -27,7 +27,7 @@ export const KERNELS = {
   'debian-6.12': {
     describe: 'Debian 12 backports linux-image-6.12.*+deb12-amd64',
     package: /^linux-image-6\.12\.\d+\+deb12-amd64$/,
-    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect'],
+    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'runc'],
   },
   'debian-6.12-arm64': {
     describe: 'Debian 12 linux-image-6.12.*+deb12-arm64 on qemu-system-aarch64 (TCG), arm64 userland from packages',

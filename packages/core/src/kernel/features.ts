@@ -10,6 +10,8 @@ import { bpfObjectPath } from '../paths.js'
 import { cgroup2Mount } from './cgroup.js'
 import { probeQdiscFeature, type QdiscFeature } from './qdisc.js'
 import fs from 'node:fs'
+import { lacking, type CapName } from './privileges.js'
+import { activeLsms, configFact } from './kconfig.js'
 
 const debug = createDebug('faultline:kernel')
 
@@ -33,6 +35,84 @@ export interface FeatureResult {
   reason: string
   /** The errno of the failing step, when one failed. */
   errno?: number
+  /** Capabilities this process lacks for the feature: not probed (or refused) for want of them, not for the kernel. */
+  missingCapabilities?: CapName[]
+  /** What the kernel's config or sysfs says, read without privileges (e.g. "CONFIG_NET_SCH_HTB=y"). */
+  kernel?: string
+}
+
+/**
+ * The capabilities each feature needs (CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON):
+ * tracing programs need CAP_BPF + CAP_PERFMON, networking ones (cgroup socket hooks, TC)
+ * CAP_BPF + CAP_NET_ADMIN, qdiscs and IFB devices CAP_NET_ADMIN.
+ */
+export const FEATURE_CAPABILITIES: Record<Feature, CapName[]> = {
+  tp_btf: ['CAP_BPF', 'CAP_PERFMON'],
+  'cgroup-sockaddr': ['CAP_BPF', 'CAP_NET_ADMIN'],
+  tcx: ['CAP_BPF', 'CAP_NET_ADMIN'],
+  'kprobe-override': ['CAP_BPF', 'CAP_PERFMON'],
+  'fmod-ret-syscall': ['CAP_BPF', 'CAP_PERFMON'],
+  lsm: ['CAP_BPF', 'CAP_PERFMON'],
+  'security-fmod-ret': ['CAP_BPF', 'CAP_PERFMON'],
+  'cls-bpf': ['CAP_BPF', 'CAP_NET_ADMIN'],
+  netem: ['CAP_NET_ADMIN'],
+  tbf: ['CAP_NET_ADMIN'],
+  htb: ['CAP_NET_ADMIN'],
+  ifb: ['CAP_NET_ADMIN'],
+  'ifb-redirect': ['CAP_BPF', 'CAP_NET_ADMIN'],
+}
+
+const CONFIG_OF: Partial<Record<Feature, string>> = {
+  'cgroup-sockaddr': 'CONFIG_CGROUP_BPF',
+  'kprobe-override': 'CONFIG_BPF_KPROBE_OVERRIDE',
+  'fmod-ret-syscall': 'CONFIG_FUNCTION_ERROR_INJECTION',
+  lsm: 'CONFIG_BPF_LSM',
+  'security-fmod-ret': 'CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS',
+  'cls-bpf': 'CONFIG_NET_CLS_BPF',
+  netem: 'CONFIG_NET_SCH_NETEM',
+  tbf: 'CONFIG_NET_SCH_TBF',
+  htb: 'CONFIG_NET_SCH_HTB',
+  ifb: 'CONFIG_IFB',
+}
+
+function releaseAtLeast(major: number, minor: number): boolean {
+  const [a = 0, b = 0] = os.release().split(/[.-]/).map(Number)
+  return a > major || (a === major && b >= minor)
+}
+
+/**
+ * What can be learned about a feature without privileges: the kernel config option, the active
+ * LSM list, BTF, the kernel version. `has` is false only when that evidence says the kernel lacks it.
+ */
+export function kernelEvidence(feature: Feature): { has?: boolean; text: string } | undefined {
+  if (feature === 'tp_btf') {
+    const btf = fs.existsSync('/sys/kernel/btf/vmlinux')
+    return { has: btf, text: btf ? 'kernel BTF present' : 'no kernel BTF (/sys/kernel/btf/vmlinux)' }
+  }
+  if (feature === 'tcx' || feature === 'ifb-redirect') {
+    const [major, minor] = feature === 'tcx' ? [6, 6] : [6, 4]
+    const has = releaseAtLeast(major, minor)
+    return { has, text: `Linux ${os.release()} (${has ? '>=' : '<'} ${major}.${minor})` }
+  }
+  if (feature === 'lsm') {
+    const lsms = activeLsms()
+    if (lsms) return { has: lsms.includes('bpf'), text: `active LSMs: ${lsms.join(',')}` }
+  }
+  const option = CONFIG_OF[feature]
+  const fact = option ? configFact(option) : undefined
+  return fact && { has: fact.set, text: fact.text }
+}
+
+/** A result for a feature this process may not use for want of capabilities (nothing was tried). */
+function lackingCapabilities(feature: Feature, missing: CapName[]): FeatureResult {
+  const evidence = kernelEvidence(feature)
+  return {
+    feature,
+    available: false,
+    missingCapabilities: missing,
+    reason: `not probed: needs ${FEATURE_CAPABILITIES[feature].join(' + ')}, this process lacks ${missing.join(', ')}` + (evidence ? `; kernel: ${evidence.text}` : ''),
+    ...(evidence ? { kernel: evidence.text } : {}),
+  }
 }
 
 /** What each feature is, for `doctor` and error messages. */
@@ -62,9 +142,12 @@ const cache = new Map<Feature, FeatureResult>()
 export function probeFeature(feature: Feature): FeatureResult {
   const hit = cache.get(feature)
   if (hit) return hit
-  const result = (BPF_FEATURES as readonly string[]).includes(feature)
-    ? probeBpf(feature as BpfFeature)
-    : probeQdiscFeature(feature as QdiscFeature, probeFeature)
+  const missing = lacking(FEATURE_CAPABILITIES[feature])
+  const result = missing.length
+    ? lackingCapabilities(feature, missing)
+    : (BPF_FEATURES as readonly string[]).includes(feature)
+      ? probeBpf(feature as BpfFeature)
+      : probeQdiscFeature(feature as QdiscFeature, probeFeature)
   debug('probe %s: %s', feature, result.reason)
   cache.set(feature, result)
   return result
@@ -140,7 +223,14 @@ function attachProbe(feature: BpfFeature, program: ReturnType<BpfObject['program
 
 function explain(feature: BpfFeature, step: string, err: LibbpfError): string {
   const code = errnoName(err.errno)
-  if (err.errno === 1) return `EPERM at ${step}: not permitted here (missing capability, or this program type is denied on this machine)`
+  if (err.errno === 1) {
+    const evidence = kernelEvidence(feature)
+    return (
+      `EPERM at ${step}: denied on this machine although this process holds ${FEATURE_CAPABILITIES[feature].join(' + ')}` +
+      (seccompFiltered() ? ' (a seccomp filter is active: container runtimes\' default profiles can refuse bpf(); see `faultline doctor`)' : ' (kernel lockdown, an LSM policy, or this program type is refused here)') +
+      (evidence ? `; kernel: ${evidence.text}` : '')
+    )
+  }
   const hints: Partial<Record<BpfFeature, string>> = {
     tp_btf: 'needs kernel BTF (/sys/kernel/btf/vmlinux)',
     'cgroup-sockaddr': 'needs cgroup v2 and bpf_set_retval (kernel >= 6.1)',
@@ -151,6 +241,15 @@ function explain(feature: BpfFeature, step: string, err: LibbpfError): string {
     'security-fmod-ret': 'needs BPF trampolines (fmod_ret)',
   }
   return `${code} at ${step}: not supported by this kernel (${hints[feature]})`
+}
+
+/** Whether a seccomp filter is on this process (Seccomp: 2 in /proc/self/status). */
+export function seccompFiltered(): boolean {
+  try {
+    return /^Seccomp:\s*2$/m.test(fs.readFileSync('/proc/self/status', 'utf8'))
+  } catch {
+    return false
+  }
 }
 
 /** For tests: forget cached answers. */

@@ -11,6 +11,20 @@ export interface Privileges {
   missing: CapName[]
 }
 
+/**
+ * Whether this process holds `cap` in effect. The kernel lets CAP_SYS_ADMIN stand in for CAP_BPF
+ * (bpf_capable) and CAP_PERFMON (perfmon_capable).
+ */
+export function holds(cap: CapName, effective: Record<CapName, boolean> = readPrivileges().effective): boolean {
+  return effective[cap] || ((cap === 'CAP_BPF' || cap === 'CAP_PERFMON') && effective.CAP_SYS_ADMIN)
+}
+
+/** Of `caps`, those this process lacks. */
+export function lacking(caps: readonly CapName[]): CapName[] {
+  const effective = readPrivileges().effective
+  return caps.filter((c) => !holds(c, effective))
+}
+
 export function readPrivileges(): Privileges {
   let capEff = 0n
   try {
@@ -21,10 +35,7 @@ export function readPrivileges(): Privileges {
   }
   const has = (c: CapName) => (capEff & (1n << BigInt(CAPS[c]))) !== 0n
   const effective = Object.fromEntries(Object.keys(CAPS).map((c) => [c, has(c as CapName)])) as Record<CapName, boolean>
-  const missing: CapName[] = []
-  if (!effective.CAP_BPF && !effective.CAP_SYS_ADMIN) missing.push('CAP_BPF')
-  if (!effective.CAP_PERFMON && !effective.CAP_SYS_ADMIN) missing.push('CAP_PERFMON')
-  if (!effective.CAP_NET_ADMIN) missing.push('CAP_NET_ADMIN')
+  const missing = (['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN'] as const).filter((c) => !holds(c, effective))
   return { uid: process.getuid?.() ?? -1, effective, missing }
 }
 

@@ -2,8 +2,16 @@
  * Qdisc and classifier features (cls_bpf, netem, tbf, ifb), probed in a throw-away network
  * namespace (`unshare -n`) so the probe never touches a real interface: its own `lo` gets the
  * qdisc, the namespace vanishes with the command. Needs util-linux's unshare and iproute2.
+ *
+ * unshare -n needs CAP_SYS_ADMIN, which a process given only what faultline needs (CAP_BPF,
+ * CAP_PERFMON, CAP_NET_ADMIN: `setpriv`, `docker --cap-add`) lacks. Then the probe runs in a
+ * network namespace inside a new user namespace (`unshare -Urn`) and, where that is refused
+ * too (Docker's seccomp profile refuses unshare without CAP_SYS_ADMIN), in the current
+ * namespace on a device of its own (flprobe<pid>, an ifb or dummy device, deleted at the end
+ * of the same command), never on a real interface. An EPERM is never reported as the
+ * kernel lacking the feature.
  */
-import { spawnSync } from 'node:child_process'
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import os from 'node:os'
 import type { FeatureResult } from './features.js'
 
@@ -40,7 +48,23 @@ function probeIfbRedirect(ifb: FeatureResult): FeatureResult {
   return { feature, available: false, reason: `not supported by this kernel (${os.release()}): bpf_redirect into an IFB device works from Linux 6.4; before it ifb drops the packets` }
 }
 
-const DENIED = /unshare failed: Operation not permitted/
+// unshare itself refused: the namespace (no CAP_SYS_ADMIN), or the user namespace's uid_map (uid 0 without CAP_SETUID)
+const DENIED = /^unshare: .*Operation not permitted/m
+const lastLine = (r: { stderr: string; stdout: string; status: number | null }) => (r.stderr || r.stdout).trim().split('\n').pop() ?? `exit ${r.status}`
+
+/**
+ * The probe command on a device of its own in the current namespace: an ifb device (the ifb
+ * probe is just creating it), else a dummy one. `trap` deletes it however the command ends.
+ */
+function inCurrentNamespace(feature: Exclude<QdiscFeature, 'ifb-redirect'>): SpawnSyncReturns<string> {
+  const dev = `flprobe${process.pid}`
+  const body = feature === 'ifb' ? 'true' : COMMANDS[feature].replace(/dev lo\b/g, `dev ${dev}`)
+  const kinds = feature === 'ifb' ? 'ifb' : 'ifb dummy'
+  const script =
+    `trap 'ip link del ${dev} 2>/dev/null' EXIT; made=; for k in ${kinds}; do ip link add ${dev} type $k 2>/dev/null && made=$k && break; done; ` +
+    `[ -n "$made" ] || { ip link add ${dev} type ${feature === 'ifb' ? 'ifb' : 'dummy'}; exit 3; }; ${body}`
+  return spawnSync('sh', ['-c', script], { encoding: 'utf8', timeout: 10_000 })
+}
 
 export function probeQdiscFeature(feature: QdiscFeature, probe: (f: 'ifb') => FeatureResult): FeatureResult {
   if (feature === 'ifb-redirect') return probeIfbRedirect(probe('ifb'))
@@ -51,9 +75,20 @@ export function probeQdiscFeature(feature: QdiscFeature, probe: (f: 'ifb') => Fe
   if (r.status !== 0 && DENIED.test(r.stderr)) r = run('-Urn')
   if (r.error) return { feature, available: false, reason: `cannot probe: ${r.error.message} (needs unshare from util-linux, and iproute2)` }
   if (r.status === 0) return { feature, available: true, reason: 'ok' }
-  const msg = (r.stderr || r.stdout).trim().split('\n').pop() ?? `exit ${r.status}`
+  let where = ''
   if (DENIED.test(r.stderr)) {
-    return { feature, available: false, errno: 1, reason: `cannot probe: EPERM creating a network namespace to probe in (needs CAP_SYS_ADMIN, or unprivileged user namespaces): ${msg}` }
+    // no namespace of our own (no CAP_SYS_ADMIN; user namespaces refused, e.g. by a container's
+    // seccomp profile): a device of our own instead
+    r = inCurrentNamespace(feature)
+    if (r.status === 0) return { feature, available: true, reason: 'ok (probed on a device of its own: no network namespace could be made)' }
+    if (r.status === 3) {
+      return { feature, available: false, errno: 1, reason: `cannot probe: EPERM creating a network namespace to probe in (needs CAP_SYS_ADMIN, or unprivileged user namespaces), and no ifb or dummy device could be made for the probe: ${lastLine(r)}` }
+    }
+    where = ' (probed on a device of its own)'
   }
-  return { feature, available: false, reason: `not supported by this kernel (${HINTS[feature]}): ${msg}` }
+  const msg = lastLine(r)
+  if (/Operation not permitted/.test(msg)) {
+    return { feature, available: false, errno: 1, reason: `EPERM: not permitted to this process${where} although it holds CAP_NET_ADMIN: ${msg}` }
+  }
+  return { feature, available: false, reason: `not supported by this kernel (${HINTS[feature]})${where}: ${msg}` }
 }
