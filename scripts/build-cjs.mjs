@@ -23,3 +23,22 @@ for (const name of packages) {
     logOverride: { 'empty-import-meta': 'silent' },
   })
 }
+
+// @faultline/core/node-test as CommonJS: it requires the core's own bundle (./index.cjs) rather
+// than a copy, so both entries share one engine and its one-armed-config-per-process state.
+await build({
+  entryPoints: ['packages/core/src/node-test.ts'],
+  outfile: 'packages/core/dist/node-test.cjs',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'warning',
+  plugins: [{
+    name: 'core-index-external',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/index\.js$/ }, () => ({ path: './index.cjs', external: true }))
+    },
+  }],
+})

@@ -2,7 +2,8 @@
 # Acceptance as a new user: npm pack the packages, install the tarballs into fresh projects
 # outside the repository, copy the quick start, run it: Vitest 4 on Node 20, Vitest 5 on Node 24
 # (from the npm registry's `node` package), Vitest 4 as an unprivileged user (the test must
-# be skipped with a reason naming the missing capabilities), and Jest 30 and 29. Writes .test-results/acceptance.counts.json.
+# be skipped with a reason naming the missing capabilities), Jest 30 and 29, and node:test
+# (@faultline/core/node-test, ESM and CommonJS) on Node 20 and Node 24. Writes .test-results/acceptance.counts.json.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/fl-accept-XXXX)
@@ -45,6 +46,32 @@ for v in 30 29; do
   CASE="Jest $v: the README's withFailureConfig, required in a test, is in the summary"
   check grep -q "readme-db-down fired 1x (connect via cgroup)" <<<"$out"
 done
+node_test_setup() { # dir, extra npm packages...
+  mkdir -p "$1" && cd "$1" && npm init -y >/dev/null && shift
+  npm install --silent --no-audit --no-fund "$@" "$work"/faultline-core-*.tgz >/dev/null 2>&1
+  cp "$repo/test/acceptance/quickstart.node.test.mjs" quickstart.test.mjs
+  cp "$repo/test/fixtures/node-test/concurrent.mjs" concurrent.test.mjs
+  cp "$repo/test/fixtures/node-test/require.cjs" require.test.cjs
+}
+passes() { [ "$rc" -eq 0 ] && grep -q "$1" <<<"$out"; } # the run exited 0 and printed $1
+node_test_cases() { # node binary
+  CASE="node:test, Node $("$1" -v): fault fired, summary printed"
+  out=$("$1" --test quickstart.test.mjs 2>&1); rc=$?
+  check passes "db-down fired 1x (connect via cgroup)"
+  CASE="node:test, Node $("$1" -v), require('@faultline/core/node-test')"
+  out=$("$1" --test require.test.cjs 2>&1); rc=$?
+  check passes "armed through the CommonJS entry: refused fired 0x"
+  CASE="node:test, Node $("$1" -v): concurrency 2 refused, naming the setting"
+  out=$("$1" --test concurrent.test.mjs 2>&1)
+  check grep -q '`concurrency` above 1' <<<"$out"
+}
+node_test_setup "$work/nt20"
+node_test_cases node
+node_test_setup "$work/nt24" node@24
+node_test_cases "$PWD/node_modules/.bin/node"
+CASE="node:test, Node 24, --test-isolation=none: refused, naming the setting"
+out=$(node_modules/.bin/node --test --test-isolation=none quickstart.test.mjs 2>&1)
+check grep -q "test-isolation=none runs every test file in one process" <<<"$out"
 mkdir -p "$repo/.test-results"
 echo "{\"passed\": $passed, \"failed\": $failed, \"skipped\": 0}" > "$repo/.test-results/acceptance.counts.json"
 echo "acceptance: $passed passed, $failed failed"
