@@ -11,7 +11,7 @@ byNumber.set(95, 'EOPNOTSUPP')
 export const MAX_ERRNO = 4095
 
 export function errnoByName(name: string): number | undefined {
-  return ERRNO[name]
+  return Object.hasOwn(ERRNO, name) ? ERRNO[name] : undefined
 }
 
 export function errnoName(n: number): string | undefined {

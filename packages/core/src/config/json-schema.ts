@@ -12,6 +12,8 @@
  * for it; the tables are already the single source.
  */
 import { errnoNames, MAX_ERRNO } from './errno.js'
+import { MAX_COUNT, MAX_NAME_LENGTH } from './describe.js'
+import { MAX_DURATION_MS } from './duration.js'
 import { allSyscallNames } from './syscalls.js'
 import { COMM_MAX, LIMITS, MATCH_KEYS, MECHANISMS, OPEN_FLAGS, RULE_KEYS, SCOPES, TARGET_KEYS, TOP_KEYS, WHEN_KEYS } from './validate.js'
 import { IFNAME_MAX, NET_ACTIONS, NET_DIRECTIONS, NET_KEYS, NET_MECHANISMS, NET_PROTOCOLS, NET_WHEN_KEYS, RATE_UNITS } from './network.js'
@@ -33,7 +35,7 @@ const comm: Schema = text('a process name (the kernel keeps 15 bytes)', { maxLen
 const port = int(1, 65535, 'a port')
 const duration: Schema = {
   description: 'ms as a number, or a string such as "250ms", "2s", "1m"',
-  anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)?\\s*$' }],
+  anyOf: [{ type: 'number', minimum: 0, maximum: MAX_DURATION_MS }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)?\\s*$' }],
 }
 const probability: Schema = { type: 'number', minimum: 0, maximum: 1, description: '0..1 (0.3 = 30 %)' }
 const seed: Schema = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'makes probability deterministic' }
@@ -45,7 +47,7 @@ function syscallRule(): Schema {
     'syscalls[]',
     RULE_KEYS,
     {
-      name: text('unique rule name', { pattern: '\\S' }),
+      name: text('unique rule name', { pattern: '\\S', maxLength: MAX_NAME_LENGTH }),
       syscall: { enum: allSyscallNames().sort(), description: 'a Linux syscall name' },
       errno: { description: 'errno name or 1..4095', anyOf: [{ enum: errnoNames() }, int(1, MAX_ERRNO, 'errno number')] },
       ret: int(-MAX_ERRNO, -1, 'raw negative return value'),
@@ -57,7 +59,7 @@ function syscallRule(): Schema {
         fd: glob,
         flags: { type: 'array', minItems: 1, items: { enum: OPEN_FLAGS } },
       }, { not: { required: ['path', 'fd'] } }),
-      when: props('when', WHEN_KEYS, { after: duration, nth: int(1, Number.MAX_SAFE_INTEGER, 'only the nth matching call'), times: int(1, Number.MAX_SAFE_INTEGER, 'at most this many'), probability, seed }, { dependencies: { seed: ['probability'] } }),
+      when: props('when', WHEN_KEYS, { after: duration, nth: int(1, MAX_COUNT, 'only the nth matching call'), times: int(1, MAX_COUNT, 'at most this many'), probability, seed }, { dependencies: { seed: ['probability'] } }),
       mechanism: { enum: [...MECHANISMS] },
     },
     { required: ['name', 'syscall'], oneOf: [{ required: ['errno'] }, { required: ['ret'] }] },
@@ -72,7 +74,7 @@ function networkRule(): Schema {
     'network[]',
     NET_KEYS,
     {
-      name: text('unique rule name', { pattern: '\\S' }),
+      name: text('unique rule name', { pattern: '\\S', maxLength: MAX_NAME_LENGTH }),
       action: { enum: [...NET_ACTIONS] },
       direction: { enum: [...NET_DIRECTIONS] },
       protocol: { enum: [...NET_PROTOCOLS] },
@@ -92,7 +94,7 @@ function networkRule(): Schema {
       delay: duration,
       jitter: duration,
       rate,
-      when: props('network when', NET_WHEN_KEYS, { after: duration, times: int(1, Number.MAX_SAFE_INTEGER, 'at most this many'), probability, seed }, { dependencies: { seed: ['probability'] } }),
+      when: props('network when', NET_WHEN_KEYS, { after: duration, times: int(1, MAX_COUNT, 'at most this many'), probability, seed }, { dependencies: { seed: ['probability'] } }),
       comm: { type: 'array', minItems: 1, items: comm },
       mechanism: { enum: [...NET_MECHANISMS] },
     },

@@ -2,6 +2,7 @@
  * The `network` section: packet faults for the targeted processes' traffic. Validated like the
  * syscall rules: every problem at once, each naming its field.
  */
+import { describe, MAX_COUNT, MAX_NAME_LENGTH } from './describe.js'
 import type { NormalizedAddress, NormalizedWhen } from './types.js'
 import type { ConfigIssue } from './errors.js'
 import { parseAddress } from './address.js'
@@ -80,6 +81,7 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
     const before = issues.length
     for (const k of Object.keys(r)) if (!NET_KEYS.includes(k)) add(k, `unknown key${didYouMean(k, NET_KEYS)} (allowed: ${NET_KEYS.join(', ')})`)
     if (typeof r.name !== 'string' || !r.name.trim()) add('name', 'must be a non-empty string')
+    else if (r.name.length > MAX_NAME_LENGTH) add('name', `${describe(r.name)} is longer than ${MAX_NAME_LENGTH} characters`)
     else if (names.has(r.name)) add('name', `"${r.name}" is used twice; rule names must be unique`)
     else names.add(r.name)
     const action = r.action as NormalizedNetworkRule['action']
@@ -169,7 +171,7 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
         for (const k of Object.keys(r.when)) if (!NET_WHEN_KEYS.includes(k)) add(`when.${k}`, `unknown key${didYouMean(k, NET_WHEN_KEYS)} (allowed: ${NET_WHEN_KEYS.join(', ')})`)
         const w = r.when
         if (w.after !== undefined) { const d = parseDuration(w.after); if (typeof d === 'string') add('when.after', d); else when.afterMs = d }
-        if (w.times !== undefined) { if (typeof w.times === 'number' && Number.isInteger(w.times) && w.times > 0) when.times = w.times; else add('when.times', 'must be a positive integer') }
+        if (w.times !== undefined) { if (typeof w.times === 'number' && Number.isInteger(w.times) && w.times > 0 && w.times <= MAX_COUNT) when.times = w.times; else add('when.times', `must be a positive integer up to ${MAX_COUNT}`) }
         if (w.probability !== undefined) { if (typeof w.probability === 'number' && w.probability >= 0 && w.probability <= 1) when.probability = w.probability; else add('when.probability', 'must be a number from 0 to 1') }
         if (w.seed !== undefined) { if (w.probability === undefined) add('when.seed', 'has nothing to seed without probability'); else if (typeof w.seed === 'number' && Number.isSafeInteger(w.seed) && w.seed >= 0) when.seed = w.seed; else add('when.seed', 'must be a non-negative integer') }
       }

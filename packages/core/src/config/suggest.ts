@@ -14,7 +14,11 @@ function distance(a: string, b: string): number {
   return prev[b.length]!
 }
 
+/** No name we suggest is longer than this: a longer input is not a typo of one. */
+const MAX_SUGGESTABLE = 64
+
 export function closest(input: string, candidates: Iterable<string>): string | undefined {
+  if (input.length > MAX_SUGGESTABLE) return undefined
   const needle = input.toLowerCase()
   let best: string | undefined
   let bestD = Infinity

@@ -15,6 +15,7 @@
 import type { FailureConfig, NormalizedSyscallMatch, NormalizedSyscallRule, NormalizedTarget, NormalizedWhen, SocketFamily } from './types.js'
 import { ConfigError, type ConfigIssue } from './errors.js'
 import { didYouMean } from './suggest.js'
+import { describe, MAX_COUNT, MAX_NAME_LENGTH } from './describe.js'
 import { errnoByName, errnoName, errnoNames, MAX_ERRNO } from './errno.js'
 import { ADDRESS_SYSCALLS, FD_SYSCALLS, PATH_SYSCALLS, RUNNER_CRITICAL_SYSCALLS, SOCKET_SYSCALLS, allSyscallNames, currentArch, syscallExists } from './syscalls.js'
 import { parseDuration } from './duration.js'
@@ -39,7 +40,6 @@ export const COMM_MAX = 15
 
 type Obj = Record<string, unknown>
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
-const describe = (v: unknown) => (Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'string' ? `"${v}"` : typeof v === 'object' ? 'an object' : String(v))
 const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0
 
 class Issues {
@@ -153,11 +153,12 @@ function validateRule(raw: unknown, path: string, issues: Issues): NormalizedSys
   issues.keys(path, raw, RULE_KEYS)
   const name = raw.name
   if (typeof name !== 'string' || name.trim() === '') issues.add(`${path}.name`, `must be a non-empty string, got ${describe(name)}`)
+  else if (name.length > MAX_NAME_LENGTH) issues.add(`${path}.name`, `${describe(name)} is longer than ${MAX_NAME_LENGTH} characters`)
   const syscall = raw.syscall
   if (typeof syscall !== 'string' || syscall === '') issues.add(`${path}.syscall`, `must be a syscall name such as "connect" or "openat", got ${describe(syscall)}`)
   else {
     const e = syscallExists(syscall)
-    if (!e.anywhere) issues.add(`${path}.syscall`, `"${syscall}" is not a Linux syscall${didYouMean(syscall, allSyscallNames())}`)
+    if (!e.anywhere) issues.add(`${path}.syscall`, `${describe(syscall)} is not a Linux syscall${didYouMean(syscall, allSyscallNames())}`)
     else if (!e.here) issues.add(`${path}.syscall`, `"${syscall}" does not exist on ${currentArch()}`)
   }
   const ret = validateReturn(raw, path, issues)
@@ -185,7 +186,7 @@ function validateReturn(raw: Obj, path: string, issues: Issues): number | undefi
     if (typeof e === 'string') {
       const n = errnoByName(e)
       if (n === undefined) {
-        issues.add(`${path}.errno`, `"${e}" is not an errno${didYouMean(e, errnoNames())}`)
+        issues.add(`${path}.errno`, `${describe(e)} is not an errno${didYouMean(e, errnoNames())}`)
         return undefined
       }
       return -n
@@ -264,8 +265,9 @@ function validateWhen(raw: unknown, path: string, issues: Issues): NormalizedWhe
   }
   for (const key of ['nth', 'times'] as const) {
     if (raw[key] === undefined) continue
-    if (isPosInt(raw[key])) when[key] = raw[key]
-    else issues.add(`${path}.${key}`, `must be a positive integer, got ${describe(raw[key])}`)
+    const v = raw[key]
+    if (isPosInt(v) && v <= MAX_COUNT) when[key] = v
+    else issues.add(`${path}.${key}`, `must be a positive integer up to ${MAX_COUNT}, got ${describe(v)}`)
   }
   if (when.nth && when.times > 1) issues.add(`${path}.times`, `nth: ${when.nth} fails exactly one call; times: ${when.times} contradicts it (drop one)`)
   if (raw.probability !== undefined) {

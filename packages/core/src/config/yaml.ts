@@ -9,6 +9,22 @@ import { fromMinderbinder, isMinderbinder } from './minderbinder.js'
 export function parseConfig(text: string, source?: string): FailureConfig {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter })
+  const tooDeep = doc.errors.find((e) => /call stack/i.test(e.message))
+  if (tooDeep) {
+    // Nested deeper than the yaml library's recursion allows. JSON text (YAML 1.2 reads it) is
+    // parsed without recursion, so its field errors still name their path; other text is refused.
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      const at = tooDeep.linePos?.[0]
+      throw new ConfigError(
+        [{ path: '', message: `YAML line ${at?.line ?? '?'}, column ${at?.col ?? '?'}: nested too deeply to read (a config needs a few levels)`, ...(at ? { line: at.line, column: at.col } : {}) }],
+        source,
+      )
+    }
+    return isMinderbinder(json) ? fromMinderbinder(json, source) : validateConfig(json, source)
+  }
   if (doc.errors.length) {
     throw new ConfigError(
       doc.errors.map((e) => {
@@ -23,8 +39,11 @@ export function parseConfig(text: string, source?: string): FailureConfig {
     )
   }
   const value: unknown = doc.toJS()
+  if (value === null || value === undefined) {
+    throw new ConfigError([{ path: '', message: 'the document is empty: a config needs syscalls: or network: (or agents_of_chaos:)' }], source)
+  }
   try {
-    return isMinderbinder(value) ? fromMinderbinder(value, source) : validateConfig(value ?? {}, source)
+    return isMinderbinder(value) ? fromMinderbinder(value, source) : validateConfig(value, source)
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     throw new ConfigError(err.issues.map((i) => locate(doc, lineCounter, i)), err.source)
