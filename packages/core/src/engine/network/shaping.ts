@@ -122,7 +122,7 @@ export function setUpShaping(rules: { rule: NormalizedNetworkRule; index: number
       if (q && isShapingRoot(q)) {
         const owner = htbOwner(q)
         if (owner && ownerAlive(owner)) {
-          throw new FaultlineBusyError(`network shaping on ${dev}: ${describeOwner(owner)} is shaping it; one process at a time can shape an interface (name another with interface:)`)
+          throw new FaultlineBusyError(`network shaping on ${dev}: ${describeOwner(owner)} is shaping it (owner id ${ownerHex(owner)}); one process at a time can shape an interface (name another with interface:)`)
         }
         // faultline's tag, and its owner is gone (the sweep runs first, but an older version tagged no owner)
         debug('removing an unclaimed faultline qdisc on %s', dev)

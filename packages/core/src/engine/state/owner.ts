@@ -86,13 +86,13 @@ export function recordedOwners(entries = stateEntries()): number[] {
   return entries.map((n) => RECORD.exec(n)?.[1]).filter((h): h is string => !!h).map((h) => parseInt(h, 16))
 }
 
-/** The pid an owner's record names, for messages ("owner 8a1f8000 (pid 1234 in its namespace)"). */
+/** Who an owner is, for messages: "faultline process 1234" (its pid in its own namespace, from its record). */
 export function describeOwner(id: number): string {
   try {
     const rec = JSON.parse(fs.readFileSync(recordPath(id), 'utf8')) as OwnerRecord
-    return `faultline process ${rec.pid} (owner ${ownerHex(id)})`
+    return `faultline process ${rec.pid}`
   } catch {
-    return id < FIRST_OWNER_ID ? `faultline process ${id}` : `faultline owner ${ownerHex(id)} (another mount namespace, or its record is gone)`
+    return id < FIRST_OWNER_ID ? `faultline process ${id}` : 'a faultline process of another mount namespace (its record is out of sight)'
   }
 }
 
