@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { withFailureConfig, predictSeededFailures } from '../../packages/core/src/index.js'
-import { FL_TC_PRIORITY } from '../../packages/core/src/libbpf/index.js'
+import { FL_TC_PRIORITY } from '../../packages/core/src/engine/state/index.js'
 import { runJson } from '../support/net.js'
 import { bpfIdsOf } from '../support/kernel-view.js'
 import { kernelLock } from '../support/kernel-lock.js'
@@ -219,25 +219,25 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
     const config = JSON.stringify({ network: pin([{ name: 'n', action: 'drop', protocol: 'udp', port: 9 }]) })
     // `ip netns exec` remounts /sys (for the namespace's /sys/class/net), hiding the cgroup2 mount.
     const node = ['netns', 'exec', ns, 'sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && exec "$0" "$@"', process.execPath]
-    const armOnce = async () => (await runJson('ip', [...node, ARM_ONCE, config, 'tc filter show dev lo egress'])) as { pid: number; during: string }
-    const tag = (pid: number) => `pref ${FL_TC_PRIORITY} bpf chain 0 handle 0x${pid.toString(16)} `
+    const armOnce = async () => (await runJson('ip', [...node, ARM_ONCE, config, 'tc filter show dev lo egress'])) as { owner: number; during: string }
+    const tag = (owner: number) => `pref ${FL_TC_PRIORITY} bpf chain 0 handle 0x${owner.toString(16)} `
     execSync(`ip netns add ${ns} && ip netns exec ${ns} ip link set lo up`)
     let sleeper: ReturnType<typeof spawn> | undefined
     try {
       const before = tcView()
       const once = await armOnce()
-      if (mechanism === 'cls-bpf') expect(once.during).toContain(tag(once.pid))
+      if (mechanism === 'cls-bpf') expect(once.during).toContain(tag(once.owner))
       expect(tcView()).toBe(before)
 
       sleeper = spawn('ip', [...node, SLEEPER, config], { stdio: ['pipe', 'pipe', 'inherit'] })
-      const armed = JSON.parse(await new Promise<string>((r) => sleeper!.stdout!.once('data', (d) => r(String(d))))) as { pid: number }
+      const armed = JSON.parse(await new Promise<string>((r) => sleeper!.stdout!.once('data', (d) => r(String(d))))) as { owner: number }
       // Another process arming and disarming meanwhile leaves the live one's filter alone.
       await armOnce()
-      if (mechanism === 'cls-bpf') expect(tcView()).toContain(tag(armed.pid))
+      if (mechanism === 'cls-bpf') expect(tcView()).toContain(tag(armed.owner))
       sleeper.kill('SIGKILL')
       await new Promise((r) => sleeper!.on('close', r))
       // cls_bpf filters outlive their process (tcx links do not): the next arming sweeps them.
-      if (mechanism === 'cls-bpf') expect(tcView()).toContain(tag(armed.pid))
+      if (mechanism === 'cls-bpf') expect(tcView()).toContain(tag(armed.owner))
       await armOnce()
       expect(tcView()).toBe(before)
     } finally {

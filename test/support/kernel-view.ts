@@ -142,3 +142,17 @@ export function kernelView(pid: number | 'self' = 'self'): KernelView {
     stateFiles: fs.existsSync(stateDir()) ? fs.readdirSync(stateDir()).filter((f) => f !== 'tc.lock').sort() : [],
   }
 }
+
+/** tc state and devices of this network namespace as iproute2 prints them: qdiscs, the filters on every clsact, IFB devices. */
+export function tcState(): { qdiscs: string; filters: string; ifbs: string[] } {
+  const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' })
+  const qdiscs = sh('tc qdisc show')
+  const clsacts = [...qdiscs.matchAll(/^qdisc clsact \S+ dev (\S+)/gm)].map((m) => m[1]!)
+  const filters = clsacts.map((d) => `${d}: ${sh(`tc filter show dev ${d} ingress; tc filter show dev ${d} egress`)}`).join('\n')
+  return { qdiscs, filters, ifbs: fs.readdirSync('/sys/class/net').filter((d) => d.startsWith('flifb')) }
+}
+
+/** Every key and value of some BPF maps, as hex, for "exactly as before" checks. */
+export function mapContents(maps: { name: string; keys(): Buffer[]; lookup(k: Buffer): Buffer | undefined }[]): Record<string, Record<string, string>> {
+  return Object.fromEntries(maps.map((m) => [m.name, Object.fromEntries(m.keys().map((k) => [k.toString('hex'), m.lookup(k)?.toString('hex') ?? '-']))]))
+}

@@ -6,6 +6,7 @@ import { parseFlags, UsageError } from './args.js'
 import { doctorCommand } from './doctor.js'
 import { runCommand, RUN_USAGE } from './run.js'
 import { validateCommand, VALIDATE_USAGE } from './validate.js'
+import { cleanupCommand, CLEANUP_USAGE } from './cleanup.js'
 import { configJsonSchema } from '../config/json-schema.js'
 
 interface Command {
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, Command> = {
   },
   validate: { usage: VALIDATE_USAGE, run: validateCommand },
   run: { usage: RUN_USAGE, run: runCommand },
+  cleanup: { usage: CLEANUP_USAGE, run: cleanupCommand },
   schema: {
     usage: SCHEMA_USAGE,
     run(args) {

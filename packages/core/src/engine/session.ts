@@ -1,7 +1,10 @@
 /**
- * Arm and disarm. Arming is all-or-nothing: every rule is planned (a mechanism chosen) before
- * anything reaches the kernel, and a failure half-way destroys what was attached and clears
- * the maps. Disarm destroys the links (the fault stops at once) and clears the maps.
+ * Arm and disarm, for every fault family alike (engine/family.ts):
+ *   validate -> plan all -> prepare all (sweep, helpers, tc) -> write maps -> attach all -> run
+ *   -> detach all -> clear all.
+ * Arming is all-or-nothing: every rule is planned before anything reaches the kernel, nothing
+ * that spawns a helper runs while a fault is live, and a failure at any step destroys what was
+ * attached (the Transaction holds every link) and clears what was prepared and written.
  * One armed config per process at a time: see FaultlineBusyError.
  */
 import fs from 'node:fs'
@@ -9,19 +12,21 @@ import createDebug from 'debug'
 import { OPEN_FLAG_BITS } from '../kernel/open-flags.js'
 import type { FailureConfig } from '../config/types.js'
 import { attachTracepoint, type Link } from '../libbpf/index.js'
-import { chooseMechanism } from '../kernel/mechanisms.js'
 import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from './errors.js'
 import { getInstance, type Instance } from './instance.js'
 import {
   FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_NEED_PATH, FL_STATE_SYSTEM, encodeGlob, FL_MAX_COMMS, FL_MAX_RULES, SIZEOF,
-  decodeCounters, decodeTargetVpid, encodeComm, encodeRule, encodeState, u32Key, type RuleCounters,
+  decodeTargetVpid, encodeComm, encodeRule, encodeState, u32Key,
 } from './layout.js'
 import { kernelIdentity } from './identity.js'
 import { seedTargets } from './targets.js'
 import { createHandle, type FaultsHandle } from './handle.js'
-import { BACKENDS, type PlannedRule } from './backends/index.js'
-import { armNetwork, planNetwork, type ArmedNetwork } from './network/arm.js'
+import { syscallFamily, type PlannedRule } from './backends/index.js'
+import { networkFamily } from './network/arm.js'
+import type { FamilyPlan, Refusal } from './family.js'
+import { Transaction } from './transaction.js'
+import { sweepAtArming } from './state/index.js'
 import { announceArming } from '../armings.js'
 import { commBits, commMask } from './comms.js'
 
@@ -39,8 +44,8 @@ export function activeSession(): Session | undefined {
   return active?.session
 }
 
-/** Plans every rule; throws FaultlineUnsupportedError naming each rule that cannot be served. */
-export function plan(config: FailureConfig): PlannedRule[] {
+/** What is refused before anything loads: missing privileges, and the maps' limits. */
+function checkLimits(config: FailureConfig): void {
   const missing = readPrivileges().missing
   if (missing.length) {
     throw new FaultlineUnsupportedError(`faultline needs ${missing.join(', ')} (uid ${process.getuid?.()}): ${GRANT_ADVICE}`)
@@ -51,23 +56,21 @@ export function plan(config: FailureConfig): PlannedRule[] {
   if (config.syscalls.length > FL_MAX_RULES) {
     throw new FaultlineUnsupportedError(`a config holds at most ${FL_MAX_RULES} syscall rules; this one has ${config.syscalls.length}`)
   }
-  const planned: PlannedRule[] = []
-  const refused: { path: string; name: string; reason: string }[] = []
-  config.syscalls.forEach((rule, index) => {
-    const choice = chooseMechanism(rule)
-    const conflict = choice.ok ? BACKENDS[choice.mechanism].refuse?.(rule) : undefined
-    if (choice.ok && !conflict) planned.push({ index, rule, mechanism: choice.mechanism, op: choice.op })
-    else refused.push({ path: rule.path, name: rule.name, reason: choice.ok ? conflict! : choice.reason })
-  })
-  refused.push(...planNetwork(config))
-  if (refused.length) {
+}
+
+/** Plans every family; throws FaultlineUnsupportedError naming each rule that cannot be served. */
+function planAll(config: FailureConfig, inst: Instance): { syscalls: PlannedRule[]; plans: FamilyPlan[] } {
+  const syscalls = syscallFamily.plan(config, inst)
+  const network = networkFamily.plan(config, inst)
+  if (Array.isArray(syscalls) || Array.isArray(network)) {
+    const refused: Refusal[] = [...(Array.isArray(syscalls) ? syscalls : []), ...(Array.isArray(network) ? network : [])]
     throw new FaultlineUnsupportedError(
       `cannot arm: ${refused.length} rule(s) cannot be served on this kernel; nothing was attached\n` +
         refused.map((r) => `  ${r.path} (${r.name}): ${r.reason}`).join('\n'),
       refused,
     )
   }
-  return planned
+  return { syscalls: syscalls.planned, plans: [syscalls, network] }
 }
 
 /** The inode of the test runner's IPC channel (Vitest forks, Jest workers): never failed. */
@@ -128,20 +131,28 @@ function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule
   return writer
 }
 
-function clearMaps(inst: Instance): void {
-  inst.maps.fl_state.update(u32Key(0), Buffer.alloc(SIZEOF.fl_state))
-  inst.maps.fl_targets.clear()
-  inst.maps.fl_comms.clear()
+/** Back to what the maps held before arming: the rules' entries zeroed too, so a failed arming leaves no trace. */
+function clearMaps(inst: Instance, nRules: number): void {
+  const { maps } = inst
+  maps.fl_state.update(u32Key(0), Buffer.alloc(SIZEOF.fl_state))
+  maps.fl_targets.clear()
+  maps.fl_comms.clear()
+  for (const m of [maps.fl_rules, maps.fl_counters, maps.fl_globs]) {
+    for (let i = 0; i < nRules; i++) m.update(u32Key(i), Buffer.alloc(m.valueSize))
+  }
 }
 
-/** Attaches each mechanism's programs for the rules planned onto it. */
-function attachFaults(inst: Instance, planned: PlannedRule[], config: FailureConfig): Link[] {
-  const links: Link[] = []
-  for (const backend of Object.values(BACKENDS)) {
-    const rules = planned.filter((p) => p.mechanism === backend.mechanism)
-    if (rules.length) links.push(...backend.attach(inst, rules, config))
-  }
-  return links
+/** Plans a config on this kernel without arming it (`faultline validate --kernel`); throws like arm() would. */
+export function plan(config: FailureConfig): PlannedRule[] {
+  checkLimits(config)
+  return planAll(config, getInstance()).syscalls
+}
+
+/** Detach all, then clear all (helpers may run again: no fault is live), then the shared maps. */
+function detachAll(inst: Instance, links: Link[], plans: FamilyPlan[], nRules: number): void {
+  for (const l of [...links].reverse()) l.destroy()
+  for (const p of [...plans].reverse()) p.clear()
+  clearMaps(inst, nRules)
 }
 
 export function arm(config: FailureConfig): Session {
@@ -155,44 +166,39 @@ export function arm(config: FailureConfig): Session {
     )
   }
   const t0 = performance.now()
-  const planned = plan(config)
+  checkLimits(config)
   const inst = getInstance()
-  const links: Link[] = []
-  const armedNs = process.hrtime.bigint()
+  const { syscalls: planned, plans } = planAll(config, inst)
+  const tx = new Transaction()
+  const prepared: FamilyPlan[] = []
   let state: StateWriter | undefined
-  let network: ArmedNetwork | undefined
   try {
-    // faultline's own thread is exempt while it works (its reads of the seeding iterator, the
-    // close() of links at disarm), so no rule can break arming or disarming.
-    state = writeConfig(inst, config, planned, armedNs)
-    // Tracking first, then the /proc walk: no fork slips between them.
-    for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) links.push(attachTracepoint(inst.process.program(name)))
-    seedTargets(inst)
-    links.push(...attachFaults(inst, planned, config))
-    if (config.network.length) {
-      network = armNetwork(inst, config, armedNs)
-      links.push(...network.links)
+    // Prepare: everything that runs helper processes or changes tc state, while no fault is live.
+    sweepAtArming()
+    for (const p of plans) {
+      prepared.push(p) // its clear() undoes a prepare that threw half-way too
+      p.prepare(tx)
     }
-    state.exempt(false)
-    debug('armed %d rule(s), %d link(s) in %s ms', planned.length, links.length, (performance.now() - t0).toFixed(2))
+    const armedNs = process.hrtime.bigint()
+    // Write: faultline's own thread is exempt while it works (its reads of the seeding iterator,
+    // the close() of links at disarm), so no rule can break arming or disarming.
+    state = tx.step('write the rule and state maps', () => writeConfig(inst, config, planned, armedNs))
+    for (const p of plans) p.write(tx, armedNs)
+    // Attach: tracking first, then the kernel's walk of existing processes: no fork slips between them.
+    for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) tx.attach(name, () => attachTracepoint(inst.process.program(name)))
+    tx.step('seed the targets', () => seedTargets(inst))
+    for (const p of plans) p.attach(tx)
+    tx.step('lift the exemption of faultline\'s thread', () => state!.exempt(false))
+    debug('armed %d rule(s), %d link(s), %d step(s) in %s ms', planned.length, tx.links.length, tx.count, (performance.now() - t0).toFixed(2))
   } catch (err) {
-    for (const l of links.reverse()) l.destroy()
-    network?.clear()
-    clearMaps(inst)
+    detachAll(inst, tx.links, prepared, planned.length)
     throw err
   }
+  const links = tx.links
 
   const handle = createHandle({
-    rules: [
-      ...planned.map((p, i) => ({
-        name: p.rule.name,
-        syscall: p.rule.syscall,
-        mechanism: p.mechanism,
-        read: (): RuleCounters => decodeCounters(inst.maps.fl_counters.lookup(u32Key(i)) ?? Buffer.alloc(SIZEOF.fl_counters)),
-      })),
-      ...(network?.rules ?? []),
-    ],
-    warnings: config.warnings,
+    rules: plans.flatMap((p) => p.rules),
+    warnings: [...config.warnings, ...plans.flatMap((p) => p.warnings)],
     // Each target's pid in this process's namespace, as process.pid and child.pid are; a
     // target not visible from here (scope 'system' never adds one) has none to report.
     readTargets: () =>
@@ -210,10 +216,9 @@ export function arm(config: FailureConfig): Session {
       disarmed = true
       state!.exempt(true)
       // Faults first (they stop at once), then tracking; counters are read before the maps clear.
-      for (const l of links.reverse()) l.destroy()
+      for (const l of [...links].reverse()) l.destroy()
       handle.freeze()
-      network?.clear()
-      clearMaps(inst)
+      detachAll(inst, [], plans, planned.length)
       if (active?.session === session) active = undefined
       debug('disarmed')
     },

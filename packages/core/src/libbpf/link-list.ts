@@ -1,8 +1,15 @@
 /**
  * The kernel's list of bpf_links, machine-wide (bpf_link_get_next_id), as far as faultline needs
- * it: which functions carry a BPF trampoline (fentry/fexit/fmod_ret), by BTF id.
+ * it: which functions carry a BPF trampoline (fentry/fexit/fmod_ret), by BTF id. Listing other
+ * processes' links needs CAP_SYS_ADMIN: without it the kernel answers EPERM, which is reported
+ * (`denied`), never taken for an empty list.
  */
+import os from 'node:os'
+import createDebug from 'debug'
 import { getNative } from './native.js'
+
+const debug = createDebug('faultline:libbpf')
+const { EPERM, ENOENT } = os.constants.errno
 
 /** enum bpf_link_type: BPF_LINK_TYPE_TRACING. */
 const LINK_TYPE_TRACING = 2
@@ -17,23 +24,43 @@ export interface TracingLink {
   targetBtfId: number
 }
 
-export function tracingLinks(): TracingLink[] {
+export interface TracingLinkList {
+  links: TracingLink[]
+  /** Why the list is incomplete (EPERM: the caller lacks CAP_SYS_ADMIN), or undefined. */
+  denied?: string
+}
+
+export function tracingLinks(): TracingLinkList {
   const { lib, libc } = getNative()
-  const out: TracingLink[] = []
+  const links: TracingLink[] = []
+  let denied: string | undefined
+  const deny = (what: string, err: number) => {
+    denied = `${what}: ${err === -EPERM ? 'EPERM (needs CAP_SYS_ADMIN)' : `errno ${-err}`}`
+    debug('cannot list other processes\' bpf links: %s', denied)
+  }
   for (let id = 0; ; ) {
     const next = [0]
-    if (lib.bpf_link_get_next_id(id, next) !== 0) break
+    const r = lib.bpf_link_get_next_id(id, next)
+    if (r === -ENOENT) break
+    if (r !== 0) {
+      deny('bpf_link_get_next_id', r)
+      break
+    }
     id = next[0]!
     const fd = lib.bpf_link_get_fd_by_id(id)
-    if (fd < 0) continue // gone meanwhile
+    if (fd === -ENOENT) continue // gone meanwhile
+    if (fd < 0) {
+      deny('bpf_link_get_fd_by_id', fd)
+      break
+    }
     try {
       const info = Buffer.alloc(INFO_SIZE)
       if (lib.bpf_obj_get_info_by_fd(fd, info, [INFO_SIZE]) !== 0) continue
       if (info.readUInt32LE(0) !== LINK_TYPE_TRACING) continue
-      out.push({ id, progId: info.readUInt32LE(8), attachType: info.readUInt32LE(16), targetBtfId: info.readUInt32LE(24) })
+      links.push({ id, progId: info.readUInt32LE(8), attachType: info.readUInt32LE(16), targetBtfId: info.readUInt32LE(24) })
     } finally {
       libc.close(fd)
     }
   }
-  return out
+  return { links, ...(denied ? { denied } : {}) }
 }

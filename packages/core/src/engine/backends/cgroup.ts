@@ -1,5 +1,5 @@
 /** Socket calls through cgroup hooks (sock.bpf.o), attached to the cgroup v2 root. */
-import { attachCgroup, openCgroup, type Link } from '../../libbpf/index.js'
+import { attachCgroup, openCgroup } from '../../libbpf/index.js'
 import { cgroup2Mount } from '../../kernel/cgroup.js'
 import { FaultlineUnsupportedError } from '../errors.js'
 import { FL_OP } from '../layout.js'
@@ -27,15 +27,17 @@ export function rootCgroup(): { fd: number; path: string } {
 
 export const cgroupBackend: FaultBackend = {
   mechanism: 'cgroup',
-  attach(inst, rules) {
+  prepare(inst) {
+    inst.fault('sock')
+    rootCgroup()
+  },
+  attach(inst, rules, tx) {
     const sock = inst.fault('sock')
     const cg = rootCgroup()
-    const links: Link[] = []
     for (const op of new Set(rules.map((r) => r.op))) {
       for (const name of SOCK_PROGRAMS[op] ?? []) {
-        links.push(attachCgroup({ program: sock.program(name), cgroupFd: cg.fd, cgroupPath: cg.path }))
+        tx.attach(`cgroup ${name}`, () => attachCgroup({ program: sock.program(name), cgroupFd: cg.fd, cgroupPath: cg.path }))
       }
     }
-    return links
   },
 }

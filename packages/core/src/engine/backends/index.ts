@@ -1,10 +1,17 @@
-/** Every fault backend, by mechanism. A new mechanism adds a file here and one line below. */
-import type { Mechanism } from '../../kernel/mechanisms.js'
+/**
+ * The syscall fault family: every rule of config.syscalls, served by the backend of the mechanism
+ * chosen for it. A new mechanism adds a file here and one line in BACKENDS.
+ */
+import type { FailureConfig } from '../../config/types.js'
+import { chooseMechanism, type Mechanism } from '../../kernel/mechanisms.js'
+import type { Instance } from '../instance.js'
+import type { FaultFamily, FamilyPlan, Refusal } from '../family.js'
+import { SIZEOF, decodeCounters, u32Key } from '../layout.js'
 import { cgroupBackend } from './cgroup.js'
 import { sysFmodretBackend } from './sys-fmodret.js'
 import { sysKprobeBackend } from './sys-kprobe.js'
 import { lsmBackend, securityFmodretBackend } from './lsm.js'
-import type { FaultBackend } from './types.js'
+import type { FaultBackend, PlannedRule } from './types.js'
 
 export const BACKENDS: Record<Mechanism, FaultBackend> = {
   cgroup: cgroupBackend,
@@ -13,5 +20,51 @@ export const BACKENDS: Record<Mechanism, FaultBackend> = {
   lsm: lsmBackend,
   'security-fmod-ret': securityFmodretBackend,
 }
+
+export interface SyscallPlan extends FamilyPlan {
+  /** The rules in config order, with the mechanism and operation chosen for each. */
+  readonly planned: PlannedRule[]
+}
+
+export const syscallFamily = {
+  name: 'syscalls',
+  plan(config: FailureConfig, inst: Instance): Refusal[] | SyscallPlan {
+    const planned: PlannedRule[] = []
+    const refusals: Refusal[] = []
+    config.syscalls.forEach((rule, index) => {
+      const choice = chooseMechanism(rule)
+      if (choice.ok) planned.push({ index, rule, mechanism: choice.mechanism, op: choice.op })
+      else refusals.push({ path: rule.path, name: rule.name, reason: choice.reason })
+    })
+    const byBackend = Object.values(BACKENDS)
+      .map((backend) => ({ backend, rules: planned.filter((p) => p.mechanism === backend.mechanism) }))
+      .filter((b) => b.rules.length)
+    const warnings: string[] = []
+    for (const { backend, rules } of byBackend) {
+      const p = backend.plan?.(rules, planned)
+      if (p) {
+        refusals.push(...p.refusals)
+        warnings.push(...p.warnings)
+      }
+    }
+    if (refusals.length) return refusals
+    return {
+      planned,
+      warnings,
+      // fl_rules index = position in `planned` = config index (every rule is planned or the config refused)
+      rules: planned.map((p, i) => ({
+        name: p.rule.name,
+        syscall: p.rule.syscall,
+        mechanism: p.mechanism,
+        read: () => decodeCounters(inst.maps.fl_counters.lookup(u32Key(i)) ?? Buffer.alloc(SIZEOF.fl_counters)),
+      })),
+      prepare: () => byBackend.forEach(({ backend, rules }) => backend.prepare(inst, rules)),
+      // The rule maps are shared with process tracking (fl_state): the session writes them.
+      write: () => {},
+      attach: (tx) => byBackend.forEach(({ backend, rules }) => backend.attach(inst, rules, tx, config)),
+      clear: () => {},
+    }
+  },
+} satisfies FaultFamily
 
 export type { FaultBackend, PlannedRule } from './types.js'

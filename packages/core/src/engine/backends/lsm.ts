@@ -1,6 +1,6 @@
 /** Syscalls through the LSM hook they pass: lsm/ programs (lsm.bpf.o) or fmod_ret on
  * security_* (security.bpf.o); the same C source, one link per hook the rules need. */
-import { attachLsm, attachTrace, type Link } from '../../libbpf/index.js'
+import { attachLsm, attachTrace } from '../../libbpf/index.js'
 import { LSM_HOOKS, lsmProgram } from '../../kernel/lsm-hooks.js'
 import type { FaultBackend, PlannedRule } from './types.js'
 
@@ -10,16 +10,18 @@ function hooksOf(rules: PlannedRule[]): string[] {
 
 export const lsmBackend: FaultBackend = {
   mechanism: 'lsm',
-  attach(inst, rules) {
+  prepare: (inst) => void inst.fault('lsm'),
+  attach(inst, rules, tx) {
     const obj = inst.fault('lsm')
-    return hooksOf(rules).map((hook): Link => attachLsm(obj.program(lsmProgram(hook))))
+    for (const hook of hooksOf(rules)) tx.attach(`lsm/${hook}`, () => attachLsm(obj.program(lsmProgram(hook))))
   },
 }
 
 export const securityFmodretBackend: FaultBackend = {
   mechanism: 'security-fmod-ret',
-  attach(inst, rules) {
+  prepare: (inst) => void inst.fault('security'),
+  attach(inst, rules, tx) {
     const obj = inst.fault('security')
-    return hooksOf(rules).map((hook): Link => attachTrace(obj.program(lsmProgram(hook))))
+    for (const hook of hooksOf(rules)) tx.attach(`fmod_ret/security_${hook}`, () => attachTrace(obj.program(lsmProgram(hook))))
   },
 }

@@ -1,8 +1,9 @@
-/** A fault backend attaches the programs of one mechanism for the rules planned onto it. */
+/** A fault backend serves the syscall rules planned onto one mechanism. */
 import type { FailureConfig, NormalizedSyscallRule } from '../../config/types.js'
-import type { Link } from '../../libbpf/index.js'
 import type { Mechanism } from '../../kernel/mechanisms.js'
+import type { Refusal } from '../family.js'
 import type { Instance } from '../instance.js'
+import type { Transaction } from '../transaction.js'
 
 export interface PlannedRule {
   /** Index in config.syscalls, = index in fl_rules and fl_counters. */
@@ -13,13 +14,21 @@ export interface PlannedRule {
   op: number
 }
 
+export interface BackendPlanning {
+  refusals: Refusal[]
+  warnings: string[]
+}
+
 export interface FaultBackend {
   mechanism: Mechanism
   /**
-   * Why this mechanism cannot serve the rule right now, beyond what the kernel supports (e.g. a
-   * conflicting attachment of another process), or undefined. Asked at planning, before anything attaches.
+   * Why some of `rules` (those planned onto this mechanism) cannot be served right now, beyond
+   * what the kernel supports: a conflict with another rule of the config (`all`) or with another
+   * process's attachment. Asked at planning, before anything attaches.
    */
-  refuse?(rule: NormalizedSyscallRule): string | undefined
-  /** Attaches what `rules` (all planned onto this mechanism) need. Links are destroyed at disarm. */
-  attach(inst: Instance, rules: PlannedRule[], config: FailureConfig): Link[]
+  plan?(rules: PlannedRule[], all: PlannedRule[]): BackendPlanning
+  /** Loads what `rules` need (BPF objects; loaded once per process). Nothing attaches. */
+  prepare(inst: Instance, rules: PlannedRule[]): void
+  /** Attaches what `rules` need, each link through tx.attach. Links are destroyed at disarm. */
+  attach(inst: Instance, rules: PlannedRule[], tx: Transaction, config: FailureConfig): void
 }

@@ -4,7 +4,6 @@
  */
 import type { NetMechanism, NormalizedNetworkRule } from '../../config/network.js'
 import { probeFeature } from '../../kernel/features.js'
-import { attachClsBpf, attachTcx, sweepClsBpf, type Link, type TcxOptions } from '../../libbpf/index.js'
 
 export type NetMechanismChoice = { ok: true; mechanism: NetMechanism } | { ok: false; reason: string }
 
@@ -19,11 +18,4 @@ export function chooseNetMechanism(rules: NormalizedNetworkRule[]): NetMechanism
   const cls = probeFeature('cls-bpf')
   if (cls.available) return { ok: true, mechanism: 'cls-bpf' }
   return { ok: false, reason: `network faults need tcx links (kernel >= 6.6: ${tcx.reason}) or clsact + cls_bpf filters (${cls.reason})` }
-}
-
-/** The attach function of a mechanism; for cls-bpf, first removes what crashed runs left. */
-export function tcAttacher(mechanism: NetMechanism): (opts: TcxOptions) => Link {
-  if (mechanism === 'tcx') return attachTcx
-  sweepClsBpf()
-  return attachClsBpf
 }

@@ -1,0 +1,314 @@
+/**
+ * The arming lifecycle (engine/session.ts): faultline's own helper processes (getent, tc, ip) run
+ * before any fault is live; attaching is all-or-nothing at every kernel step; a kprobe rule is
+ * refused beside a trampoline of the same config, or of a process that attached after planning;
+ * and a trampoline check that cannot run (no CAP_SYS_ADMIN) says so.
+ * The syscall-entry rules need a kernel with one of those mechanisms: the VM matrix runs them.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import readline from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { arm, validateConfig, withFailureConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
+import { getInstance } from '../../packages/core/src/engine/instance.js'
+import { syscallFamily } from '../../packages/core/src/engine/backends/index.js'
+import { Transaction } from '../../packages/core/src/engine/transaction.js'
+import { probeFeature } from '../../packages/core/src/kernel/index.js'
+import { attachedLinksOfTree, bpfIdsOf, mapContents, tcState } from '../support/kernel-view.js'
+import { kernelLock } from '../support/kernel-lock.js'
+import { startServer } from '../support/net.js'
+import { skipUnless, skipUnlessAny } from '../support/requires.js'
+
+// Changes tc state on lo and hooks syscall entries: not beside files that compare either.
+const tcLock = kernelLock('tc')
+const entryLock = kernelLock('syscall-entry')
+beforeAll(tcLock.acquire, 600_000)
+beforeAll(entryLock.acquire, 600_000)
+afterAll(entryLock.release)
+afterAll(tcLock.release)
+
+const FIXTURES = fileURLToPath(new URL('../fixtures', import.meta.url))
+const SLEEPER = path.join(FIXTURES, 'armed-sleeper.mjs')
+const children = { scope: 'children' as const }
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-arming-'))
+const ENTRY = ['fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
+
+/**
+ * A Python child started before arming (scope 'children' seeds it as a target), which makes one
+ * call per request and answers "ok" or the errno name: what a real process sees once armed.
+ */
+const AGENT = `
+import errno, json, os, socket, subprocess, sys
+def run(f):
+    try:
+        f()
+        return 'ok'
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+def connect(port):
+    s = socket.socket()
+    try:
+        s.connect(('127.0.0.1', port))
+    finally:
+        s.close()
+def udp(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b'x', ('127.0.0.1', port))
+    s.close()
+def writes(p):
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    r = [run(lambda: os.write(fd, b'x')) for _ in range(3)]
+    os.close(fd)
+    return r
+os.write(1, b'"ready"\\n')
+while True:
+    line = sys.stdin.readline()
+    if not line:
+        break
+    cmd, arg = line.split()
+    r = {
+        'writes': lambda: writes(arg),
+        'open': lambda: run(lambda: os.close(os.open(arg, os.O_RDONLY))),
+        'exec': lambda: run(lambda: subprocess.run([arg])),
+        'socket6': lambda: run(lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).close()),
+        'connect': lambda: run(lambda: connect(int(arg))),
+        'udp': lambda: run(lambda: udp(int(arg))),
+    }[cmd]()
+    os.write(1, (json.dumps(r) + '\\n').encode())
+`
+
+interface Agent {
+  ask(cmd: string, arg: string | number): Promise<unknown>
+  stop(): void
+}
+
+async function startAgent(): Promise<Agent> {
+  const p: ChildProcessWithoutNullStreams = spawn('python3', ['-c', AGENT])
+  p.stderr.on('data', (d) => process.stderr.write(d))
+  const lines = readline.createInterface({ input: p.stdout })
+  const queue: ((l: string) => void)[] = []
+  lines.on('line', (l) => queue.shift()?.(l))
+  const next = () => new Promise<string>((r) => queue.push(r))
+  expect(JSON.parse(await next())).toBe('ready')
+  return {
+    async ask(cmd, arg) {
+      const answer = next()
+      p.stdin.write(`${cmd} ${arg}\n`)
+      return JSON.parse(await answer)
+    },
+    stop: () => p.kill('SIGKILL'),
+  }
+}
+
+/** The network rules: a drop for `localhost` (getent resolves it) and a bandwidth class (tc sets it up), on lo only. */
+const networkRules = (dropPort: number, bwPort: number) => [
+  { name: 'drop', action: 'drop' as const, protocol: 'udp' as const, port: dropPort, hosts: ['localhost'], interface: 'lo' },
+  { name: 'bw', action: 'bandwidth' as const, rate: '1mbit', direction: 'egress' as const, protocol: 'udp' as const, port: bwPort, interface: 'lo' },
+]
+
+describe("faultline's helpers never run while faults are live", { timeout: 120_000 }, () => {
+  it('connect and socket rules beside a host-name rule and a shaping rule: arming succeeds, then every rule fires', async (ctx) => {
+    skipUnlessAny(ctx, 'tcx', 'cls-bpf')
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf', 'htb')
+    const server = await startServer()
+    const agent = await startAgent()
+    try {
+      const cfg = {
+        target: children,
+        syscalls: [
+          { name: 'connect', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: server.port } },
+          { name: 'socket', syscall: 'socket', errno: 'EACCES', match: { family: 'inet6' as const } },
+        ],
+        network: networkRules(9, 19),
+      }
+      const r = await withFailureConfig(cfg, async (faults) => {
+        const seen = { connect: await agent.ask('connect', server.port), socket: await agent.ask('socket6', 0), udp: [await agent.ask('udp', 9), await agent.ask('udp', 19)] }
+        return { seen, fired: Object.fromEntries(faults.rules.map((n) => [n, faults.fired(n)])) }
+      })
+      expect(r.seen).toEqual({ connect: 'ECONNREFUSED', socket: 'EACCES', udp: ['ok', 'ok'] })
+      expect(r.fired).toMatchObject({ connect: 1, socket: 1 })
+      expect(r.fired.drop).toBeGreaterThan(0)
+      expect(r.fired.bw).toBeGreaterThan(0)
+      // and after disarm the agent's calls go through
+      expect(await agent.ask('connect', server.port)).toBe('ok')
+    } finally {
+      agent.stop()
+      await server.close()
+    }
+  })
+
+  it('execve, openat, write, connect and socket rules with no filter that spares the helpers: arming succeeds, then every rule fires', async (ctx) => {
+    skipUnlessAny(ctx, ...ENTRY)
+    skipUnlessAny(ctx, 'tcx', 'cls-bpf')
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf', 'htb')
+    const server = await startServer()
+    const agent = await startAgent()
+    const file = path.join(dir, 'w.txt')
+    try {
+      const cfg = {
+        target: children,
+        syscalls: [
+          // getent, tc and ip are executables that read /etc and write their answers: every one of
+          // these rules would break them, were they forked while the faults are live.
+          { name: 'execve', syscall: 'execve', errno: 'EACCES' },
+          { name: 'openat', syscall: 'openat', errno: 'ENOENT', match: { path: '/etc/**' } },
+          { name: 'write', syscall: 'write', errno: 'ENOSPC', when: { nth: 2 } },
+          { name: 'connect', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: server.port } },
+          { name: 'socket', syscall: 'socket', errno: 'EACCES', match: { family: 'inet6' as const } },
+        ],
+        network: networkRules(9, 19),
+      }
+      const r = await withFailureConfig(cfg, async (faults) => {
+        // The writes first: `nth: 2` counts every write of the targets from arming on.
+        const seen = {
+          writes: await agent.ask('writes', file),
+          exec: await agent.ask('exec', '/bin/true'),
+          open: await agent.ask('open', '/etc/hostname'),
+          connect: await agent.ask('connect', server.port),
+          socket: await agent.ask('socket6', 0),
+          udp: [await agent.ask('udp', 9), await agent.ask('udp', 19)],
+        }
+        return { seen, fired: Object.fromEntries(faults.rules.map((n) => [n, faults.fired(n)])) }
+      })
+      expect(r.seen).toEqual({ writes: ['ok', 'ENOSPC', 'ok'], exec: 'EACCES', open: 'ENOENT', connect: 'ECONNREFUSED', socket: 'EACCES', udp: ['ok', 'ok'] })
+      expect(r.fired).toMatchObject({ write: 1, connect: 1, socket: 1 })
+      expect(r.fired.execve).toBeGreaterThan(0)
+      expect(r.fired.openat).toBeGreaterThan(0)
+      expect(r.fired.drop).toBeGreaterThan(0)
+      expect(r.fired.bw).toBeGreaterThan(0)
+    } finally {
+      agent.stop()
+      await server.close()
+    }
+  })
+})
+
+describe('attaching is all or nothing at every kernel step', { timeout: 300_000 }, () => {
+  const view = () => {
+    const inst = getInstance()
+    const net = inst.fault('net')
+    const { fl_scratch: _scratch, fl_sysinfo: _sysinfo, ...shared } = inst.maps
+    return {
+      links: bpfIdsOf().links.sort((a, b) => a - b),
+      attached: attachedLinksOfTree(process.pid),
+      tc: tcState(),
+      maps: mapContents([...Object.values(shared), ...['fl_net_rules', 'fl_net_counters', 'fl_net_state', 'fl_net_hosts', 'fl_net_allow'].map((m) => net.map(m))]),
+    }
+  }
+
+  /** Every rule a backend available here can serve, on distinct syscalls, aimed at nothing that runs. */
+  function everyBackend(netMechanism: 'tcx' | 'cls-bpf') {
+    const syscalls: Record<string, unknown>[] = [
+      { name: 'cgroup', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: 9 } },
+      { name: 'cgroup-socket', syscall: 'socket', errno: 'EACCES', match: { family: 'inet6' } },
+    ]
+    const entry: [(typeof ENTRY)[number], string][] = [['lsm', 'openat'], ['security-fmod-ret', 'unlink'], ['fmod-ret-syscall', 'mkdir'], ['kprobe-override', 'rmdir']]
+    for (const [mechanism, syscall] of entry) {
+      if (probeFeature(mechanism).available) syscalls.push({ name: mechanism, syscall, errno: 'EPERM', mechanism, match: { path: `${dir}/never/**` } })
+    }
+    const network: Record<string, unknown>[] = [{ name: 'drop', action: 'drop', protocol: 'udp', port: 9, hosts: ['localhost'], interface: 'lo', mechanism: netMechanism }]
+    // Shaping's steps (tc and ip processes, ~0.3 s each under the VM matrix's emulation) are
+    // covered where the entry mechanisms are not: on the host; the VMs test those mechanisms.
+    if (probeFeature('htb').available && !ENTRY.some((m) => probeFeature(m).available)) {
+      const direction = probeFeature('ifb-redirect').available ? 'both' : 'egress'
+      network.push({ name: 'bw', action: 'bandwidth', rate: '1mbit', direction, protocol: 'udp', port: 19, interface: 'lo', mechanism: netMechanism })
+    }
+    return validateConfig({ target: children, syscalls, network })
+  }
+
+  for (const netMechanism of ['tcx', 'cls-bpf'] as const) {
+    it(`fails step k = 1, 2, ... of arming a config with every backend here (${netMechanism}); after each, the kernel's view is exactly as before`, async (ctx) => {
+      skipUnless(ctx, netMechanism, 'cgroup-sockaddr', 'tp_btf')
+      const cfg = everyBackend(netMechanism)
+      arm(cfg).disarm() // loads every object and the seeding iterator, which stay for the process's life
+      let steps = 0
+      try {
+        for (let k = 1; ; k++) {
+          process.env.FAULTLINE_TEST_FAIL_STEP = String(k)
+          const before = view()
+          let session
+          try {
+            session = arm(cfg)
+          } catch (err) {
+            expect((err as Error).name, String(err)).toBe('InjectedFailure')
+            expect(view(), `after failing step ${k}: ${(err as Error).message}`).toEqual(before)
+            continue
+          }
+          session.disarm()
+          steps = k - 1
+          break
+        }
+      } finally {
+        delete process.env.FAULTLINE_TEST_FAIL_STEP
+      }
+      // tracking (3) + seeding + cgroup (3) + the network's maps, marks and TC programs at least
+      expect(steps).toBeGreaterThanOrEqual(15)
+      console.log(`[arming] ${netMechanism}: ${cfg.syscalls.map((r) => r.mechanism ?? r.syscall).join(', ')} + ${cfg.network.length} network rule(s): ${steps} kernel steps, each failed once`)
+    })
+  }
+})
+
+describe('kprobe override beside a trampoline', { timeout: 120_000 }, () => {
+  it('two rules of one config, fmod_ret and kprobe on one syscall: refused at planning, nothing attached', async (ctx) => {
+    skipUnless(ctx, 'kprobe-override', 'fmod-ret-syscall')
+    const before = bpfIdsOf().links
+    const cfg = {
+      target: children,
+      syscalls: [
+        { name: 'f', syscall: 'write', errno: 'EIO', mechanism: 'fmod-ret-syscall' as const, when: { nth: 1_000_000 } },
+        { name: 'k', syscall: 'write', errno: 'ENOSPC', mechanism: 'kprobe-override' as const },
+      ],
+    }
+    const err = await withFailureConfig(cfg, () => 0).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(FaultlineUnsupportedError)
+    expect(String(err)).toMatch(/syscalls\[1\] \(k\): kprobe-override on __x64_sys_write would not take effect: rule syscalls\[0\] \(f\) of this config puts fmod_ret on the same function/)
+    expect(bpfIdsOf().links).toEqual(before)
+  })
+
+  it('another process that puts fmod_ret on the syscall after planning: refused right before attaching, nothing stays attached', async (ctx) => {
+    skipUnless(ctx, 'kprobe-override', 'fmod-ret-syscall')
+    const cfg = validateConfig({ target: children, syscalls: [{ name: 'k', syscall: 'write', errno: 'ENOSPC', mechanism: 'kprobe-override' }] })
+    const inst = getInstance()
+    const plan = syscallFamily.plan(cfg, inst)
+    if (Array.isArray(plan)) throw new Error(`planning refused: ${JSON.stringify(plan)}`)
+    const other = spawn(process.execPath, [SLEEPER, JSON.stringify({ target: children, syscalls: [{ name: 'o', syscall: 'write', errno: 'EIO', mechanism: 'fmod-ret-syscall' }] })], { stdio: ['pipe', 'pipe', 'inherit'] })
+    try {
+      await new Promise((r) => other.stdout!.once('data', r))
+      const before = bpfIdsOf().links
+      const tx = new Transaction()
+      plan.prepare(tx)
+      expect(() => plan.attach(tx)).toThrow(/kprobe-override on __x64_sys_write would not take effect: another BPF program \(link \d+, program \d+\)/)
+      expect(tx.links).toEqual([])
+      expect(bpfIdsOf().links).toEqual(before)
+    } finally {
+      other.kill('SIGKILL')
+    }
+  })
+})
+
+describe('the trampoline check without CAP_SYS_ADMIN', { timeout: 60_000 }, () => {
+  const CORE = fileURLToPath(new URL('../../packages/core/dist/', import.meta.url))
+  const asCapOnly = (script: string) =>
+    spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all,+bpf,+perfmon,+net_admin', '--ambient-caps=-all,+bpf,+perfmon,+net_admin', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, FAULTLINE_STATE_DIR: dir } })
+
+  it("listing other processes' links says EPERM and names CAP_SYS_ADMIN instead of coming back empty", () => {
+    const r = asCapOnly(`const { tracingLinks } = await import(${JSON.stringify(path.join(CORE, 'libbpf/index.js'))}); console.log(JSON.stringify(tracingLinks()))`)
+    expect(r.status, r.stderr).toBe(0)
+    const list = JSON.parse(r.stdout) as { links: unknown[]; denied?: string }
+    expect(list.links).toEqual([])
+    expect(list.denied).toMatch(/EPERM \(needs CAP_SYS_ADMIN\)/)
+  })
+
+  it('a kprobe rule armed with capabilities only carries a warning naming CAP_SYS_ADMIN', (ctx) => {
+    skipUnless(ctx, 'kprobe-override')
+    const cfg = { target: children, syscalls: [{ name: 'k', syscall: 'rmdir', errno: 'EPERM', mechanism: 'kprobe-override', match: { path: `${dir}/never` } }] }
+    const r = asCapOnly(
+      `const { arm, validateConfig } = await import(${JSON.stringify(path.join(CORE, 'index.js'))}); const s = arm(validateConfig(${JSON.stringify(cfg)})); console.log(JSON.stringify(s.handle.warnings)); s.disarm()`,
+    )
+    expect(r.status, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toEqual([expect.stringMatching(/syscalls\[0\] \(k\): cannot check whether another process has a BPF trampoline on __x64_sys_rmdir.*needs CAP_SYS_ADMIN/)])
+  })
+})

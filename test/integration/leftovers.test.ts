@@ -1,0 +1,177 @@
+/**
+ * What a killed faultline process leaves in tc (htb qdiscs, IFB devices, cls_bpf filters) is
+ * removed by the next arming of any kind, in any process, and by `faultline cleanup`; what a live
+ * one holds is never touched, also when it runs in another pid namespace and its records are out
+ * of sight (another mount namespace's /run), sharing this network namespace.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { withFailureConfig, cleanupLeftovers } from '../../packages/core/src/index.js'
+import { leftoversLikely, sweep } from '../../packages/core/src/engine/state/index.js'
+import { processTree, tcState } from '../support/kernel-view.js'
+import { kernelLock } from '../support/kernel-lock.js'
+import { skipUnless, skipUnlessAny } from '../support/requires.js'
+
+const tcLock = kernelLock('tc')
+beforeAll(tcLock.acquire, 600_000)
+afterAll(tcLock.release)
+
+const SLEEPER = fileURLToPath(new URL('../fixtures/armed-sleeper.mjs', import.meta.url))
+const BIN = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import.meta.url))
+const children = { scope: 'children' as const }
+/** Steers only UDP to port 9 on lo: nothing else on the machine is slowed while a sleeper holds it. */
+const shaping = (direction: 'both' | 'egress') => ({ target: children, network: [{ name: 'bw', action: 'bandwidth', rate: '1mbit', direction, protocol: 'udp', port: 9, interface: 'lo' }] })
+const clsBpf = { target: children, network: [{ name: 'd', action: 'drop', protocol: 'udp', port: 9, interface: 'lo', mechanism: 'cls-bpf' }] }
+const syscallOnly = { target: children, syscalls: [{ name: 'c', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: 1 } }] }
+const hex = (owner: number) => owner.toString(16).padStart(8, '0')
+
+interface Sleeper {
+  proc: ChildProcess
+  owner: number
+  /** Its pid in this process's pid namespace. */
+  pid: number
+}
+
+/** Arms `config` in a new process (optionally through a wrapper, e.g. unshare) and waits until it is armed. */
+async function sleeper(config: object, wrapper: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<Sleeper> {
+  const [cmd, ...args] = [...wrapper, process.execPath, SLEEPER, JSON.stringify(config)]
+  const proc = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'inherit'], env })
+  const line = await new Promise<string>((resolve, reject) => {
+    proc.stdout!.once('data', (d) => resolve(String(d)))
+    proc.once('exit', (code) => reject(new Error(`the armed sleeper exited with ${code}`)))
+  })
+  const { owner } = JSON.parse(line) as { owner: number }
+  // Through a wrapper the node process is its child: the pid to kill is node's.
+  const pid = wrapper.length ? processTree(proc.pid!)[1]! : proc.pid!
+  return { proc, owner, pid }
+}
+
+async function kill(s: Sleeper): Promise<void> {
+  process.kill(s.pid, 'SIGKILL')
+  for (const deadline = Date.now() + 10_000; fs.existsSync(`/proc/${s.pid}`) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50))
+  s.proc.kill('SIGKILL')
+}
+
+const shapingOf = (owner: number) => {
+  const tc = tcState()
+  return {
+    htb: new RegExp(`^qdisc htb fa17: dev lo root .*default 0x${hex(owner)}`, 'm').test(tc.qdiscs),
+    ifb: tc.ifbs.includes(`flifb${hex(owner)}`),
+  }
+}
+const filterOf = (owner: number) => tcState().filters.includes(`handle 0x${owner.toString(16)} `)
+
+const cleanupCli = () => {
+  const r = spawnSync(process.execPath, [BIN, 'cleanup', '--json'], { encoding: 'utf8' })
+  expect(r.status, r.stderr).toBe(0)
+  return JSON.parse(r.stdout) as { removed: { kind: string; where: string; owner: string }[]; errors: string[] }
+}
+
+beforeAll(async () => {
+  // This process arms once first, so later armings take the cheap check's path.
+  await withFailureConfig(syscallOnly, () => 0)
+})
+
+describe('leftovers of a SIGKILLed process', { timeout: 120_000 }, () => {
+  it('the htb qdisc and IFB device of a loopback bandwidth rule are removed by the next arming with syscall rules only', async (ctx) => {
+    skipUnless(ctx, 'htb', 'ifb-redirect', 'cgroup-sockaddr', 'tp_btf')
+    skipUnlessAny(ctx, 'tcx', 'cls-bpf')
+    const s = await sleeper(shaping('both'))
+    expect(shapingOf(s.owner)).toEqual({ htb: true, ifb: true })
+    await kill(s)
+    expect(shapingOf(s.owner)).toEqual({ htb: true, ifb: true }) // not links: they outlive the process
+    await withFailureConfig(syscallOnly, () => 0)
+    expect(shapingOf(s.owner)).toEqual({ htb: false, ifb: false })
+  })
+
+  it('a cls_bpf filter and the clsact qdisc faultline created are removed by the next arming with syscall rules only', async (ctx) => {
+    skipUnless(ctx, 'cls-bpf', 'cgroup-sockaddr', 'tp_btf')
+    const clsactBefore = /qdisc clsact \S+ dev lo /.test(tcState().qdiscs)
+    const s = await sleeper(clsBpf)
+    expect(filterOf(s.owner)).toBe(true)
+    await kill(s)
+    expect(filterOf(s.owner)).toBe(true)
+    await withFailureConfig(syscallOnly, () => 0)
+    expect(filterOf(s.owner)).toBe(false)
+    expect(/qdisc clsact \S+ dev lo /.test(tcState().qdiscs)).toBe(clsactBefore)
+  })
+
+  it('`faultline cleanup --json` removes them and says what it removed; a second run finds nothing of theirs', async (ctx) => {
+    skipUnless(ctx, 'htb', 'ifb-redirect', 'cgroup-sockaddr', 'tp_btf')
+    skipUnlessAny(ctx, 'tcx', 'cls-bpf')
+    const s = await sleeper(shaping('both'))
+    await kill(s)
+    const report = cleanupCli()
+    expect(report.errors).toEqual([])
+    expect(report.removed).toEqual(
+      expect.arrayContaining([
+        { kind: 'htb qdisc', where: 'lo', owner: hex(s.owner) },
+        { kind: 'IFB device', where: `flifb${hex(s.owner)}`, owner: hex(s.owner) },
+        { kind: 'record', where: `owner-${hex(s.owner)}.json`, owner: hex(s.owner) },
+      ]),
+    )
+    expect(shapingOf(s.owner)).toEqual({ htb: false, ifb: false })
+    // (other processes on a shared machine may leave things meanwhile: only this owner's count)
+    expect(cleanupCli().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
+  })
+
+  it('cleanupLeftovers() and the sweep never touch what a live process holds', async (ctx) => {
+    skipUnless(ctx, 'htb', 'ifb-redirect', 'cgroup-sockaddr', 'tp_btf')
+    skipUnlessAny(ctx, 'tcx', 'cls-bpf')
+    const s = await sleeper(shaping('both'))
+    try {
+      expect(cleanupLeftovers().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
+      expect(cleanupCli().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
+      await withFailureConfig(syscallOnly, () => 0)
+      expect(shapingOf(s.owner)).toEqual({ htb: true, ifb: true })
+    } finally {
+      await kill(s)
+    }
+    expect(cleanupLeftovers().removed.map((r) => r.kind)).toEqual(expect.arrayContaining(['htb qdisc', 'IFB device']))
+  })
+})
+
+describe('an owner in another pid namespace sharing this network namespace', { timeout: 120_000 }, () => {
+  it('is not swept while it lives, though its pid means nothing here and its records are out of sight; is swept once it died', async (ctx) => {
+    skipUnless(ctx, 'htb', 'ifb-redirect', 'cgroup-sockaddr', 'tp_btf')
+    skipUnlessAny(ctx, 'tcx', 'cls-bpf')
+    // Its own pid namespace (node is pid 1 there) and its own state directory, as another mount
+    // namespace's /run would be: only the network namespace is shared.
+    const otherRun = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-other-run-'))
+    const s = await sleeper(shaping('both'), ['unshare', '--pid', '--fork', '--mount-proc'], { ...process.env, FAULTLINE_STATE_DIR: otherRun })
+    try {
+      expect(execFileSync('cat', [`/proc/${s.pid}/status`], { encoding: 'utf8' })).toMatch(/^NSpid:\s+\d+\s+1$/m)
+      expect(shapingOf(s.owner)).toEqual({ htb: true, ifb: true })
+      await withFailureConfig(syscallOnly, () => 0)
+      expect(sweep().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
+      expect(cleanupCli().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
+      expect(shapingOf(s.owner)).toEqual({ htb: true, ifb: true })
+    } finally {
+      await kill(s)
+    }
+    expect(shapingOf(s.owner)).toEqual({ htb: true, ifb: true })
+    await withFailureConfig(syscallOnly, () => 0)
+    expect(shapingOf(s.owner)).toEqual({ htb: false, ifb: false })
+    fs.rmSync(otherRun, { recursive: true, force: true })
+  })
+})
+
+describe('the cheap check at every arming', () => {
+  it('finds nothing when nothing is left, and measures what it costs', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    sweep()
+    expect(leftoversLikely()).toBe(false)
+    const n = 2000
+    const t0 = performance.now()
+    for (let i = 0; i < n; i++) leftoversLikely()
+    const cheap = (performance.now() - t0) / n
+    const t1 = performance.now()
+    sweep()
+    const full = performance.now() - t1
+    console.log(`[leftovers] cheap check ${(cheap * 1000).toFixed(1)} us per arming (median-free mean of ${n}); full sweep ${full.toFixed(1)} ms (${fs.readdirSync('/sys/class/net').length} interfaces)`)
+  })
+})
