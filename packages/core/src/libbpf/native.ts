@@ -77,7 +77,6 @@ export interface Libc {
   close(fd: number): number
   open(path: string, flags: number): number
   strerror(errnum: number): string
-  flock(fd: number, operation: number): number
   /** hdr: { u32 version; int pid }, data: 2 x { u32 effective, permitted, inheritable } (v3). */
   capget(hdr: Buffer, data: Buffer): number
   capset(hdr: Buffer, data: Buffer): number
@@ -189,7 +188,6 @@ export function getNative(): Native {
     close: libcHandle.func('int close(int fd)') as Libc['close'],
     open: libcHandle.func('int open(const char *path, int flags)') as Libc['open'],
     strerror: libcHandle.func('const char *strerror(int errnum)') as Libc['strerror'],
-    flock: libcHandle.func('int flock(int fd, int operation)') as Libc['flock'],
     capget: libcHandle.func('int capget(void *hdr, void *data)') as Libc['capget'],
     capset: libcHandle.func('int capset(void *hdr, void *data)') as Libc['capset'],
     // variadic in C; integer arguments pass the same way on x86-64 and arm64
