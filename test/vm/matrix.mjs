@@ -21,8 +21,9 @@ fs.mkdirSync(logDir, { recursive: true })
 // Under TCG on a loaded 2-core machine a Python or Node child takes seconds to start: a VM run
 // gets four times the host's per-test time (a limit against hangs, not a claim about speed).
 // Vitest straight from node_modules (no npm startup: slow under emulation). Without filters a
-// kernel runs its own suite (KERNELS[k].suite) if it names one, else every test file.
-const suiteOf = (kernel) => `node node_modules/vitest/vitest.mjs run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --outputFile=/tmp/fl-report.json ${(filters.length ? filters : KERNELS[kernel]?.suite ?? []).join(' ')}; ` +
+// kernel runs its own suite (KERNELS[k].suite) if it names one, else every test file but its
+// KERNELS[k].exclude (files given on the command line run as given).
+const suiteOf = (kernel) => `node node_modules/vitest/vitest.mjs run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --outputFile=/tmp/fl-report.json ${(filters.length ? filters : [...(KERNELS[kernel]?.suite ?? []), ...(KERNELS[kernel]?.exclude ?? []).map((g) => `--exclude '${g}'`)]).join(' ')}; ` +
   `echo ${BEGIN}; cat /tmp/fl-report.json; echo; echo ${END}`
 
 const results = []
