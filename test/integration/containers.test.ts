@@ -225,7 +225,8 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
   beforeAll(lock.acquire, 600_000)
   afterAll(lock.release)
 
-  it.each(['tcx', 'cls-bpf'] as const)(
+  // it.for, not it.each: only it.for hands the test its context (skipUnless needs it)
+  it.for(['tcx', 'cls-bpf'] as const)(
     'drop and bandwidth rules (%s): each container sees only its own, and neither sweeps the other\'s tc state',
     async (mechanism, ctx) => {
       skipUnlessRunc(ctx)
@@ -362,11 +363,11 @@ describe('faultline doctor in a container', () => {
     expect(code).toBe(0)
   }, SLOW)
 
-  it.each([
+  it.for([
     ['the capabilities doctor names, as root', { capabilities: DOCTOR_CAPS }],
     ['the capabilities doctor names, as nobody', { capabilities: DOCTOR_CAPS, user: { uid: 65534, gid: 65534 } }],
     ['privileged', { capabilities: 'privileged' as const }],
-  ])('with %s: every feature as the host\'s root sees it, usable', async (_label, opts, ctx) => {
+  ] as const)('with %s: every feature as the host\'s root sees it, usable', async ([_label, opts], ctx) => {
     skipUnlessRunc(ctx)
     const { code, report } = await doctorIn(opts)
     expect(report.container.detected).toBe(true)
