@@ -21,6 +21,7 @@ beforeAll(tcLock.acquire, 600_000)
 afterAll(tcLock.release)
 
 const SLEEPER = fileURLToPath(new URL('../fixtures/armed-sleeper.mjs', import.meta.url))
+const ARM_ONCE = fileURLToPath(new URL('../fixtures/arm-once.mjs', import.meta.url))
 const BIN = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import.meta.url))
 const children = { scope: 'children' as const }
 /** Steers only UDP to port 9 on lo: nothing else on the machine is slowed while a sleeper holds it. */
@@ -36,18 +37,53 @@ interface Sleeper {
   pid: number
 }
 
-/** Arms `config` in a new process (optionally through a wrapper, e.g. unshare) and waits until it is armed. */
-async function sleeper(config: object, wrapper: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<Sleeper> {
-  const [cmd, ...args] = [...wrapper, process.execPath, SLEEPER, JSON.stringify(config)]
+/**
+ * A network namespace and state directory of the test's own. What a killed sleeper leaves is
+ * removed by the next arming of ANY faultline process in its network namespace, and other test
+ * files arm in parallel: in the host's namespace they would sweep it before this test looks.
+ */
+interface Place {
+  /**
+   * Runs argv in the namespace, with the private state directory: nsenter, not `ip netns exec`,
+   * whose new mount namespace and fresh /sys hide the cgroup2 mount at /sys/fs/cgroup/unified.
+   */
+  wrap: string[]
+  env: NodeJS.ProcessEnv
+}
+let place: Place
+/** The test's own network namespace and state directory, for what must hold beside other processes. */
+const HOST: Place = { wrap: [], env: process.env }
+const NETNS = `fl-leftovers-${process.pid}`
+beforeAll(() => {
+  execFileSync('ip', ['netns', 'add', NETNS])
+  execFileSync('ip', ['-n', NETNS, 'link', 'set', 'lo', 'up'])
+  place = { wrap: ['nsenter', `--net=/run/netns/${NETNS}`], env: { ...process.env, FAULTLINE_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'fl-leftovers-run-')) } }
+})
+afterAll(() => {
+  spawnSync('ip', ['netns', 'del', NETNS])
+  fs.rmSync(place.env.FAULTLINE_STATE_DIR!, { recursive: true, force: true })
+})
+
+/** Arms `config` in a new process (in `where`, optionally through another wrapper, e.g. unshare) and waits until it is armed. */
+async function sleeper(config: object, where: Place, wrapper: string[] = [], env: NodeJS.ProcessEnv = where.env): Promise<Sleeper> {
+  const [cmd, ...args] = [...where.wrap, ...wrapper, process.execPath, SLEEPER, JSON.stringify(config)]
   const proc = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'inherit'], env })
   const line = await new Promise<string>((resolve, reject) => {
     proc.stdout!.once('data', (d) => resolve(String(d)))
     proc.once('exit', (code) => reject(new Error(`the armed sleeper exited with ${code}`)))
   })
   const { owner } = JSON.parse(line) as { owner: number }
-  // Through a wrapper the node process is its child: the pid to kill is node's.
-  const pid = wrapper.length ? processTree(proc.pid!)[1]! : proc.pid!
+  // Through a wrapper that forks (unshare --fork) node is a descendant: the pid to kill is node's.
+  const pid = processTree(proc.pid!).filter((p) => readCmdline(p).includes(SLEEPER)).pop()!
   return { proc, owner, pid }
+}
+
+const readCmdline = (pid: number): string => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+  } catch {
+    return ''
+  }
 }
 
 async function kill(s: Sleeper): Promise<void> {
@@ -56,17 +92,25 @@ async function kill(s: Sleeper): Promise<void> {
   s.proc.kill('SIGKILL')
 }
 
-const shapingOf = (owner: number) => {
-  const tc = tcState()
+/** The next arming of another faultline process in the private namespace: a syscall rule only. */
+const nextArming = () => {
+  const r = spawnSync(place.wrap[0]!, [...place.wrap.slice(1), process.execPath, ARM_ONCE, JSON.stringify(syscallOnly)], { encoding: 'utf8', env: place.env })
+  expect(r.status, r.stderr).toBe(0)
+}
+
+const shapingOf = (owner: number, netns?: string) => {
+  const tc = tcState(netns)
   return {
     htb: new RegExp(`^qdisc htb fa17: dev lo root .*default 0x${hex(owner)}`, 'm').test(tc.qdiscs),
     ifb: tc.ifbs.includes(`flifb${hex(owner)}`),
   }
 }
-const filterOf = (owner: number) => tcState().filters.includes(`handle 0x${owner.toString(16)} `)
+const filterOf = (owner: number) => tcState(NETNS).filters.includes(`handle 0x${owner.toString(16)} `)
 
-const cleanupCli = () => {
-  const r = spawnSync(process.execPath, [BIN, 'cleanup', '--json'], { encoding: 'utf8' })
+/** `faultline cleanup --json`, here or in the private namespace. */
+const cleanupCli = (where?: Place) => {
+  const argv = [...(where?.wrap ?? []), process.execPath, BIN, 'cleanup', '--json']
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: where?.env ?? process.env })
   expect(r.status, r.stderr).toBe(0)
   return JSON.parse(r.stdout) as { removed: { kind: string; where: string; owner: string }[]; errors: string[] }
 }
@@ -80,32 +124,32 @@ describe('leftovers of a SIGKILLed process', { timeout: 120_000 }, () => {
   it('the htb qdisc and IFB device of a loopback bandwidth rule are removed by the next arming with syscall rules only', async (ctx) => {
     skipUnless(ctx, 'htb', 'ifb-redirect', 'cgroup-sockaddr', 'tp_btf')
     skipUnlessAny(ctx, 'tcx', 'cls-bpf')
-    const s = await sleeper(shaping('both'))
-    expect(shapingOf(s.owner)).toEqual({ htb: true, ifb: true })
+    const s = await sleeper(shaping('both'), place)
+    expect(shapingOf(s.owner, NETNS)).toEqual({ htb: true, ifb: true })
     await kill(s)
-    expect(shapingOf(s.owner)).toEqual({ htb: true, ifb: true }) // not links: they outlive the process
-    await withFailureConfig(syscallOnly, () => 0)
-    expect(shapingOf(s.owner)).toEqual({ htb: false, ifb: false })
+    expect(shapingOf(s.owner, NETNS)).toEqual({ htb: true, ifb: true }) // not links: they outlive the process
+    nextArming()
+    expect(shapingOf(s.owner, NETNS)).toEqual({ htb: false, ifb: false })
   })
 
   it('a cls_bpf filter and the clsact qdisc faultline created are removed by the next arming with syscall rules only', async (ctx) => {
     skipUnless(ctx, 'cls-bpf', 'cgroup-sockaddr', 'tp_btf')
-    const clsactBefore = /qdisc clsact \S+ dev lo /.test(tcState().qdiscs)
-    const s = await sleeper(clsBpf)
+    const clsactBefore = /qdisc clsact \S+ dev lo /.test(tcState(NETNS).qdiscs)
+    const s = await sleeper(clsBpf, place)
     expect(filterOf(s.owner)).toBe(true)
     await kill(s)
     expect(filterOf(s.owner)).toBe(true)
-    await withFailureConfig(syscallOnly, () => 0)
+    nextArming()
     expect(filterOf(s.owner)).toBe(false)
-    expect(/qdisc clsact \S+ dev lo /.test(tcState().qdiscs)).toBe(clsactBefore)
+    expect(/qdisc clsact \S+ dev lo /.test(tcState(NETNS).qdiscs)).toBe(clsactBefore)
   })
 
   it('`faultline cleanup --json` removes them and says what it removed; a second run finds nothing of theirs', async (ctx) => {
     skipUnless(ctx, 'htb', 'ifb-redirect', 'cgroup-sockaddr', 'tp_btf')
     skipUnlessAny(ctx, 'tcx', 'cls-bpf')
-    const s = await sleeper(shaping('both'))
+    const s = await sleeper(shaping('both'), place)
     await kill(s)
-    const report = cleanupCli()
+    const report = cleanupCli(place)
     expect(report.errors).toEqual([])
     expect(report.removed).toEqual(
       expect.arrayContaining([
@@ -114,15 +158,14 @@ describe('leftovers of a SIGKILLed process', { timeout: 120_000 }, () => {
         { kind: 'record', where: `owner-${hex(s.owner)}.json`, owner: hex(s.owner) },
       ]),
     )
-    expect(shapingOf(s.owner)).toEqual({ htb: false, ifb: false })
-    // (other processes on a shared machine may leave things meanwhile: only this owner's count)
-    expect(cleanupCli().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
+    expect(shapingOf(s.owner, NETNS)).toEqual({ htb: false, ifb: false })
+    expect(cleanupCli(place).removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
   })
 
   it('cleanupLeftovers() and the sweep never touch what a live process holds', async (ctx) => {
     skipUnless(ctx, 'htb', 'ifb-redirect', 'cgroup-sockaddr', 'tp_btf')
     skipUnlessAny(ctx, 'tcx', 'cls-bpf')
-    const s = await sleeper(shaping('both'))
+    const s = await sleeper(shaping('both'), HOST)
     try {
       expect(cleanupLeftovers().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
       expect(cleanupCli().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
@@ -145,20 +188,19 @@ describe('an owner in another pid namespace sharing this network namespace', { t
     // Its own pid namespace (node is pid 1 there) and its own state directory, as another mount
     // namespace's /run would be: only the network namespace is shared.
     const otherRun = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-other-run-'))
-    const s = await sleeper(shaping('both'), ['unshare', '--pid', '--fork', '--mount-proc'], { ...process.env, FAULTLINE_STATE_DIR: otherRun })
+    const s = await sleeper(shaping('both'), place, ['unshare', '--pid', '--fork', '--mount-proc'], { ...place.env, FAULTLINE_STATE_DIR: otherRun })
     try {
       expect(execFileSync('cat', [`/proc/${s.pid}/status`], { encoding: 'utf8' })).toMatch(/^NSpid:\s+\d+\s+1$/m)
-      expect(shapingOf(s.owner)).toEqual({ htb: true, ifb: true })
-      await withFailureConfig(syscallOnly, () => 0)
-      expect(sweep().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
-      expect(cleanupCli().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
-      expect(shapingOf(s.owner)).toEqual({ htb: true, ifb: true })
+      expect(shapingOf(s.owner, NETNS)).toEqual({ htb: true, ifb: true })
+      nextArming()
+      expect(cleanupCli(place).removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
+      expect(shapingOf(s.owner, NETNS)).toEqual({ htb: true, ifb: true })
     } finally {
       await kill(s)
     }
-    expect(shapingOf(s.owner)).toEqual({ htb: true, ifb: true })
-    await withFailureConfig(syscallOnly, () => 0)
-    expect(shapingOf(s.owner)).toEqual({ htb: false, ifb: false })
+    expect(shapingOf(s.owner, NETNS)).toEqual({ htb: true, ifb: true })
+    nextArming()
+    expect(shapingOf(s.owner, NETNS)).toEqual({ htb: false, ifb: false })
     fs.rmSync(otherRun, { recursive: true, force: true })
   })
 })

@@ -143,13 +143,16 @@ export function kernelView(pid: number | 'self' = 'self'): KernelView {
   }
 }
 
-/** tc state and devices of this network namespace as iproute2 prints them: qdiscs, the filters on every clsact, IFB devices. */
-export function tcState(): { qdiscs: string; filters: string; ifbs: string[] } {
-  const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' })
+/** tc state and devices of this network namespace (or a named one) as iproute2 prints them: qdiscs, the filters on every clsact, IFB devices. */
+export function tcState(netns?: string): { qdiscs: string; filters: string; ifbs: string[] } {
+  const wrap = netns ? `nsenter --net=/run/netns/${netns} ` : ''
+  const sh = (cmd: string) => execFileSync('sh', ['-c', wrap + `sh -c '${cmd}'`], { encoding: 'utf8' })
   const qdiscs = sh('tc qdisc show')
   const clsacts = [...qdiscs.matchAll(/^qdisc clsact \S+ dev (\S+)/gm)].map((m) => m[1]!)
   const filters = clsacts.map((d) => `${d}: ${sh(`tc filter show dev ${d} ingress; tc filter show dev ${d} egress`)}`).join('\n')
-  return { qdiscs, filters, ifbs: fs.readdirSync('/sys/class/net').filter((d) => d.startsWith('flifb')) }
+  // (sysfs shows the namespace it was mounted in: ask the kernel through iproute2 instead)
+  const ifbs = netns ? [...sh('ip -o link show').matchAll(/^\d+: ([^:@]+)/gm)].map((m) => m[1]!) : fs.readdirSync('/sys/class/net')
+  return { qdiscs, filters, ifbs: ifbs.filter((d) => d.startsWith('flifb')) }
 }
 
 /** Every key and value of some BPF maps, as hex, for "exactly as before" checks. */

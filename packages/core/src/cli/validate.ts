@@ -5,13 +5,13 @@
  * host names resolve), attaching nothing.
  */
 import dns from 'node:dns/promises'
-import fs from 'node:fs'
 import { ConfigError, loadConfigSync } from '../config/index.js'
 import type { FailureConfig } from '../config/types.js'
 import { FaultlineUnsupportedError } from '../engine/errors.js'
 import { plan } from '../engine/session.js'
 import { chooseNetMechanism } from '../engine/network/mechanism.js'
 import { parseFlags } from './args.js'
+import { netDevice } from '../kernel/netdev.js'
 
 export const VALIDATE_USAGE = 'validate [--kernel] <config.yaml>...      check configs (faultline\'s or Minderbinder\'s YAML); --kernel: plan them here too'
 
@@ -55,7 +55,9 @@ async function planHere(file: string, cfg: FailureConfig): Promise<boolean> {
     else problems.push(err.message)
   }
   for (const r of cfg.network) {
-    if (r.interface && !fs.existsSync(`/sys/class/net/${r.interface}`)) problems.push(`${r.path}.interface: no interface ${r.interface} on this machine`)
+    for (const name of r.interface ?? []) {
+      if (name !== '*' && !netDevice(name)) problems.push(`${r.path}.interface: no interface ${name} on this machine`)
+    }
     for (const h of r.hostnames) {
       try {
         await dns.lookup(h, { all: true })

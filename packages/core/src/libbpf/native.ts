@@ -85,6 +85,8 @@ export interface Libc {
   socket(domain: number, type: number, protocol: number): number
   bind(fd: number, addr: Buffer, len: number): number
   connect(fd: number, addr: Buffer, len: number): number
+  /** Interface queries (kernel/netdev.ts): `arg` is a struct ifreq. */
+  ioctl(fd: number, request: number, arg: Buffer): number
 }
 
 interface Native {
@@ -195,6 +197,8 @@ export function getNative(): Native {
     socket: libcHandle.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
     bind: libcHandle.func('int bind(int fd, const void *addr, uint32 len)') as Libc['bind'],
     connect: libcHandle.func('int connect(int fd, const void *addr, uint32 len)') as Libc['connect'],
+    // variadic in C; a pointer passes the same way on x86-64 and arm64
+    ioctl: libcHandle.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)') as Libc['ioctl'],
   }
   const typed = lib as unknown as Libbpf
   const major = typed.libbpf_major_version()

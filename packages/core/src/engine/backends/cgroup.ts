@@ -20,7 +20,7 @@ let cgroupFd: number | undefined
 /** The cgroup v2 root, opened once per process (the fd is what cgroup attach takes). */
 export function rootCgroup(): { fd: number; path: string } {
   const path = cgroup2Mount()
-  if (!path) throw new FaultlineUnsupportedError('no cgroup v2 mount in /proc/mounts: mount one (mount -t cgroup2 none /sys/fs/cgroup/unified)')
+  if (!path) throw new FaultlineUnsupportedError('no cgroup v2 mount in /proc/mounts: mount one (mount -t cgroup2 none /sys/fs/cgroup/unified); `ip netns exec` mounts a fresh /sys without it, so mount it inside that command, or enter the namespace with `nsenter --net` instead')
   cgroupFd ??= openCgroup(path)
   return { fd: cgroupFd, path }
 }

@@ -10,13 +10,13 @@
  * Each interface's link-layer header length is read here too: Ethernet-like devices (Ethernet,
  * lo) carry 14 bytes before the IP header, L3 devices (tun, wireguard, ipip, sit, gre) none.
  */
-import fs from 'node:fs'
 import createDebug from 'debug'
 import type { NormalizedAddress, NormalizedNetworkRule } from '../../config/types.js'
 import { parseAddress } from '../../config/address.js'
 import { prefixMask } from '../layout.js'
 import { FaultlineUnsupportedError } from '../errors.js'
 import { runIproute } from './iproute.js'
+import { netDevices } from '../../kernel/netdev.js'
 import { isFaultlineIfb, isShaping } from './shaping.js'
 
 const debug = createDebug('faultline:net')
@@ -30,7 +30,7 @@ export interface NetDevice {
   rules: number
 }
 
-/** /sys/class/net/<dev>/type (ARPHRD_*) -> bytes before the IP header. */
+/** The link type (ARPHRD_*) -> bytes before the IP header. */
 const L2_LEN: Record<number, number> = {
   1: 14, // ETHER (veth, bridges, wifi, macvlan, gretap)
   772: 14, // LOOPBACK: lo carries an Ethernet header of zeros
@@ -44,16 +44,6 @@ const L2_LEN: Record<number, number> = {
   512: 0, // PPP
 }
 
-const readSys = (dev: string, file: string) => fs.readFileSync(`/sys/class/net/${dev}/${file}`, 'utf8').trim()
-
-function device(name: string): { name: string; ifindex: number; type: number; up: boolean } | undefined {
-  try {
-    const state = readSys(name, 'operstate')
-    return { name, ifindex: Number(readSys(name, 'ifindex')), type: Number(readSys(name, 'type')), up: state === 'up' || state === 'unknown' }
-  } catch {
-    return undefined
-  }
-}
 
 const isLoopback = (a: NormalizedAddress) =>
   a.family === 'inet' ? a.bytes[0] === 127 && a.prefixLen >= 8 : a.prefixLen === 128 && a.bytes.every((b, i) => b === (i === 15 ? 1 : 0))
@@ -118,7 +108,7 @@ function hostDevices(rule: NormalizedNetworkRule, addrs: NormalizedAddress[]): S
  * its interfaces does not exist, has a link type faultline cannot parse, or a host has no route.
  */
 export function selectInterfaces(rules: NormalizedNetworkRule[], resolved: NormalizedAddress[][]): NetDevice[] {
-  const all = fs.readdirSync('/sys/class/net').filter((n) => !isFaultlineIfb(n)).map(device).filter((d) => d !== undefined)
+  const all = netDevices().filter((d) => !isFaultlineIfb(d.name))
   const byName = new Map<string, NetDevice>()
   const add = (rule: NormalizedNetworkRule, index: number, name: string, explicit: boolean, field = "interface") => {
     const d = all.find((x) => x.name === name)

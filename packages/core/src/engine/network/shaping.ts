@@ -10,12 +10,12 @@
  * carry this process's owner id (the htb's `default`, the IFB's name), and every arming, in any
  * process, sweeps what dead owners left (engine/state).
  */
-import fs from 'node:fs'
 import createDebug from 'debug'
 import type { NormalizedNetworkRule } from '../../config/types.js'
 import { probeFeature, type Feature } from '../../kernel/features.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from '../errors.js'
 import type { Transaction } from '../transaction.js'
+import { netDevice } from '../../kernel/netdev.js'
 import {
   SHAPING_HANDLE, SHAPING_MAJOR, batch, describeOwner, htbOwner, ifbName, isShapingRoot, ownerAlive, ownerHex, ownerId, quietly, rootQdisc,
   withTcLock, writeOwnerRecord,
@@ -72,7 +72,7 @@ function undo(made: Made): void {
     const q = rootQdisc(d)
     return q && isShapingRoot(q) && htbOwner(q) === me
   }).map((d) => `qdisc del dev ${d} root handle ${OUR_HANDLE}`))
-  if (made.ifb && fs.existsSync(`/sys/class/net/${made.ifb}`)) quietly('ip', [`link del ${made.ifb}`])
+  if (made.ifb && netDevice(made.ifb)) quietly('ip', [`link del ${made.ifb}`])
   made.devices = []
   delete made.ifb
 }
@@ -144,7 +144,7 @@ export function setUpShaping(rules: { rule: NormalizedNetworkRule; index: number
         const ifb = ifbName(ownerId())
         made.ifb = ifb
         tx.step(`create IFB device ${ifb}`, () => batch('ip', [`link add ${ifb} type ifb`, `link set ${ifb} up`], `create IFB device ${ifb}`))
-        ifbIfindex = Number(fs.readFileSync(`/sys/class/net/${ifb}/ifindex`, 'utf8'))
+        ifbIfindex = netDevice(ifb)?.ifindex ?? NaN
         tx.step(`shaping qdiscs on ${ifb}`, () => batch('tc', treeCommands(ifb, ingress), `ingress shaping qdiscs on ${ifb}`))
       }
       for (const dev of shaped) {

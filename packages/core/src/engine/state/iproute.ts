@@ -3,9 +3,9 @@
  * devices). These are helper processes: callers run them only while no fault is live (arming's
  * prepare step, disarm's clear step, cleanup), so no rule of the test can break them.
  */
-import fs from 'node:fs'
 import { FaultlineUnsupportedError } from '../errors.js'
 import { explainDenied, runIproute } from '../network/iproute.js'
+import { netDevice, netDeviceNames } from '../../kernel/netdev.js'
 
 export type Tool = 'tc' | 'ip'
 
@@ -79,19 +79,9 @@ export function clsactEmpty(dev: string): boolean {
   return filterRows(dev, 'ingress').length === 0 && filterRows(dev, 'egress').length === 0
 }
 
-/** The interfaces of this network namespace. */
-export function netDevices(): string[] {
-  try {
-    return fs.readdirSync('/sys/class/net')
-  } catch {
-    return []
-  }
-}
+/** The interface names of this network namespace (kernel/netdev.ts: not sysfs, which may show another). */
+export const netDevices = netDeviceNames
 
 export function ifindexOf(dev: string): number | undefined {
-  try {
-    return Number(fs.readFileSync(`/sys/class/net/${dev}/ifindex`, 'utf8'))
-  } catch {
-    return undefined
-  }
+  return netDevice(dev)?.ifindex
 }

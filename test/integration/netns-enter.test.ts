@@ -1,0 +1,62 @@
+/**
+ * A process that entered a network namespace with setns (nsenter --net, no new mount namespace)
+ * still sees the sysfs of the namespace it came from. faultline asks the kernel for the
+ * interfaces instead (kernel/netdev.ts), so it acts on the namespace it runs in: devices that
+ * exist only there are found, and the original namespace's are not taken for its own.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { execFileSync, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { skipUnless } from '../support/requires.js'
+
+const ARM_ONCE = fileURLToPath(new URL('../fixtures/arm-once.mjs', import.meta.url))
+const NETNS = `fl-enter-${process.pid}`
+const ONLY_THERE = 'flonlythere0'
+/** An interface of this namespace that the entered one lacks. */
+const onlyHere = fs.readdirSync('/sys/class/net').find((d) => d !== 'lo' && !d.startsWith('flifb'))
+
+beforeAll(() => {
+  execFileSync('ip', ['netns', 'add', NETNS])
+  execFileSync('ip', ['-n', NETNS, 'link', 'set', 'lo', 'up'])
+  execFileSync('ip', ['-n', NETNS, 'link', 'add', ONLY_THERE, 'type', 'veth', 'peer', 'name', `${ONLY_THERE}p`])
+  execFileSync('ip', ['-n', NETNS, 'link', 'set', `${ONLY_THERE}p`, 'up'])
+  execFileSync('ip', ['-n', NETNS, 'link', 'set', ONLY_THERE, 'up'])
+})
+afterAll(() => {
+  spawnSync('ip', ['netns', 'del', NETNS])
+})
+
+/** cls_bpf, whose filters `tc filter show` lists (tcx links it does not). */
+const dropOn = (iface: string) => ({ target: { scope: 'children' }, network: [{ name: 'd', action: 'drop', protocol: 'udp', port: 9, interface: iface, mechanism: 'cls-bpf' }] })
+
+/** Arms in the namespace through nsenter (sysfs stays the caller's) and runs `during` while armed. */
+function armThere(config: object, during = '') {
+  return spawnSync('nsenter', [`--net=/run/netns/${NETNS}`, process.execPath, ARM_ONCE, JSON.stringify(config), during], { encoding: 'utf8' })
+}
+
+describe('arming after nsenter --net', { timeout: 60_000 }, () => {
+  it('acts on the entered namespace\'s interfaces, not on those its stale /sys shows', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf', 'cls-bpf')
+    // The entered namespace's device: found, and the programs really sit on it while armed.
+    const r = armThere(dropOn(ONLY_THERE), `tc filter show dev ${ONLY_THERE} egress`)
+    expect(r.status, r.stderr).toBe(0)
+    const { during } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { during: string }
+    expect(during).toMatch(/bpf .*direct-action/)
+    if (onlyHere) {
+      const r2 = armThere(dropOn(onlyHere))
+      expect(r2.status).not.toBe(0)
+      expect(r2.stderr).toContain(`${onlyHere}: no such interface`)
+    }
+  })
+
+  it('under `ip netns exec`, whose fresh /sys hides the cgroup2 mount, arming is refused saying so', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const cgroup2 = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1]
+    expect(cgroup2).toMatch(/^\/sys\//) // where every distribution mounts it, and this machine
+    const r = spawnSync('ip', ['netns', 'exec', NETNS, process.execPath, ARM_ONCE, JSON.stringify(dropOn('lo'))], { encoding: 'utf8' })
+    expect(r.status).not.toBe(0)
+    expect(r.stderr).toContain('no cgroup v2 mount in /proc/mounts')
+    expect(r.stderr).toContain('`ip netns exec` mounts a fresh /sys without it')
+  })
+})
