@@ -42,7 +42,8 @@ for (const kernel of kernels) {
       const log = fs.createWriteStream(logFile)
       // On the host the same command runs directly (no VM), with a report file of its own.
       run = await runInVm(kernel, ['sh', '-c', suiteOf(kernel).replaceAll('/tmp/fl-report.json', kernel === 'host' ? '.test-results/vm-host.json.tmp' : '/tmp/fl-report.json')], {
-        timeout: 1200,
+        // a guard against a hung guest, not a budget: CI's budget is the whole run's (.ci/run)
+        timeout: 1800,
         onOutput: (s) => { log.write(s); if (verbose) process.stdout.write(s) },
       })
       log.end()
