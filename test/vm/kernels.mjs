@@ -29,7 +29,7 @@ const KERNEL_FREE = [
 const ONE_KERNEL = ['test/integration/component-example.test.ts', 'test/integration/containers.test.ts']
 const X86_VM = [...KERNEL_FREE, 'test/integration/arch.test.ts']
 const RUNNER_GLUE = [...X86_VM, ...ONE_KERNEL]
-const EXTRA_MODULES = ['overlay', 'sch_netem', 'sch_tbf', 'sch_ingress', 'cls_bpf', 'ifb', 'veth', 'sch_htb', 'dummy']
+const EXTRA_MODULES = ['overlay', 'sch_netem', 'sch_tbf', 'sch_ingress', 'cls_bpf', 'ifb', 'veth', 'sch_htb', 'dummy', 'tun']
 
 export const KERNELS = {
   host: {
@@ -84,7 +84,11 @@ export function ensureTools(tools) {
 function debianKernel(name, spec) {
   const dir = path.join(CACHE, name)
   const done = path.join(dir, '.ready')
-  if (!fs.existsSync(done)) {
+  // The initramfs carries the modules: a changed list builds it again.
+  const modulesFile = path.join(dir, '.modules')
+  const modules = [...BOOT_MODULES, ...EXTRA_MODULES].join(' ')
+  const stale = !fs.existsSync(modulesFile) || fs.readFileSync(modulesFile, 'utf8') !== modules
+  if (!fs.existsSync(done) || stale) {
     ensureTools([['dpkg', 'dpkg'], ['depmod', 'kmod'], ['apt-get', 'apt'], ['busybox', 'busybox-static']])
     // A foreign-arch kernel: apt knows its packages once the architecture is added; its
     // initramfs gets that arch's busybox, from the guest's userland.
@@ -113,6 +117,7 @@ function debianKernel(name, spec) {
     fs.copyFileSync(vmlinuz, path.join(dir, 'vmlinuz'))
     fs.rmSync(path.join(dir, 'root'), { recursive: true, force: true })
     fs.writeFileSync(done, `${pkg}\n`)
+    fs.writeFileSync(modulesFile, modules)
   }
   return { kernel: path.join(dir, 'vmlinuz'), initrd: path.join(dir, 'initrd.cpio'), label: fs.readFileSync(done, 'utf8').trim(), arch: spec.arch ?? 'x64' }
 }
