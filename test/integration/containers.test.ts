@@ -185,7 +185,11 @@ const ifbDevices = () => ((JSON.parse(spawnSync('ip', ['-j', 'link', 'show', 'ty
 
 /** 64 KB at 1 mbit: at least ~0.5 s shaped, milliseconds unshaped. */
 const BYTES = 64 * 1024
-const RATE_BPS = 1e6
+/**
+ * 256 kbit: a shaped 64 KB upload takes 2 s, so the unshaped ones (connect and scheduling only,
+ * yet 0.3 s in a VM on a loaded machine) stay far below a third of it.
+ */
+const RATE_BPS = 256e3
 
 const upDevices = () => (JSON.parse(spawnSync('ip', ['-j', 'link', 'show', 'up'], { encoding: 'utf8' }).stdout || '[]') as { ifname: string }[]).map((d) => d.ifname)
 
@@ -239,7 +243,7 @@ describe.each(PRIVILEGES)('network rules in two containers on the host network, 
       const drop = { name: 'drop-udp', action: 'drop', direction: 'egress', protocol: 'udp', port: udp.port, mechanism }
       // both directions where the kernel can shape ingress: A then has an IFB device too
       const both = probeFeature('ifb-redirect').available
-      const thin = (port: number) => ({ name: 'thin', action: 'bandwidth', rate: '1mbit', direction: both ? 'both' : 'egress', protocol: 'tcp', port, interface: 'lo', mechanism })
+      const thin = (port: number) => ({ name: 'thin', action: 'bandwidth', rate: `${RATE_BPS / 1000}kbit`, direction: both ? 'both' : 'egress', protocol: 'tcp', port, interface: 'lo', mechanism })
       try {
         // A drops and shapes on lo, and stays armed while B arms three times: drop only (both
         // armed at once), drop + shaping on lo (refused: one process at a time shapes an

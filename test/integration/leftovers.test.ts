@@ -120,7 +120,7 @@ beforeAll(async () => {
   await withFailureConfig(syscallOnly, () => 0)
 })
 
-describe('leftovers of a SIGKILLed process', { timeout: 120_000 }, () => {
+describe('leftovers of a SIGKILLed process', { timeout: 300_000 }, () => {
   it('the htb qdisc and IFB device of a loopback bandwidth rule are removed by the next arming with syscall rules only', async (ctx) => {
     skipUnless(ctx, 'htb', 'ifb-redirect', 'cgroup-sockaddr', 'tp_btf')
     skipUnlessAny(ctx, 'tcx', 'cls-bpf')
@@ -181,7 +181,7 @@ describe('leftovers of a SIGKILLed process', { timeout: 120_000 }, () => {
   })
 })
 
-describe('an owner in another pid namespace sharing this network namespace', { timeout: 120_000 }, () => {
+describe('an owner in another pid namespace sharing this network namespace', { timeout: 300_000 }, () => {
   it('is not swept while it lives, though its pid means nothing here and its records are out of sight; is swept once it died', async (ctx) => {
     skipUnless(ctx, 'htb', 'ifb-redirect', 'cgroup-sockaddr', 'tp_btf')
     skipUnlessAny(ctx, 'tcx', 'cls-bpf')

@@ -35,7 +35,7 @@ function armThere(config: object, during = '') {
   return spawnSync('nsenter', [`--net=/run/netns/${NETNS}`, process.execPath, ARM_ONCE, JSON.stringify(config), during], { encoding: 'utf8' })
 }
 
-describe('arming after nsenter --net', { timeout: 60_000 }, () => {
+describe('arming after nsenter --net', { timeout: 300_000 }, () => {
   it('acts on the entered namespace\'s interfaces, not on those its stale /sys shows', (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf', 'cls-bpf')
     // The entered namespace's device: found, and the programs really sit on it while armed.
