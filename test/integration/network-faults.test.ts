@@ -306,7 +306,7 @@ describe('network faults across a veth pair into a namespace the test creates', 
 describe('network faults on an L3 device (tun: packets start at the IP header)', () => {
   const TUN_FAULTS = fileURLToPath(new URL('../fixtures/tun-faults.mjs', import.meta.url))
 
-  it.for(MECHANISMS)('drop (egress and ingress) and corrupt act on the right datagrams (%s)', { timeout: 120_000 }, async (mechanism, ctx) => {
+  it.for(MECHANISMS)('drop (egress and ingress) and corrupt act on the right datagrams (%s)', { timeout: 300_000 }, async (mechanism, ctx) => {
     skipUnless(ctx, mechanism, 'cgroup-sockaddr', 'tp_btf')
     if (!fs.existsSync('/dev/net/tun')) return skipBecause(ctx, 'requires tun: /dev/net/tun is missing')
     // In a namespace of its own: the device, its routes and the TC programs stay there.
