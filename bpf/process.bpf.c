@@ -171,6 +171,9 @@ int fl_seed(struct bpf_iter__task *ctx)
 	struct fl_state *st = fl_get_state();
 	if (!st)
 		return 0;
+	/* Most tasks are neither the caller nor its descendants: decide that before reading the comm. */
+	if (!(st->flags & FL_STATE_SYSTEM) && tgid != st->root_tgid && !descends_from(task, st->root_tgid))
+		return 0;
 	char comm[FL_COMM_LEN] = {};
 	BPF_CORE_READ_STR_INTO(&comm, task, comm);
 	__u32 bits = comm_bits(comm);
@@ -183,10 +186,8 @@ int fl_seed(struct bpf_iter__task *ctx)
 		flags = FL_TARGET_TRACK;
 		if (!(st->flags & FL_STATE_EXCLUDE_ROOT))
 			flags |= fault_flag(st, bits);
-	} else if (descends_from(task, st->root_tgid)) {
-		flags = FL_TARGET_TRACK | fault_flag(st, bits);
 	} else {
-		return 0;
+		flags = FL_TARGET_TRACK | fault_flag(st, bits); /* a descendant (checked above) */
 	}
 	struct fl_target t = { .flags = flags, .comm_bits = bits, .exec_ns = st->armed_ns, .vpid = fl_vpid(task, st) };
 	/* Prints the key and the pid (in the arming process's namespace; 0: not visible there) of

@@ -209,6 +209,12 @@ describe('the target cgroup', { timeout: 60_000 }, () => {
     expect(r.status, r.stderr).toBe(0)
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!)
     expect(out).toEqual({ r: 'ECONNREFUSED', own: null, why: expect.stringMatching(/cannot create .*faultline-[0-9a-f]{8} \(EROFS\)/) })
+    // and doctor says where the hooks go, there and here
+    const main = CORE.replace(/index\.js$/, 'cli/main.js')
+    const ro = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -o remount,bind,ro ${mount} && exec "$0" "$1" doctor`, process.execPath, main], { encoding: 'utf8' })
+    expect(ro.stdout).toMatch(new RegExp(`socket hooks on ${mount} while armed \\(.* is not writable \\(EROFS\\), as in most containers\\): every process there runs them`))
+    const rw = spawnSync(process.execPath, [main, 'doctor', '--json'], { encoding: 'utf8' })
+    expect(JSON.parse(rw.stdout).targetCgroup).toEqual({ own: true, where: expect.stringMatching(/\/faultline-<owner id>$/) })
   })
 
   it('a process that exits removes its cgroup; one killed leaves it, and `faultline cleanup` removes it', async (ctx) => {

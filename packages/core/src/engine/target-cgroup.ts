@@ -176,3 +176,20 @@ export function attachCgroupHook(tx: Transaction, program: BpfProgram): Link {
     cg.own ? { keep: `cgroup ${program.name} (prog fd ${program.fd}) on ${cg.path}` } : {},
   )
 }
+
+/**
+ * What ownCgroup() would do here, without making or entering anything (`faultline doctor`): the
+ * parent it would make its directory in, or why the hooks would go on the cgroup v2 root.
+ */
+export function targetCgroupOutlook(): { own: boolean; where: string; reason?: string } {
+  const mount = cgroup2Mount() ?? 'no cgroup v2 mount'
+  if (process.env.FAULTLINE_TARGET_CGROUP === 'off') return { own: false, where: mount, reason: 'FAULTLINE_TARGET_CGROUP=off' }
+  const parent = cgroupDirOf('self')
+  if (!parent) return { own: false, where: mount, reason: "this process's cgroup v2 directory is not visible under the cgroup2 mount" }
+  try {
+    fs.accessSync(parent, fs.constants.W_OK)
+  } catch (err) {
+    return { own: false, where: mount, reason: `${parent} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}), as in most containers` }
+  }
+  return { own: true, where: path.join(parent, `${TARGET_CGROUP_PREFIX}<owner id>`) }
+}
