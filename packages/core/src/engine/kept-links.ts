@@ -30,6 +30,16 @@ export function dropKeptLink(key: string): void {
   kept.delete(key)
 }
 
+/** Destroys the kept links whose key starts with `prefix`; returns how many. */
+export function dropKeptLinks(prefix: string): number {
+  let n = 0
+  for (const key of [...kept.keys()].filter((k) => k.startsWith(prefix))) {
+    dropKeptLink(key)
+    n++
+  }
+  return n
+}
+
 /** Destroys every kept link: the next arming attaches afresh (tests, and `releaseKeptLinks()`). */
 export function releaseKeptLinks(): number {
   const n = kept.size

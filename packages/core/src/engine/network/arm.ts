@@ -16,6 +16,7 @@ import { selectInterfaces, type NetDevice } from './interfaces.js'
 import { commBits, commMask, planComms } from '../comms.js'
 import { attachCgroupHook, rootCgroup } from '../target-cgroup.js'
 import { FaultlineUnsupportedError } from '../errors.js'
+import { dropKeptLinks } from '../kept-links.js'
 import type { FaultFamily, FamilyPlan, Refusal } from '../family.js'
 import type { Instance } from '../instance.js'
 import { SIZEOF, decodeCounters, u32Key } from '../layout.js'
@@ -24,6 +25,8 @@ import { FL_MAX_NET_RULES, encodeLpmKey, encodeNetDev, encodeNetRule, encodeNetS
 import { classIdOf, isShaping, planShapingRule, setUpShaping, type Shaping } from './shaping.js'
 
 const debug = createDebug('faultline:net')
+/** Keys of the tcx links kept between windows (engine/kept-links.ts) start with this. */
+const TCX_KEY = 'tcx '
 const MARK_PROGRAMS = ['fl_net_mark_create', 'fl_net_mark_connect4', 'fl_net_mark_connect6', 'fl_net_mark_sendmsg4', 'fl_net_mark_sendmsg6']
 /** While shaping TCP: the targets' listeners get the clamped MSS too (connect does it for clients). */
 const MSS_PROGRAMS = ['fl_net_mark_bind4', 'fl_net_mark_bind6']
@@ -89,6 +92,10 @@ export const networkFamily: FaultFamily = {
         const shaped = config.network.map((rule, index) => ({ rule, index })).filter(({ rule }) => isShaping(rule))
         if (shaped.length) shaping = setUpShaping(shaped, devices, tx)
         if (mechanism === 'cls-bpf') {
+          // tcx programs kept from an earlier window read the same maps: they would act on every
+          // packet a second time (a drop counted twice, a corruption undone). They go first.
+          const dropped = dropKeptLinks(TCX_KEY)
+          if (dropped) debug('released %d kept tcx link(s): this window uses cls_bpf', dropped)
           clsacts = true
           tx.step('create clsact qdiscs', () => prepareClsacts(devices))
         }
@@ -125,7 +132,7 @@ export const networkFamily: FaultFamily = {
             tx.attach(
               `${mechanism} ${direction} on ${dev.name}`,
               () => (mechanism === 'tcx' ? attachTcx(opts) : attachClsBpf({ ...opts, id: { handle: ownerId(), priority: FL_TC_PRIORITY } })),
-              mechanism === 'tcx' ? { keep: `tcx ${direction} ifindex ${dev.ifindex} (${dev.name})` } : {},
+              mechanism === 'tcx' ? { keep: `${TCX_KEY}${direction} ifindex ${dev.ifindex} (${dev.name})` } : {},
             )
           }
         }
