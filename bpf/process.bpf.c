@@ -30,6 +30,22 @@ struct {
 	__type(value, __u64);
 } fl_track_adds SEC(".maps");
 
+/* [0] -> the arming process (global tgid, written by user space) and how many processes it has
+ * forked since user space last zeroed the count: counted armed or not. While it stays 0 after a
+ * seeding that found no descendant, the process still has none, and arming skips the walk of
+ * every task (fl_seed) for an entry of its own written from user space. */
+struct fl_root_forks {
+	__u32 root;
+	__u32 _pad;
+	__u64 forks;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fl_root_forks);
+} fl_root_forks SEC(".maps");
+
 static __always_inline void count_add(void)
 {
 	__u32 zero = 0;
@@ -77,6 +93,10 @@ int BPF_PROG(fl_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	if (ptgid == ctgid)
 		return 0; /* a new thread: its process is already tracked (or not) */
+	__u32 zero = 0;
+	struct fl_root_forks *rf = bpf_map_lookup_elem(&fl_root_forks, &zero);
+	if (rf && rf->root == ptgid)
+		__sync_fetch_and_add(&rf->forks, 1);
 	struct fl_target *p = bpf_map_lookup_elem(&fl_targets, &ptgid);
 	if (!p || !(p->flags & FL_TARGET_TRACK))
 		return 0;

@@ -95,6 +95,17 @@ describe('links kept between armings', { timeout: 60_000 }, () => {
     expect(await late.go()).toEqual(['ok'])
   })
 
+  it('a child started between two windows, after one with no descendant, is a target of the second', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const cfg = refuse(server.port)
+    arm(cfg).disarm()
+    arm(cfg).disarm() // alone: this arming skipped the walk of the tasks
+    const child = await spawnWaitingConnector(server.port, 1)
+    const r = await withFailureConfig(cfg, async (faults) => ({ targets: faults.targets(), seen: await child.go() }))
+    expect(r.targets).toEqual(expect.arrayContaining([process.pid, child.child.pid]))
+    expect(r.seen).toEqual(['ECONNREFUSED'])
+  })
+
   it('a kept tcx drop program drops inside the window only', async (ctx) => {
     skipUnless(ctx, 'tcx', 'cgroup-sockaddr', 'tp_btf')
     // The receiver's port is not known before: drop every UDP datagram on lo of this tree.

@@ -24,7 +24,7 @@ import {
   decodeTargetVpid, encodeComm, encodeRule, encodeState, u32Key,
 } from './layout.js'
 import { kernelIdentity } from './identity.js'
-import { clearTargets, resetTrackAdds, seedTargets, type Seeded } from './targets.js'
+import { clearTargets, resetTrackAdds, seedTargets, trackingLinkKey, type Seeded } from './targets.js'
 import { createHandle, type FaultsHandle } from './handle.js'
 import { syscallFamily, type PlannedRule } from './backends/index.js'
 import { networkFamily } from './network/arm.js'
@@ -206,8 +206,13 @@ export function arm(config: FailureConfig): Session {
     state = tx.step('write the rule and state maps', () => writeConfig(inst, config, planned, armedNs))
     for (const p of plans) p.write(tx, armedNs)
     // Attach: tracking first, then the kernel's walk of existing processes: no fork slips between them.
-    for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) tx.attach(name, () => attachTracepoint(inst.process.program(name)), { keep: `tracepoint ${name}` })
-    seeded = tx.step('seed the targets', () => seedTargets(inst))
+    for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) tx.attach(name, () => attachTracepoint(inst.process.program(name)), { keep: trackingLinkKey(name) })
+    const me = kernelIdentity(inst)
+    seeded = tx.step('seed the targets', () =>
+      seedTargets(inst, {
+        tgid: me.tgid, armedNs, system: config.target.scope === 'system', excludeRoot: config.target.scope === 'children', commFilter: config.target.comm.length > 0,
+      }),
+    )
     const cgroupWarning = tx.step('put the targets in the hook cgroup', () => chooseHookCgroup(config, seeded!.pids, () => readTargetPids(inst)))
     if (cgroupWarning) warnings.push(cgroupWarning)
     for (const p of plans) p.attach(tx)
