@@ -6,8 +6,9 @@
 //      what every arming did before), and between tests (armed once, disarmed: links kept)
 //   2. throughput of the bystander's 64 KB-write loopback TCP flow (loopback-flow.c) while the
 //      armer holds a drop rule (its tcx programs run for every packet on lo), and between tests
-// Each armed state starts its own armer process (a child of this script) and ends it; the
-// bystanders are other children, not in its tree. States are interleaved round by round, in a
+// Each state starts its own armer process (a child of this script) and ends it, the baseline too
+// (an armer that loaded faultline, armed, disarmed and released every link: the same start-up
+// beside the measure); the bystanders are other children, not in its tree. States are interleaved round by round, in a
 // random order per round.
 // usage: node test/bench/bystander.mjs   (after npm run build, as root)
 import { execFileSync, spawn } from 'node:child_process'
@@ -29,9 +30,12 @@ const fmt = (x) => x.toFixed(x < 10 ? 3 : 1)
 const ARMER = `
 import readline from 'node:readline'
 const { arm, validateConfig } = await import(${JSON.stringify(CORE)})
+const { releaseKeptLinks } = await import(${JSON.stringify(CORE.replace(/index\.js$/, 'engine/kept-links.js'))})
 let s
 for await (const line of readline.createInterface({ input: process.stdin })) {
-  if (line === 'disarm') { s?.disarm(); s = undefined } else { s = arm(validateConfig(JSON.parse(line))) }
+  if (line === 'disarm') { s?.disarm(); s = undefined }
+  else if (line === 'release') releaseKeptLinks()
+  else s = arm(validateConfig(JSON.parse(line)))
   process.stdout.write('ok\\n')
 }`
 
@@ -43,7 +47,7 @@ function startArmer(env = {}) {
   lines.on('line', () => waiting.shift()?.())
   const ask = (cmd) => new Promise((r) => { waiting.push(r); p.stdin.write(cmd + '\n') })
   const exited = new Promise((r) => p.once('exit', r))
-  return { arm: (cfg) => ask(JSON.stringify(cfg)), disarm: () => ask('disarm'), stop: () => (p.kill('SIGKILL'), exited) }
+  return { arm: (cfg) => ask(JSON.stringify(cfg)), disarm: () => ask('disarm'), release: () => ask('release'), stop: () => (p.kill('SIGKILL'), exited) }
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-bench-'))
@@ -57,23 +61,29 @@ const tput = () => Number(execFileSync(flow, ['tput', '400'], { encoding: 'utf8'
 const connectRule = { syscalls: [{ name: 'r', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: 1 } }] }
 const dropRule = { network: [{ name: 'd', action: 'drop', protocol: 'udp', port: 9, interface: 'lo' }] }
 
-/** Runs `measure` while a fresh armer process is in `mode`; the armer is gone before it returns. */
+/**
+ * Runs `measure` while a fresh armer process is in `mode` ('idle': started, faultline loaded,
+ * nothing armed ever: the baseline, with the same process start-up beside it); the armer is gone
+ * before it returns.
+ */
 const withArmer = (cfg, mode, measure, env = {}) => async () => {
   const a = startArmer(env)
   try {
     await a.arm(cfg)
-    if (mode === 'between') await a.disarm() // its links stay attached, its maps are zero
+    if (mode !== 'armed') await a.disarm() // 'between': its links stay attached, its maps are zero
+    if (mode === 'idle') await a.release()
+    await new Promise((r) => setTimeout(r, 300)) // the armer's start-up settles
     return measure()
   } finally {
     await a.stop()
   }
 }
 const states = {
-  'connect, nothing armed': async () => connectNs(),
+  'connect, nothing armed': withArmer(connectRule, 'idle', connectNs),
   'connect, another process armed (own cgroup)': withArmer(connectRule, 'armed', connectNs),
   'connect, another process armed (root cgroup)': withArmer(connectRule, 'armed', connectNs, { FAULTLINE_TARGET_CGROUP: 'off' }),
   'connect, another process between tests (links kept)': withArmer(connectRule, 'between', connectNs),
-  'flow, nothing armed': async () => tput(),
+  'flow, nothing armed': withArmer(dropRule, 'idle', tput),
   'flow, another process armed (drop rule, tcx)': withArmer(dropRule, 'armed', tput),
   'flow, another process between tests (tcx kept)': withArmer(dropRule, 'between', tput),
 }
