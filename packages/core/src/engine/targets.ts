@@ -87,6 +87,8 @@ function seedAlone(inst: Instance, ctx: SeedContext): Seeded | undefined {
 export function seedTargets(inst: Instance, ctx: SeedContext): Seeded {
   const alone = seedAlone(inst, ctx)
   if (alone) return alone
+  // The fds the seeding keeps open for the process's life, opened together at its first walk.
+  commFd ??= fs.openSync('/proc/self/comm', 'r')
   // Count this process's forks from here on: a later arming may then skip the walk.
   const rf = Buffer.alloc(16)
   rf.writeUInt32LE(ctx.tgid, 0)
