@@ -120,7 +120,7 @@ describe('links kept between armings', { timeout: 60_000 }, () => {
   })
 })
 
-describe('the target cgroup', { timeout: 60_000 }, () => {
+describe('the target cgroup', { timeout: 240_000 }, () => {
   it('the socket hooks sit on this process\'s own cgroup: a bystander outside the tree runs none of them, and its calls go through', async (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
     const cfg = refuse(server.port)
