@@ -6,7 +6,9 @@
  *   exit -> the entry goes when the last thread of the group exits (no stale pids, no reuse)
  *   seed -> at arming, one pass over every task in the kernel adds the processes that exist
  *           already (the caller's descendants, or comm matches for scope 'system')
- * The tracepoints are attached only while armed; the iterator runs only when read.
+ * The tracepoints stay attached between armings (engine/kept-links.ts): while nothing is armed
+ * fl_state is zero (armed_ns 0) and fl_targets empty, and each returns after one lookup.
+ * The iterator runs only when read.
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -17,6 +19,40 @@
 #include "include/maps.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* [0] -> how many processes the tracepoints added to fl_targets since user space last zeroed it
+ * (at arming). When it stays 0, disarm deletes the seeded entries it knows instead of walking
+ * every bucket of fl_targets (~0.1 ms). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} fl_track_adds SEC(".maps");
+
+/* [0] -> the arming process (global tgid, written by user space) and how many processes it has
+ * forked since user space last zeroed the count: counted armed or not. While it stays 0 after a
+ * seeding that found no descendant, the process still has none, and arming skips the walk of
+ * every task (fl_seed) for an entry of its own written from user space. */
+struct fl_root_forks {
+	__u32 root;
+	__u32 _pad;
+	__u64 forks;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fl_root_forks);
+} fl_root_forks SEC(".maps");
+
+static __always_inline void count_add(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&fl_track_adds, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
 
 /* The comm filter's bits for `comm`: 0 when it is not in the filter. */
 static __always_inline __u32 comm_bits(const char comm[FL_COMM_LEN])
@@ -57,12 +93,16 @@ int BPF_PROG(fl_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	if (ptgid == ctgid)
 		return 0; /* a new thread: its process is already tracked (or not) */
+	__u32 zero = 0;
+	struct fl_root_forks *rf = bpf_map_lookup_elem(&fl_root_forks, &zero);
+	if (rf && rf->root == ptgid)
+		__sync_fetch_and_add(&rf->forks, 1);
 	struct fl_target *p = bpf_map_lookup_elem(&fl_targets, &ptgid);
 	if (!p || !(p->flags & FL_TARGET_TRACK))
 		return 0;
 	struct fl_state *st = fl_get_state();
-	if (!st)
-		return 0;
+	if (!st || !st->armed_ns)
+		return 0; /* disarmed: a fork racing the clear of fl_targets adds nothing */
 	/* A forked child carries its parent's comm until it execs. */
 	struct fl_target t = {
 		.flags = FL_TARGET_TRACK | fault_flag(st, p->comm_bits),
@@ -70,6 +110,7 @@ int BPF_PROG(fl_fork, struct task_struct *parent, struct task_struct *child)
 		.exec_ns = p->exec_ns,
 		.vpid = fl_vpid(child, st),
 	};
+	count_add();
 	bpf_map_update_elem(&fl_targets, &ctgid, &t, BPF_ANY);
 	return 0;
 }
@@ -79,7 +120,7 @@ int BPF_PROG(fl_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 	struct fl_state *st = fl_get_state();
-	if (!st)
+	if (!st || !st->armed_ns)
 		return 0;
 	char comm[FL_COMM_LEN] = {};
 	BPF_CORE_READ_STR_INTO(&comm, p, comm);
@@ -92,6 +133,7 @@ int BPF_PROG(fl_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		if ((st->flags & FL_STATE_SYSTEM) && bits && vpid) {
 			struct fl_target nt = { .flags = FL_TARGET_TRACK | FL_TARGET_FAULT,
 						.comm_bits = bits, .exec_ns = bpf_ktime_get_ns(), .vpid = vpid };
+			count_add();
 			bpf_map_update_elem(&fl_targets, &tgid, &nt, BPF_ANY);
 		}
 		return 0;
@@ -149,6 +191,9 @@ int fl_seed(struct bpf_iter__task *ctx)
 	struct fl_state *st = fl_get_state();
 	if (!st)
 		return 0;
+	/* Most tasks are neither the caller nor its descendants: decide that before reading the comm. */
+	if (!(st->flags & FL_STATE_SYSTEM) && tgid != st->root_tgid && !descends_from(task, st->root_tgid))
+		return 0;
 	char comm[FL_COMM_LEN] = {};
 	BPF_CORE_READ_STR_INTO(&comm, task, comm);
 	__u32 bits = comm_bits(comm);
@@ -161,13 +206,16 @@ int fl_seed(struct bpf_iter__task *ctx)
 		flags = FL_TARGET_TRACK;
 		if (!(st->flags & FL_STATE_EXCLUDE_ROOT))
 			flags |= fault_flag(st, bits);
-	} else if (descends_from(task, st->root_tgid)) {
-		flags = FL_TARGET_TRACK | fault_flag(st, bits);
 	} else {
-		return 0;
+		flags = FL_TARGET_TRACK | fault_flag(st, bits); /* a descendant (checked above) */
 	}
 	struct fl_target t = { .flags = flags, .comm_bits = bits, .exec_ns = st->armed_ns, .vpid = fl_vpid(task, st) };
-	bpf_map_update_elem(&fl_targets, &tgid, &t, BPF_NOEXIST);
+	/* Prints the key and the pid (in the arming process's namespace; 0: not visible there) of
+	 * each process it adds, so user space learns the seeded targets without a walk of fl_targets. */
+	if (!bpf_map_update_elem(&fl_targets, &tgid, &t, BPF_NOEXIST)) {
+		__u32 out[2] = { tgid, t.vpid };
+		bpf_seq_write(ctx->meta->seq, out, sizeof(out));
+	}
 	return 0;
 }
 

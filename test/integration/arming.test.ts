@@ -16,6 +16,7 @@ import { arm, validateConfig, withFailureConfig, FaultlineUnsupportedError } fro
 import { getInstance } from '../../packages/core/src/engine/instance.js'
 import { syscallFamily } from '../../packages/core/src/engine/backends/index.js'
 import { Transaction } from '../../packages/core/src/engine/transaction.js'
+import { keptLinkCount, releaseKeptLinks } from '../../packages/core/src/engine/kept-links.js'
 import { probeFeature } from '../../packages/core/src/kernel/index.js'
 import { attachedLinksOfTree, bpfIdsOf, mapContents, tcState } from '../support/kernel-view.js'
 import { kernelLock } from '../support/kernel-lock.js'
@@ -219,34 +220,50 @@ describe('attaching is all or nothing at every kernel step', { timeout: 300_000 
     return validateConfig({ target: children, syscalls, network })
   }
 
+  /**
+   * Fails step k = 1, 2, ... until an arming succeeds; returns how many steps it has. `cold`: the
+   * links kept between armings are released before each try, so every attach is a step and a
+   * failed arming must destroy the kept links it made too; warm: the kept links are part of the
+   * state before, and the arming is map writes and per-arming attaches only.
+   */
+  function failEachStep(cfg: ReturnType<typeof everyBackend>, cold: boolean): number {
+    let steps = 0
+    try {
+      for (let k = 1; ; k++) {
+        if (cold) releaseKeptLinks()
+        process.env.FAULTLINE_TEST_FAIL_STEP = String(k)
+        const before = view()
+        let session
+        try {
+          session = arm(cfg)
+        } catch (err) {
+          expect((err as Error).name, String(err)).toBe('InjectedFailure')
+          expect(view(), `after failing step ${k}${cold ? ' (cold)' : ' (kept links)'}: ${(err as Error).message}`).toEqual(before)
+          continue
+        }
+        session.disarm()
+        steps = k - 1
+        break
+      }
+    } finally {
+      delete process.env.FAULTLINE_TEST_FAIL_STEP
+    }
+    return steps
+  }
+
   for (const netMechanism of ['tcx', 'cls-bpf'] as const) {
-    it(`fails step k = 1, 2, ... of arming a config with every backend here (${netMechanism}); after each, the kernel's view is exactly as before`, async (ctx) => {
+    it(`fails step k = 1, 2, ... of arming a config with every backend here (${netMechanism}), with no link kept and with the kept links; after each, the kernel's view is exactly as before`, async (ctx) => {
       skipUnless(ctx, netMechanism, 'cgroup-sockaddr', 'tp_btf')
       const cfg = everyBackend(netMechanism)
       arm(cfg).disarm() // loads every object and the seeding iterator, which stay for the process's life
-      let steps = 0
-      try {
-        for (let k = 1; ; k++) {
-          process.env.FAULTLINE_TEST_FAIL_STEP = String(k)
-          const before = view()
-          let session
-          try {
-            session = arm(cfg)
-          } catch (err) {
-            expect((err as Error).name, String(err)).toBe('InjectedFailure')
-            expect(view(), `after failing step ${k}: ${(err as Error).message}`).toEqual(before)
-            continue
-          }
-          session.disarm()
-          steps = k - 1
-          break
-        }
-      } finally {
-        delete process.env.FAULTLINE_TEST_FAIL_STEP
-      }
+      const cold = failEachStep(cfg, true)
       // tracking (3) + seeding + cgroup (3) + the network's maps, marks and TC programs at least
-      expect(steps).toBeGreaterThanOrEqual(15)
-      console.log(`[arming] ${netMechanism}: ${cfg.syscalls.map((r) => r.mechanism ?? r.syscall).join(', ')} + ${cfg.network.length} network rule(s): ${steps} kernel steps, each failed once`)
+      expect(cold).toBeGreaterThanOrEqual(15)
+      expect(keptLinkCount()).toBeGreaterThan(0) // the successful arming kept its links
+      const warm = failEachStep(cfg, false)
+      expect(warm).toBeGreaterThanOrEqual(4) // maps, seeding, the hook cgroup, the exemption at least
+      expect(warm).toBeLessThan(cold)
+      console.log(`[arming] ${netMechanism}: ${cfg.syscalls.map((r) => r.mechanism ?? r.syscall).join(', ')} + ${cfg.network.length} network rule(s): ${cold} kernel steps with no link kept, ${warm} with the kept links, each failed once`)
     })
   }
 })

@@ -76,8 +76,10 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
 
   it('100 % egress drop stops the target traffic and not the other', async (ctx) => {
     skipUnless(ctx, mechanism, 'cgroup-sockaddr')
-    // The first arm of a process creates its seeding iterator link, kept for the process's life.
-    await withFailureConfig({ target: children, syscalls: [{ name: 'warm-up', syscall: 'bind', errno: 'EPERM', match: { port: 1 } }] }, () => 0)
+    // The first arm of a process creates its seeding iterator link and the links kept between
+    // windows (tracking, socket marks, the TC programs on every interface that is up), kept for
+    // the process's life: a window afterwards attaches nothing new, and leaves nothing new.
+    await withFailureConfig({ target: children, syscalls: [{ name: 'warm-up', syscall: 'bind', errno: 'EPERM', match: { port: 1 } }], network: pin([{ name: 'warm-up-net', action: 'drop', direction: 'egress', protocol: 'udp', port: 1 }]) }, () => 0)
     const before = bpfIdsOf().links
     await withFailureConfig({ target: children, network: pin([{ name: 'blackhole', action: 'drop', direction: 'egress', protocol: 'udp', port }]) }, async (f) => {
       expect((await sendFromChild(50)).length).toBe(0)

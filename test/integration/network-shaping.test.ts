@@ -18,6 +18,22 @@ import { kernelLock } from '../support/kernel-lock.js'
 
 const FLOW = path.join(FIXTURES, 'flow.py')
 const children = { scope: 'children' as const }
+/**
+ * The first window of a process attaches the links it keeps for its life (tracking, socket marks
+ * and the MSS clamp, the TC programs on lo): one shaping window first, so that a test's "before"
+ * holds them and "after" must equal it.
+ */
+let warm = false
+async function warmUp(): Promise<void> {
+  if (warm) return
+  warm = true
+  try {
+    await withFailureConfig({ target: { scope: 'children' }, network: [{ name: 'warm-up', action: 'bandwidth', rate: '1mbit', direction: 'egress', protocol: 'tcp', port: 9 }] }, () => 0)
+  } catch (err) {
+    if (!(err instanceof FaultlineUnsupportedError)) throw err // no htb here: refused, nothing attached or kept
+  }
+}
+
 const tcView = () => ({
   qdiscs: execSync('tc qdisc show', { encoding: 'utf8' }),
   links: execSync('ip -o link show', { encoding: 'utf8' }).replace(/\s+link\/.*$/gm, ''),
@@ -126,6 +142,7 @@ describe('network shaping: bandwidth', SLOW, () => {
 
   it('a 1 mbit egress limit caps the target within 20 %, and an untargeted flow keeps its speed', async (ctx) => {
     needs(ctx, 'htb')
+    await warmUp()
     const before = tcView()
     await withFailureConfig({ target: children, network: [{ name: 'slow-up', action: 'bandwidth', rate: '1mbit', direction: 'egress', protocol: 'tcp' }] }, async (f) => {
       const s = await sink()
@@ -147,6 +164,7 @@ describe('network shaping: bandwidth', SLOW, () => {
 
   it('a 1 mbit ingress limit (through an IFB device) caps what the target receives', async (ctx) => {
     needs(ctx, 'htb', 'ifb-redirect')
+    await warmUp()
     const before = tcView()
     await withFailureConfig({ target: children, network: [{ name: 'slow-down', action: 'bandwidth', rate: '1mbit', direction: 'ingress', protocol: 'udp' }] }, async (f) => {
       const rx = await childReceiver('urecv', 1e9)
@@ -201,6 +219,7 @@ describe('network shaping: delay (netem)', SLOW, () => {
   it('an ingress delay (through an IFB device) delays what the target receives', async (ctx) => {
     needs(ctx, 'htb', 'netem', 'ifb-redirect')
     const base = median(await ping(10))
+    await warmUp()
     const before = tcView()
     await withFailureConfig({ target: children, network: [{ name: 'slow-in', action: 'delay', delay: '100ms', direction: 'ingress', protocol: 'udp' }] }, async (f) => {
       const added = median(await ping(10)) - base
@@ -226,6 +245,7 @@ describe('network shaping: delay (netem)', SLOW, () => {
 
   it('without netem, a delay rule is refused with the reason and nothing is attached', async (ctx) => {
     if (!requires('netem')) return skipBecause(ctx, 'this kernel has netem: the refusal runs on the kernels without it')
+    await warmUp()
     const before = tcView()
     const err = await withFailureConfig({ target: children, network: [{ name: 'slow', action: 'delay', delay: '100ms' }] }, () => 0).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(FaultlineUnsupportedError)
@@ -238,6 +258,7 @@ describe('network shaping: refused where the kernel cannot', () => {
   it('without bpf_redirect into IFB (Linux < 6.4), an ingress rule is refused naming it; egress is not', async (ctx) => {
     if (!requires('ifb-redirect')) return skipBecause(ctx, 'this kernel redirects into IFB: the refusal runs on kernels before 6.4')
     needs(ctx, 'htb')
+    await warmUp()
     const before = tcView()
     const err = await withFailureConfig({ target: children, network: [{ name: 'slow-in', action: 'bandwidth', rate: '1mbit', direction: 'ingress' }] }, () => 0).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(FaultlineUnsupportedError)
@@ -282,6 +303,7 @@ describe('network shaping: which interfaces', () => {
 describe('network shaping: nothing left behind', SLOW, () => {
   it('qdiscs and the IFB device of a SIGKILLed process are removed by the next arming', async (ctx) => {
     needs(ctx, 'htb', 'ifb-redirect')
+    await warmUp()
     const before = tcView()
     const cfg = JSON.stringify({ target: children, network: [{ name: 'slow', action: 'bandwidth', rate: '1mbit', direction: 'both' }] })
     const child = spawn(process.execPath, [path.join(FIXTURES, 'armed-sleeper.mjs'), cfg], { stdio: ['pipe', 'pipe', 'inherit'] })
@@ -299,6 +321,7 @@ describe('network shaping: nothing left behind', SLOW, () => {
 
   it('a faultline-tagged qdisc nobody claims (its record lost) is replaced, and removed at disarm', async (ctx) => {
     needs(ctx, 'htb')
+    await warmUp()
     const before = tcView()
     execSync('tc qdisc add dev lo root handle fa17: htb default 0')
     await withFailureConfig({ target: children, network: [{ name: 'slow', action: 'bandwidth', rate: '1mbit', interface: 'lo' }] }, (f) => {

@@ -16,6 +16,7 @@ import { FEATURE_CAPABILITIES, kernelEvidence } from '../kernel/features.js'
 import { activeLsms, kernelConfig } from '../kernel/kconfig.js'
 import { containerRecipes, detectContainer, type ContainerInfo } from '../kernel/container.js'
 import { libbpfVersion, LibbpfMissingError } from '../libbpf/index.js'
+import { targetCgroupOutlook } from '../engine/target-cgroup.js'
 
 type MechanismState = 'yes' | 'no' | 'needs privileges'
 
@@ -28,6 +29,8 @@ export interface DoctorReport {
   capabilities: Record<string, boolean>
   missingCapabilities: string[]
   cgroup2: string | null
+  /** Where the socket hooks go (engine/target-cgroup.ts): a per-process cgroup, or the root and why. */
+  targetCgroup: { own: boolean; where: string; reason?: string }
   btf: boolean
   /** Where the kernel config was read (/boot/config-*, /proc/config.gz), or null. */
   kernelConfig: string | null
@@ -120,6 +123,7 @@ export function doctorReport(): DoctorReport {
     capabilities: priv.effective,
     missingCapabilities: priv.missing,
     cgroup2,
+    targetCgroup: targetCgroupOutlook(),
     btf,
     kernelConfig: kernelConfig()?.source ?? null,
     lsms: activeLsms() ?? null,
@@ -147,6 +151,7 @@ export function formatDoctor(r: DoctorReport, color: boolean): string {
     `  libbpf       ${r.libbpf ?? red(`missing: ${r.libbpfError}`)}`,
     `  privileges   uid ${r.uid}; ${Object.entries(r.capabilities).map(([cap, v]) => `${cap} ${v ? 'yes' : 'no'}`).join(', ')}`,
     `  cgroup v2    ${r.cgroup2 ?? red('not mounted')}`,
+    `  socket hooks ${r.targetCgroup.own ? `on ${r.targetCgroup.where}, made per process: other processes run none of them` : `on ${r.targetCgroup.where} while armed (${r.targetCgroup.reason}): every process there runs them, one lookup per hooked call`}`,
     `  kernel BTF   ${r.btf ? 'yes' : red('no')}`,
     `  kernel config ${r.kernelConfig ?? 'unreadable (no /boot/config-*, no /proc/config.gz)'}; LSMs ${r.lsms?.join(',') ?? 'unreadable (securityfs)'}`,
     `  container    ${c.detected ? `yes${c.runtime ? ` (${c.runtime})` : ''}: ${c.evidence.join('; ')}` : 'no'}; seccomp ${c.seccomp}`,

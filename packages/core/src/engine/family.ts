@@ -41,6 +41,12 @@ export interface FamilyPlan {
   write(tx: Transaction, armedNs: bigint): void
   /** Attaches the links, each through tx.attach, so the caller holds them even if this throws. */
   attach(tx: Transaction): void
+  /**
+   * Optional: makes this family's faults inert at once at disarm (e.g. zeroes its state map),
+   * before its counters are read, since links kept between armings (Transaction.attach's `keep`)
+   * stay attached. Counters must stay readable. Never throws.
+   */
+  stop?(): void
   /** Undoes prepare and write, after every link is destroyed (helpers may run again). Idempotent; never throws. */
   clear(): void
 }

@@ -5,13 +5,17 @@
  * Arming is all-or-nothing: every rule is planned before anything reaches the kernel, nothing
  * that spawns a helper runs while a fault is live, and a failure at any step destroys what was
  * attached (the Transaction holds every link) and clears what was prepared and written.
+ * Links whose idle cost falls on nobody else (tracepoints, cgroup hooks on this process's own
+ * target cgroup, tcx) are kept between armings (kept-links.ts): then arming is mostly map writes,
+ * and disarm zeroes the state maps, which makes every kept program a no-op.
  * One armed config per process at a time: see FaultlineBusyError.
  */
 import fs from 'node:fs'
 import createDebug from 'debug'
 import { OPEN_FLAG_BITS } from '../kernel/open-flags.js'
 import type { FailureConfig } from '../config/types.js'
-import { attachTracepoint, type Link } from '../libbpf/index.js'
+import { attachTracepoint } from '../libbpf/index.js'
+import { keptLinkCount } from './kept-links.js'
 import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from './errors.js'
 import { getInstance, type Instance } from './instance.js'
@@ -20,12 +24,13 @@ import {
   decodeTargetVpid, encodeComm, encodeRule, encodeState, u32Key,
 } from './layout.js'
 import { kernelIdentity } from './identity.js'
-import { seedTargets } from './targets.js'
+import { clearTargets, resetTrackAdds, seedTargets, trackingLinkKey, type Seeded } from './targets.js'
 import { createHandle, type FaultsHandle } from './handle.js'
 import { syscallFamily, type PlannedRule } from './backends/index.js'
 import { networkFamily } from './network/arm.js'
 import type { FamilyPlan, Refusal } from './family.js'
 import { Transaction } from './transaction.js'
+import { chooseHookCgroup, ownCgroup } from './target-cgroup.js'
 import { sweepAtArming } from './state/index.js'
 import { announceArming } from '../armings.js'
 import { commBits, commMask } from './comms.js'
@@ -116,6 +121,7 @@ function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule
   const exemptIno = runnerChannelInode()
   // The kernel's numbers for this process, not process.pid: they differ in a pid namespace.
   const me = kernelIdentity(inst)
+  resetTrackAdds(inst)
   const writer: StateWriter = {
     exempt(on) {
       maps.fl_state.update(
@@ -132,14 +138,26 @@ function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule
 }
 
 /** Back to what the maps held before arming: the rules' entries zeroed too, so a failed arming leaves no trace. */
-function clearMaps(inst: Instance, nRules: number): void {
+function clearMaps(inst: Instance, nRules: number, seeded: Seeded | undefined): void {
   const { maps } = inst
   maps.fl_state.update(u32Key(0), Buffer.alloc(SIZEOF.fl_state))
-  maps.fl_targets.clear()
+  clearTargets(inst, seeded)
   maps.fl_comms.clear()
   for (const m of [maps.fl_rules, maps.fl_counters, maps.fl_globs]) {
     for (let i = 0; i < nRules; i++) m.update(u32Key(i), Buffer.alloc(m.valueSize))
   }
+}
+
+/**
+ * Each target's pid in this process's namespace, as process.pid and child.pid are; a target not
+ * visible from here (scope 'system' never adds one) has none to report.
+ */
+function readTargetPids(inst: Instance): number[] {
+  return inst.maps.fl_targets.keys().flatMap((k) => {
+    const v = inst.maps.fl_targets.lookup(k)
+    const vpid = v ? decodeTargetVpid(v) : 0
+    return vpid ? [vpid] : []
+  })
 }
 
 /** Plans a config on this kernel without arming it (`faultline validate --kernel`); throws like arm() would. */
@@ -149,10 +167,10 @@ export function plan(config: FailureConfig): PlannedRule[] {
 }
 
 /** Detach all, then clear all (helpers may run again: no fault is live), then the shared maps. */
-function detachAll(inst: Instance, links: Link[], plans: FamilyPlan[], nRules: number): void {
-  for (const l of [...links].reverse()) l.destroy()
+function detachAll(inst: Instance, tx: Transaction | undefined, plans: FamilyPlan[], nRules: number, seeded?: Seeded): void {
+  tx?.destroyMade()
   for (const p of [...plans].reverse()) p.clear()
-  clearMaps(inst, nRules)
+  clearMaps(inst, nRules, seeded)
 }
 
 export function arm(config: FailureConfig): Session {
@@ -170,11 +188,14 @@ export function arm(config: FailureConfig): Session {
   const inst = getInstance()
   const { syscalls: planned, plans } = planAll(config, inst)
   const tx = new Transaction()
+  const warnings: string[] = []
   const prepared: FamilyPlan[] = []
   let state: StateWriter | undefined
+  let seeded: Seeded | undefined
   try {
     // Prepare: everything that runs helper processes or changes tc state, while no fault is live.
     sweepAtArming()
+    if (config.target.scope !== 'system') ownCgroup() // made and entered once per process
     for (const p of plans) {
       prepared.push(p) // its clear() undoes a prepare that threw half-way too
       p.prepare(tx)
@@ -185,28 +206,28 @@ export function arm(config: FailureConfig): Session {
     state = tx.step('write the rule and state maps', () => writeConfig(inst, config, planned, armedNs))
     for (const p of plans) p.write(tx, armedNs)
     // Attach: tracking first, then the kernel's walk of existing processes: no fork slips between them.
-    for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) tx.attach(name, () => attachTracepoint(inst.process.program(name)))
-    tx.step('seed the targets', () => seedTargets(inst))
+    for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) tx.attach(name, () => attachTracepoint(inst.process.program(name)), { keep: trackingLinkKey(name) })
+    const me = kernelIdentity(inst)
+    seeded = tx.step('seed the targets', () =>
+      seedTargets(inst, {
+        tgid: me.tgid, armedNs, system: config.target.scope === 'system', excludeRoot: config.target.scope === 'children', commFilter: config.target.comm.length > 0,
+      }),
+    )
+    const cgroupWarning = tx.step('put the targets in the hook cgroup', () => chooseHookCgroup(config, seeded!.pids, () => readTargetPids(inst)))
+    if (cgroupWarning) warnings.push(cgroupWarning)
     for (const p of plans) p.attach(tx)
     tx.step('lift the exemption of faultline\'s thread', () => state!.exempt(false))
-    debug('armed %d rule(s), %d link(s), %d step(s) in %s ms', planned.length, tx.links.length, tx.count, (performance.now() - t0).toFixed(2))
+    debug('armed %d rule(s), %d link(s) (+%d kept, %d new), %d step(s) in %s ms', planned.length, tx.links.length, keptLinkCount(), tx.madeKept.length, tx.count, (performance.now() - t0).toFixed(2))
   } catch (err) {
-    detachAll(inst, tx.links, prepared, planned.length)
+    detachAll(inst, tx, prepared, planned.length, seeded)
     throw err
   }
   const links = tx.links
 
   const handle = createHandle({
     rules: plans.flatMap((p) => p.rules),
-    warnings: [...config.warnings, ...plans.flatMap((p) => p.warnings)],
-    // Each target's pid in this process's namespace, as process.pid and child.pid are; a
-    // target not visible from here (scope 'system' never adds one) has none to report.
-    readTargets: () =>
-      inst.maps.fl_targets.keys().flatMap((k) => {
-        const v = inst.maps.fl_targets.lookup(k)
-        const vpid = v ? decodeTargetVpid(v) : 0
-        return vpid ? [vpid] : []
-      }),
+    warnings: [...config.warnings, ...plans.flatMap((p) => p.warnings), ...warnings],
+    readTargets: () => readTargetPids(inst),
   })
   let disarmed = false
   const session: Session = {
@@ -215,10 +236,14 @@ export function arm(config: FailureConfig): Session {
       if (disarmed) return
       disarmed = true
       state!.exempt(true)
-      // Faults first (they stop at once), then tracking; counters are read before the maps clear.
+      // Faults first: a zero fl_state (no rules, armed_ns 0) makes every syscall and tracking
+      // program a no-op at once, kept or not; then each family stops its own; counters are read
+      // before the maps clear.
+      inst.maps.fl_state.update(u32Key(0), Buffer.alloc(SIZEOF.fl_state))
+      for (const p of plans) p.stop?.()
       for (const l of [...links].reverse()) l.destroy()
       handle.freeze()
-      detachAll(inst, [], plans, planned.length)
+      detachAll(inst, undefined, plans, planned.length, seeded)
       if (active?.session === session) active = undefined
       debug('disarmed')
     },

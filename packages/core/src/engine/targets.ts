@@ -4,16 +4,129 @@
  * scope 'system'. The kernel does the walk (fl_seed, an iter/task program in process.bpf.c,
  * reading fl_state), in one read() instead of a pass over /proc. The fork tracepoint is
  * attached before this runs, so no fork slips between the two.
+ *
+ * Clearing at disarm: a walk of fl_targets visits every bucket (16384: ~0.1 ms), so when the
+ * tracepoints added nothing during the window (fl_track_adds is 0), the entries are exactly the
+ * seeded ones, deleted by key.
  */
+import fs from 'node:fs'
 import { attachIter, runIter, type Link } from '../libbpf/index.js'
 import type { Instance } from './instance.js'
+import { keptLink } from './kept-links.js'
+import { FL_TARGET_FAULT, FL_TARGET_TRACK, SIZEOF, encodeComm, u32Key } from './layout.js'
+
+/** What the seeding needs of the arming (as fl_state holds it). */
+export interface SeedContext {
+  /** The arming process's global tgid (the fl_targets key). */
+  tgid: number
+  system: boolean
+  excludeRoot: boolean
+  commFilter: boolean
+  armedNs: bigint
+}
+
+/** The key of the kept link of each tracking tracepoint (session.ts attaches them). */
+export const trackingLinkKey = (program: string): string => `tracepoint ${program}`
+
+/** Whether the last walk found no process but this one, and fl_root_forks has counted since... */
+let aloneSinceWalk = false
+/** ...through this fork tracepoint link, attached all along (a released one counted nothing). */
+let forkLinkAtWalk: Link | undefined
+let commFd: number | undefined
 
 let seedLink: Link | undefined
+let loadavgFd: number | undefined
 
-export function seedTargets(inst: Instance): void {
+export interface Seeded {
+  /** fl_targets keys (global tgids) of the processes the seeding added. */
+  keys: number[]
+  /** Their pids as this process sees them (0 where not visible is left out). */
+  pids: number[]
+}
+
+/** The last pid allocated in this pid namespace (/proc/loadavg's last field): changes with every fork. */
+function lastPid(): string {
+  loadavgFd ??= fs.openSync('/proc/loadavg', 'r')
+  const buf = Buffer.alloc(128)
+  const n = fs.readSync(loadavgFd, buf, 0, buf.length, 0)
+  return buf.toString('latin1', 0, n).trim().split(/\s+/).pop() ?? ''
+}
+
+/** This process's comm (its main thread's), as the kernel has it now. */
+function ownComm(): string {
+  commFd ??= fs.openSync('/proc/self/comm', 'r')
+  const buf = Buffer.alloc(32)
+  const n = fs.readSync(commFd, buf, 0, buf.length, 0)
+  return buf.toString('latin1', 0, n).replace(/\n$/, '')
+}
+
+function rootForks(inst: Instance): bigint {
+  return inst.process.map('fl_root_forks').lookup(u32Key(0))?.readBigUInt64LE(8) ?? -1n
+}
+
+/**
+ * This process's own entry, as fl_seed would write it, when it provably has no descendant: the
+ * last walk found none and it forked nothing since (fl_root_forks). Checked again after the write:
+ * a fork before the entry existed was not tracked, and then the walk runs. Undefined: walk.
+ */
+function seedAlone(inst: Instance, ctx: SeedContext): Seeded | undefined {
+  if (ctx.system || !aloneSinceWalk || keptLink(trackingLinkKey('fl_fork')) !== forkLinkAtWalk || rootForks(inst) !== 0n) return undefined
+  const bitsBuf = inst.maps.fl_comms.lookup(encodeComm(ownComm()))
+  const bits = bitsBuf ? bitsBuf.readUInt32LE(0) : 0
+  let flags = FL_TARGET_TRACK
+  if (!ctx.excludeRoot && (!ctx.commFilter || bits)) flags |= FL_TARGET_FAULT
+  const t = Buffer.alloc(SIZEOF.fl_target)
+  t.writeUInt32LE(flags, 0)
+  t.writeUInt32LE(bits, 4)
+  t.writeBigUInt64LE(ctx.armedNs, 8)
+  t.writeUInt32LE(process.pid, 16) // vpid: process.pid is this process's pid in its namespace (identity.ts checks)
+  inst.maps.fl_targets.update(u32Key(ctx.tgid), t)
+  return rootForks(inst) === 0n ? { keys: [ctx.tgid], pids: [process.pid] } : undefined
+}
+
+export function seedTargets(inst: Instance, ctx: SeedContext): Seeded {
+  const alone = seedAlone(inst, ctx)
+  if (alone) return alone
+  // The fds the seeding keeps open for the process's life, opened together at its first walk.
+  commFd ??= fs.openSync('/proc/self/comm', 'r')
+  // Count this process's forks from here on: a later arming may then skip the walk.
+  const rf = Buffer.alloc(16)
+  rf.writeUInt32LE(ctx.tgid, 0)
+  inst.process.map('fl_root_forks').update(u32Key(0), rf)
   // The iterator link holds no attachment; keep it for the life of the instance.
   seedLink ??= attachIter(inst.process.program('fl_seed'))
-  runIter(seedLink)
-  // A child whose pid wrapped below its parent's can be visited before the parent was added.
-  runIter(seedLink)
+  const before = lastPid()
+  const outs = [runIter(seedLink)]
+  // A child forked during the pass whose pid wrapped below its parent's can be visited before the
+  // parent was added (and the fork tracepoint found no parent): read again when any pid was
+  // allocated during the pass.
+  if (lastPid() !== before) outs.push(runIter(seedLink))
+  const seeded: Seeded = { keys: [], pids: [] }
+  for (const b of outs) {
+    for (let i = 0; i + 8 <= b.length; i += 8) {
+      seeded.keys.push(b.readUInt32LE(i))
+      const pid = b.readUInt32LE(i + 4)
+      if (pid) seeded.pids.push(pid)
+    }
+  }
+  // Its own entry may have been written by seedAlone (a fork raced it): it counts as seeded too.
+  if (!seeded.keys.includes(ctx.tgid)) seeded.keys.push(ctx.tgid)
+  aloneSinceWalk = !ctx.system && seeded.keys.length === 1
+  forkLinkAtWalk = keptLink(trackingLinkKey('fl_fork'))
+  return seeded
+}
+
+/** Zeroes the tracepoints' count of added targets (at arming, before fl_state is armed). */
+export function resetTrackAdds(inst: Instance): void {
+  inst.process.map('fl_track_adds').update(u32Key(0), Buffer.alloc(8))
+}
+
+/** Empties fl_targets: by key when only `seeded` can be there, else by a walk. */
+export function clearTargets(inst: Instance, seeded: Seeded | undefined): void {
+  const adds = inst.process.map('fl_track_adds').lookup(u32Key(0))
+  if (seeded && adds && adds.readBigUInt64LE(0) === 0n) {
+    for (const k of seeded.keys) inst.maps.fl_targets.delete(u32Key(k))
+  } else {
+    inst.maps.fl_targets.clear()
+  }
 }

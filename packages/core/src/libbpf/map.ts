@@ -21,10 +21,14 @@ export class BpfMap {
     this.valueSize = lib.bpf_map__value_size(ptr)
   }
 
+  private createdFd = -1
+
+  /** The map's fd; once the map exists it never changes, so it is asked of libbpf once. */
   get fd(): number {
+    if (this.createdFd >= 0) return this.createdFd
     const fd = getNative().lib.bpf_map__fd(this.ptr)
     if (fd < 0) throw new LibbpfError(`map ${this.name} is not created`, -fd)
-    return fd
+    return (this.createdFd = fd)
   }
 
   update(key: Buffer, value: Buffer, flags = BPF_ANY): void {

@@ -21,6 +21,8 @@ export class BpfProgram {
 
 export class BpfObject {
   private closed = false
+  /** Maps by name: a map's pointer and sizes never change, and arming looks them up often. */
+  private readonly maps = new Map<string, BpfMap>()
   private constructor(
     readonly ptr: ObjectPtr,
     readonly path: string,
@@ -54,7 +56,9 @@ export class BpfObject {
   }
 
   map(name: string): BpfMap {
-    return new BpfMap(this.mapPtr(name), name)
+    let m = this.maps.get(name)
+    if (!m) this.maps.set(name, (m = new BpfMap(this.mapPtr(name), name)))
+    return m
   }
 
   /** Before load: do not load this program (its type may be refused by this kernel). */

@@ -1,9 +1,13 @@
-/** Socket calls through cgroup hooks (sock.bpf.o), attached to the cgroup v2 root. */
-import { attachCgroup, openCgroup } from '../../libbpf/index.js'
-import { cgroup2Mount } from '../../kernel/cgroup.js'
-import { FaultlineUnsupportedError } from '../errors.js'
+/**
+ * Socket calls through cgroup hooks (sock.bpf.o), on the arming's hook cgroup: this process's own
+ * target cgroup, where the links are kept between armings, or the cgroup v2 root (target-cgroup.ts).
+ */
 import { FL_OP } from '../layout.js'
+import { attachCgroupHook, rootCgroup } from '../target-cgroup.js'
 import type { FaultBackend } from './types.js'
+
+/** The cgroup v2 root; kept here for families that imported it from this module. */
+export { rootCgroup }
 
 /** The programs of sock.bpf.o serving each operation. */
 const SOCK_PROGRAMS: Record<number, string[]> = {
@@ -15,16 +19,6 @@ const SOCK_PROGRAMS: Record<number, string[]> = {
   [FL_OP.setsockopt]: ['fl_setsockopt'],
 }
 
-let cgroupFd: number | undefined
-
-/** The cgroup v2 root, opened once per process (the fd is what cgroup attach takes). */
-export function rootCgroup(): { fd: number; path: string } {
-  const path = cgroup2Mount()
-  if (!path) throw new FaultlineUnsupportedError('no cgroup v2 mount in /proc/mounts: mount one (mount -t cgroup2 none /sys/fs/cgroup/unified); `ip netns exec` mounts a fresh /sys without it, so mount it inside that command, or enter the namespace with `nsenter --net` instead')
-  cgroupFd ??= openCgroup(path)
-  return { fd: cgroupFd, path }
-}
-
 export const cgroupBackend: FaultBackend = {
   mechanism: 'cgroup',
   prepare(inst) {
@@ -33,11 +27,8 @@ export const cgroupBackend: FaultBackend = {
   },
   attach(inst, rules, tx) {
     const sock = inst.fault('sock')
-    const cg = rootCgroup()
     for (const op of new Set(rules.map((r) => r.op))) {
-      for (const name of SOCK_PROGRAMS[op] ?? []) {
-        tx.attach(`cgroup ${name}`, () => attachCgroup({ program: sock.program(name), cgroupFd: cg.fd, cgroupPath: cg.path }))
-      }
+      for (const name of SOCK_PROGRAMS[op] ?? []) attachCgroupHook(tx, sock.program(name))
     }
   },
 }

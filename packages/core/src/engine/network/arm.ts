@@ -1,5 +1,5 @@
 /**
- * The network fault family: marks sockets of the targets (cgroup hooks on the cgroup v2 root),
+ * The network fault family: marks sockets of the targets (cgroup hooks on the hook cgroup, target-cgroup.ts),
  * writes rules and host tries, and attaches the TC programs on the interfaces the targeted traffic
  * can use (every interface that is up, `lo` included, or the rule's `interface`): as tcx links,
  * owned by this process like everything else, or on kernels without tcx as cls_bpf filters,
@@ -10,12 +10,13 @@ import { spawnSync } from 'node:child_process'
 import createDebug from 'debug'
 import type { FailureConfig, NormalizedAddress } from '../../config/types.js'
 import { parseAddress } from '../../config/address.js'
-import { attachCgroup, attachClsBpf, attachTcx, type BpfObject } from '../../libbpf/index.js'
+import { attachClsBpf, attachTcx, type BpfObject } from '../../libbpf/index.js'
 import { chooseNetMechanism } from './mechanism.js'
 import { selectInterfaces, type NetDevice } from './interfaces.js'
 import { commBits, commMask, planComms } from '../comms.js'
-import { rootCgroup } from '../backends/cgroup.js'
+import { attachCgroupHook, rootCgroup } from '../target-cgroup.js'
 import { FaultlineUnsupportedError } from '../errors.js'
+import { dropKeptLinks } from '../kept-links.js'
 import type { FaultFamily, FamilyPlan, Refusal } from '../family.js'
 import type { Instance } from '../instance.js'
 import { SIZEOF, decodeCounters, u32Key } from '../layout.js'
@@ -24,6 +25,8 @@ import { FL_MAX_NET_RULES, encodeLpmKey, encodeNetDev, encodeNetRule, encodeNetS
 import { classIdOf, isShaping, planShapingRule, setUpShaping, type Shaping } from './shaping.js'
 
 const debug = createDebug('faultline:net')
+/** Keys of the tcx links kept between windows (engine/kept-links.ts) start with this. */
+const TCX_KEY = 'tcx '
 const MARK_PROGRAMS = ['fl_net_mark_create', 'fl_net_mark_connect4', 'fl_net_mark_connect6', 'fl_net_mark_sendmsg4', 'fl_net_mark_sendmsg6']
 /** While shaping TCP: the targets' listeners get the clamped MSS too (connect does it for clients). */
 const MSS_PROGRAMS = ['fl_net_mark_bind4', 'fl_net_mark_bind6']
@@ -89,6 +92,10 @@ export const networkFamily: FaultFamily = {
         const shaped = config.network.map((rule, index) => ({ rule, index })).filter(({ rule }) => isShaping(rule))
         if (shaped.length) shaping = setUpShaping(shaped, devices, tx)
         if (mechanism === 'cls-bpf') {
+          // tcx programs kept from an earlier window read the same maps: they would act on every
+          // packet a second time (a drop counted twice, a corruption undone). They go first.
+          const dropped = dropKeptLinks(TCX_KEY)
+          if (dropped) debug('released %d kept tcx link(s): this window uses cls_bpf', dropped)
           clsacts = true
           tx.step('create clsact qdiscs', () => prepareClsacts(devices))
         }
@@ -116,19 +123,27 @@ export const networkFamily: FaultFamily = {
       },
       attach(tx) {
         const obj = net!
-        const cg = rootCgroup()
-        for (const p of [...MARK_PROGRAMS, ...(shaping?.tcpMss ? MSS_PROGRAMS : [])]) {
-          tx.attach(`cgroup ${p}`, () => attachCgroup({ program: obj.program(p), cgroupFd: cg.fd, cgroupPath: cg.path }))
-        }
+        for (const p of [...MARK_PROGRAMS, ...(shaping?.tcpMss ? MSS_PROGRAMS : [])]) attachCgroupHook(tx, obj.program(p))
         for (const dev of devices) {
           for (const direction of ['egress', 'ingress'] as const) {
             const opts = { program: obj.program(`fl_net_${direction}`), ifindex: dev.ifindex, direction, interfaceName: dev.name }
-            tx.attach(`${mechanism} ${direction} on ${dev.name}`, () =>
-              mechanism === 'tcx' ? attachTcx(opts) : attachClsBpf({ ...opts, id: { handle: ownerId(), priority: FL_TC_PRIORITY } }),
+            // tcx links are kept between armings (an idle program returns after one lookup, and
+            // fl_net_devs gates each interface); cls_bpf filters outlive the process: per arming.
+            tx.attach(
+              `${mechanism} ${direction} on ${dev.name}`,
+              () => (mechanism === 'tcx' ? attachTcx(opts) : attachClsBpf({ ...opts, id: { handle: ownerId(), priority: FL_TC_PRIORITY } })),
+              mechanism === 'tcx' ? { keep: `${TCX_KEY}${direction} ifindex ${dev.ifindex} (${dev.name})` } : {},
             )
           }
         }
         debug('armed %d network rule(s) on %d interface(s) (%s)', config.network.length, devices.length, mechanism)
+      },
+      stop() {
+        try {
+          net?.map('fl_net_state').update(u32Key(0), encodeNetState(0n, 0))
+        } catch (err) {
+          debug('stop the network rules: %s', (err as Error).message)
+        }
       },
       clear() {
         if (cleared) return

@@ -19,13 +19,15 @@ import { withTcLock } from './lock.js'
 import { legacyRecords, ownerAlive, ownerHex, recordedOwners, removeOwnerRecord } from './owner.js'
 import { FL_TC_PRIORITY, SHAPING_HANDLE, htbOwner, ifbOwner, isFaultlineIfb, isShapingRoot } from './tags.js'
 import path from 'node:path'
+import { cgroupDirOf } from '../../kernel/cgroup.js'
+import { sweepTargetCgroups } from './cgroups.js'
 
 const debug = createDebug('faultline:state')
 
 export interface Removed {
-  /** 'cls_bpf filter' | 'clsact qdisc' | 'htb qdisc' | 'IFB device' | 'record'. */
+  /** 'cls_bpf filter' | 'clsact qdisc' | 'htb qdisc' | 'IFB device' | 'record' | 'cgroup'. */
   kind: string
-  /** Where: the interface, or the record's file name. */
+  /** Where: the interface, the record's file name, or the cgroup's directory. */
   where: string
   /** The owner id (hex), or an older faultline version's pid. */
   owner: string
@@ -127,6 +129,7 @@ export function sweep(): SweepReport {
 }
 
 let clean = false
+let cgroupsSwept = false
 
 /**
  * The sweep every arming runs: the whole tc state at a process's first arming, then only when the
@@ -135,6 +138,16 @@ let clean = false
  */
 export function sweepAtArming(): void {
   const t0 = performance.now()
+  if (!cgroupsSwept) {
+    // Dead owners' target cgroups beside the one this process will make (one readdir).
+    cgroupsSwept = true
+    const here = cgroupDirOf('self')
+    if (here) {
+      const r = sweepTargetCgroups([here])
+      for (const c of r.removed) debug('swept the target cgroup %s of dead owner %s', c.where, ownerHex(c.owner))
+      for (const e of r.errors) debug('sweep: %s', e)
+    }
+  }
   try {
     if (clean && !leftoversLikely()) return
     const report = sweep()

@@ -1,0 +1,256 @@
+/**
+ * Links kept between armings and the per-process target cgroup (engine/kept-links.ts,
+ * engine/target-cgroup.ts): arming a second time attaches nothing new; after disarm the kept
+ * programs are no-ops (the same call succeeds, in this process, in a child that lived through the
+ * window and in a new one); the socket hooks sit on this process's own cgroup, which a bystander
+ * outside the tree never runs; targets born before the first arming are moved in, one placed in a
+ * cgroup of its own is not (the hooks go on the root for that window, said in `warnings`); scope
+ * 'system' and a read-only cgroupfs keep the root; a killed process's cgroup is swept.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process'
+import dgram from 'node:dgram'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { arm, validateConfig, withFailureConfig, cleanupLeftovers } from '../../packages/core/src/index.js'
+import { keptLinkCount } from '../../packages/core/src/engine/kept-links.js'
+import { ownCgroup } from '../../packages/core/src/engine/target-cgroup.js'
+import { cgroup2Mount, cgroupDirOf } from '../../packages/core/src/kernel/cgroup.js'
+import { bpfIdsOf } from '../support/kernel-view.js'
+import { startServer, tryConnect, spawnWaitingConnector, type Server } from '../support/net.js'
+import { skipUnless } from '../support/requires.js'
+
+// Its tc changes are tcx links only (kept for this file's life), which no tc state comparison
+// sees (`tc` lists qdiscs and filters): no kernel lock.
+
+const FIXTURES = fileURLToPath(new URL('../fixtures', import.meta.url))
+const CORE = fileURLToPath(new URL('../../packages/core/dist/index.js', import.meta.url))
+let server: Server
+beforeAll(async () => {
+  server = await startServer()
+})
+afterAll(() => server?.close())
+
+const refuse = (port: number, scope: 'tree' | 'children' | 'system' = 'tree', comm?: string[]) =>
+  validateConfig({ target: { scope, ...(comm ? { comm } : {}) }, syscalls: [{ name: 'refused', syscall: 'connect', errno: 'ECONNREFUSED', match: { port } }] })
+
+/** The ids of the programs the kernel runs for sockets of processes in `dir` (its effective cgroup programs). */
+function effectivePrograms(dir: string): number[] {
+  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', dir, 'effective'], { encoding: 'utf8' })
+  return (JSON.parse(out.trim() || '[]') as { id: number }[]).map((p) => p.id)
+}
+
+/** The program ids of faultline's cgroup links held by this process. */
+function ownProgramIdsOnCgroup(dir: string): number[] {
+  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', dir], { encoding: 'utf8' })
+  return (JSON.parse(out.trim() || '[]') as { id: number; name: string }[]).filter((p) => p.name.startsWith('fl_')).map((p) => p.id)
+}
+
+/** A node process that is not our descendant (setsid -f: its parent exits) and sits in `dir`. */
+async function startBystander(dir: string): Promise<{ pid: number; stop(): void }> {
+  const pidFile = path.join(fs.mkdtempSync('/tmp/fl-bystander-'), 'pid')
+  const script = `require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`
+  spawnSync('setsid', ['-f', process.execPath, '-e', script], { stdio: 'ignore' })
+  for (let i = 0; i < 200 && !fs.existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 25))
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'))
+  fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid))
+  return { pid, stop: () => process.kill(pid, 'SIGKILL') }
+}
+
+/** Sends `n` datagrams to 127.0.0.1:port from this process; resolves how many a receiver got. */
+async function udpRoundTrip(n: number): Promise<number> {
+  const rx = dgram.createSocket('udp4')
+  await new Promise<void>((r) => rx.bind(0, '127.0.0.1', () => r()))
+  const port = (rx.address() as { port: number }).port
+  let got = 0
+  rx.on('message', () => got++)
+  const tx = dgram.createSocket('udp4')
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => tx.send('x', port, '127.0.0.1', () => r()))
+  await new Promise((r) => setTimeout(r, 100))
+  tx.close()
+  rx.close()
+  return got
+}
+
+describe('links kept between armings', { timeout: 60_000 }, () => {
+  it('the second arming attaches nothing new, and after disarm the kept programs let every call through (this process, a child that lived through the window, a new child)', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const cfg = refuse(server.port)
+    arm(cfg).disarm()
+    const links = bpfIdsOf().links.sort()
+    expect(keptLinkCount()).toBeGreaterThanOrEqual(5) // 3 tracepoints + connect4/6
+    const survivor = await spawnWaitingConnector(server.port, 1)
+    const during = await withFailureConfig(cfg, async (faults) => {
+      expect(bpfIdsOf().links.sort()).toEqual(links) // nothing attached for this window
+      const own = await tryConnect(server.port)
+      const child = await survivor.go()
+      return { own, child, fired: faults.fired('refused') }
+    })
+    expect(during).toEqual({ own: 'ECONNREFUSED', child: ['ECONNREFUSED'], fired: 2 })
+    // The programs are still attached, and are no-ops now.
+    expect(bpfIdsOf().links.sort()).toEqual(links)
+    expect(await tryConnect(server.port)).toBe('ok')
+    const late = await spawnWaitingConnector(server.port, 1)
+    expect(await late.go()).toEqual(['ok'])
+  })
+
+  it('a child started between two windows, after one with no descendant, is a target of the second', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const cfg = refuse(server.port)
+    arm(cfg).disarm()
+    arm(cfg).disarm() // alone: this arming skipped the walk of the tasks
+    const child = await spawnWaitingConnector(server.port, 1)
+    const r = await withFailureConfig(cfg, async (faults) => ({ targets: faults.targets(), seen: await child.go() }))
+    expect(r.targets).toEqual(expect.arrayContaining([process.pid, child.child.pid]))
+    expect(r.seen).toEqual(['ECONNREFUSED'])
+  })
+
+  it('a kept tcx drop program drops inside the window only', async (ctx) => {
+    skipUnless(ctx, 'tcx', 'cgroup-sockaddr', 'tp_btf')
+    // The receiver's port is not known before: drop every UDP datagram on lo of this tree.
+    const cfg = validateConfig({ network: [{ name: 'drop', action: 'drop', direction: 'egress', protocol: 'udp', interface: 'lo' }] })
+    arm(cfg).disarm()
+    const links = bpfIdsOf().links.sort()
+    const inWindow = await withFailureConfig(cfg, async (faults) => ({ got: await udpRoundTrip(5), fired: faults.fired('drop') }))
+    expect(inWindow.got).toBe(0)
+    expect(inWindow.fired).toBeGreaterThanOrEqual(5)
+    expect(bpfIdsOf().links.sort()).toEqual(links)
+    expect(await udpRoundTrip(5)).toBe(5)
+  })
+})
+
+describe('the target cgroup', { timeout: 240_000 }, () => {
+  it('the socket hooks sit on this process\'s own cgroup: a bystander outside the tree runs none of them, and its calls go through', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const cfg = refuse(server.port)
+    await withFailureConfig(cfg, async (faults) => {
+      const own = ownCgroup()
+      expect(own, 'this process made and entered its target cgroup').not.toBeNull()
+      expect(cgroupDirOf('self')).toBe(own!.path)
+      expect(path.basename(own!.path)).toMatch(/^faultline-[0-9a-f]{8}$/)
+      const origin = path.dirname(own!.path)
+      const ours = ownProgramIdsOnCgroup(own!.path)
+      expect(ours.length).toBeGreaterThanOrEqual(2)
+      const bystander = await startBystander(origin)
+      try {
+        expect(cgroupDirOf(bystander.pid)).toBe(origin)
+        const forBystander = effectivePrograms(origin)
+        expect(forBystander.filter((id) => ours.includes(id))).toEqual([])
+        expect(effectivePrograms(own!.path)).toEqual(expect.arrayContaining(ours))
+        // and the cgroup v2 root carries none of this process's programs
+        expect(effectivePrograms(cgroup2Mount()!).filter((id) => ours.includes(id))).toEqual([])
+      } finally {
+        bystander.stop()
+      }
+      expect(await tryConnect(server.port)).toBe('ECONNREFUSED')
+      expect(faults.fired('refused')).toBe(1)
+    })
+    const r = spawnSync(process.execPath, [path.join(FIXTURES, 'connect.cjs'), String(server.port)], { encoding: 'utf8' })
+    expect(JSON.parse(r.stdout)).toEqual(['ok'])
+  })
+
+  it('a target born outside before the arming (in the cgroup this process came from) is moved in and fails', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    arm(refuse(server.port)).disarm()
+    const own = ownCgroup()!
+    const child = await spawnWaitingConnector(server.port, 1)
+    fs.writeFileSync(path.join(path.dirname(own.path), 'cgroup.procs'), String(child.child.pid)) // as if born before the first arming
+    expect(cgroupDirOf(child.child.pid!)).toBe(path.dirname(own.path))
+    const r = await withFailureConfig(refuse(server.port), async (faults) => {
+      expect(cgroupDirOf(child.child.pid!)).toBe(own.path)
+      expect(faults.warnings).toEqual([])
+      return child.go()
+    })
+    expect(r).toEqual(['ECONNREFUSED'])
+  })
+
+  it('a target that lives in a cgroup of its own is left there: the hooks go on the root for that window (a warning says so), and are gone after it', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    arm(refuse(server.port)).disarm()
+    const own = ownCgroup()!
+    const elsewhere = path.join(path.dirname(own.path), `fl-test-elsewhere-${process.pid}`)
+    fs.mkdirSync(elsewhere)
+    let child: Awaited<ReturnType<typeof spawnWaitingConnector>> | undefined
+    try {
+      child = await spawnWaitingConnector(server.port, 1)
+      fs.writeFileSync(path.join(elsewhere, 'cgroup.procs'), String(child.child.pid))
+      const kept = bpfIdsOf().links.length
+      const r = await withFailureConfig(refuse(server.port), async (faults) => {
+        expect(faults.warnings).toEqual([expect.stringMatching(/lives in a cgroup of its own .*fl-test-elsewhere.*cgroup v2 root for this window/)])
+        expect(ownProgramIdsOnCgroup(cgroup2Mount()!).length).toBeGreaterThanOrEqual(2)
+        return child!.go()
+      })
+      expect(r).toEqual(['ECONNREFUSED'])
+      expect(cgroupDirOf(child.child.pid!) ?? elsewhere).toBe(elsewhere)
+      expect(bpfIdsOf().links.length).toBe(kept)
+    } finally {
+      child?.child.kill('SIGKILL')
+      await new Promise((r) => setTimeout(r, 100))
+      fs.rmdirSync(elsewhere)
+    }
+  })
+
+  it("scope 'system' attaches to the cgroup v2 root for the window only", async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const root = cgroup2Mount()!
+    const before = ownProgramIdsOnCgroup(root).filter((id) => bpfIdsOf().progs.includes(id))
+    const cfg = refuse(server.port, 'system', ['fl-nobody'])
+    await withFailureConfig(cfg, async () => {
+      const on = ownProgramIdsOnCgroup(root).filter((id) => bpfIdsOf().progs.includes(id))
+      expect(on.length).toBeGreaterThan(before.length)
+    })
+    expect(ownProgramIdsOnCgroup(root).filter((id) => bpfIdsOf().progs.includes(id))).toEqual(before)
+  })
+
+  it('where cgroupfs is read-only (a container), the hooks go on the root per arming, and faults still fire', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const mount = cgroup2Mount()!
+    // A private mount namespace whose cgroup2 mount is read-only, as many containers have it.
+    const script = `
+      const { arm, validateConfig } = await import(${JSON.stringify(CORE)})
+      const { ownCgroup, ownCgroupUnavailable } = await import(${JSON.stringify(CORE.replace(/index\.js$/, 'engine/target-cgroup.js'))})
+      const net = await import('node:net')
+      const s = arm(validateConfig(${JSON.stringify({ syscalls: [{ name: 'r', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: server.port } }] })}))
+      const r = await new Promise((res) => { const c = net.connect(${server.port}, '127.0.0.1'); c.on('connect', () => { c.destroy(); res('ok') }); c.on('error', (e) => res(e.code)) })
+      s.disarm()
+      console.log(JSON.stringify({ r, own: ownCgroup(), why: ownCgroupUnavailable() }))
+      process.exit(0)`
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -o remount,bind,ro ${mount} && exec "$0" --input-type=module -e "$1"`, process.execPath, script], { encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!)
+    expect(out).toEqual({ r: 'ECONNREFUSED', own: null, why: expect.stringMatching(/cannot create .*faultline-[0-9a-f]{8} \(EROFS\)/) })
+    // and doctor says where the hooks go, there and here
+    const main = CORE.replace(/index\.js$/, 'cli/main.js')
+    const ro = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -o remount,bind,ro ${mount} && exec "$0" "$1" doctor`, process.execPath, main], { encoding: 'utf8' })
+    expect(ro.stdout).toMatch(new RegExp(`socket hooks on ${mount} while armed \\(.* is not writable \\(EROFS\\), as in most containers\\): every process there runs them`))
+    const rw = spawnSync(process.execPath, [main, 'doctor', '--json'], { encoding: 'utf8' })
+    expect(JSON.parse(rw.stdout).targetCgroup).toEqual({ own: true, where: expect.stringMatching(/\/faultline-<owner id>$/) })
+  })
+
+  it('a process that exits removes its cgroup; one killed leaves it, and `faultline cleanup` removes it', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    arm(refuse(server.port)).disarm()
+    const parent = ownCgroup()!.path // ours: the children make theirs below it, beside nobody else's
+    const mine = () => fs.readdirSync(parent).filter((n) => /^faultline-/.test(n))
+    const before = mine()
+    expect(before).toEqual([])
+    const cfg = JSON.stringify({ target: { scope: 'children' }, syscalls: [{ name: 'r', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: 9 } }] })
+    // A clean exit: arms, disarms, exits.
+    const clean = spawnSync(process.execPath, ['--input-type=module', '-e', `const { arm, validateConfig } = await import(${JSON.stringify(CORE)}); arm(validateConfig(${cfg})).disarm(); console.log('done')`], { encoding: 'utf8' })
+    expect(clean.stdout.trim(), clean.stderr).toBe('done')
+    expect(mine()).toEqual(before)
+    // Killed while armed.
+    const p: ChildProcess = spawn(process.execPath, [path.join(FIXTURES, 'armed-sleeper.mjs'), cfg], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FAULTLINE_CORE: CORE } })
+    await new Promise((r) => p.stdout!.once('data', r))
+    expect(mine().length).toBe(before.length + 1)
+    const closed = new Promise((r) => p.once('close', r))
+    p.kill('SIGKILL')
+    await closed
+    const left = mine().filter((n) => !before.includes(n))
+    expect(left).toHaveLength(1)
+    const report = cleanupLeftovers()
+    expect(report.removed).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'cgroup', where: path.join(parent, left[0]!) })]))
+    expect(mine()).toEqual(before)
+  })
+})
