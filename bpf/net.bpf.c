@@ -22,6 +22,7 @@
 #include "include/maps.h"
 #include "include/rules.h"
 #include "include/net.h"
+#include "include/bytes.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -192,8 +193,9 @@ static __always_inline int parse(struct __sk_buff *skb, int ingress, __u32 l2_le
 	return 0;
 }
 
-/* Whether the packet's socket is marked; *bits gets the comm bits it was marked with. */
-static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_pkt *p, __u32 *bits)
+/* Whether the packet's socket is marked; *bits gets the comm bits it was marked with, *sb its
+ * byte counts (TCP, while reset rules are armed). */
+static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_pkt *p, __u32 *bits, struct fl_sock_bytes **sb)
 {
 	__u32 *v;
 	if (!ingress) {
@@ -204,6 +206,8 @@ static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_p
 		if (!sk || !(v = bpf_sk_storage_get(&fl_net_socks, sk, 0, 0)))
 			return 0;
 		*bits = *v;
+		if (p->proto == IPPROTO_TCP)
+			*sb = fl_bytes_of(sk);
 		return 1;
 	}
 	struct bpf_sock *sk = 0;
@@ -218,6 +222,8 @@ static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_p
 	if (full && (v = bpf_sk_storage_get(&fl_net_socks, full, 0, 0))) {
 		*bits = *v;
 		mine = 1;
+		if (p->proto == IPPROTO_TCP)
+			*sb = fl_bytes_of(full);
 	}
 	bpf_sk_release(sk);
 	return mine;
@@ -238,6 +244,9 @@ struct fl_net_eval {
 	__u32 rules;     /* fl_net_dev.rules of the packet's interface */
 	__u32 comm_bits; /* of the packet's socket */
 	__s32 hit;       /* index of the rule that fired, -1 */
+	__u32 counted;   /* the socket's bytes are counted (bytes.h) and it is not condemned yet */
+	__s32 reset;     /* index of the reset rule that is due, -1 */
+	__u64 rx, tx;    /* the socket's byte counts, this packet included */
 };
 
 static long fl_net_rule_step(__u32 i, void *data)
@@ -268,6 +277,11 @@ static long fl_net_rule_step(__u32 i, void *data)
 	if ((r->flags & FL_NET_ALLOW) && in_trie(&fl_net_allow, i, e->p))
 		return 0;
 	__sync_fetch_and_add(&c->matched, 1);
+	if (r->action == FL_NET_RESET) {
+		if (e->counted && e->reset < 0 && fl_reset_due(i, r, c, e->rx, e->tx, e->now - e->armed_ns))
+			e->reset = i;
+		return 0;
+	}
 	if (r->after_ns && e->now - e->armed_ns < r->after_ns)
 		return 0;
 	__u64 index = __sync_fetch_and_add(&c->eligible, 1);
@@ -299,11 +313,21 @@ static __always_inline int handle(struct __sk_buff *skb, int ingress)
 		return TC_ACT_UNSPEC;
 	struct fl_pkt p = {};
 	__u32 bits = 0;
-	if (parse(skb, ingress, dev->l2_len, &p) || !owned(skb, ingress, &p, &bits))
+	struct fl_sock_bytes *sb = 0;
+	if (parse(skb, ingress, dev->l2_len, &p) || !owned(skb, ingress, &p, &bits, &sb))
 		return TC_ACT_UNSPEC;
+	if (sb && fl_bytes_pass(sb, ingress, p.payload_len))
+		return TC_ACT_SHOT;
 	struct fl_net_eval e = { .p = &p, .ingress = ingress, .now = bpf_ktime_get_ns(), .armed_ns = st->armed_ns,
-				 .rules = dev->rules, .comm_bits = bits, .hit = -1 };
+				 .rules = dev->rules, .comm_bits = bits, .hit = -1, .reset = -1 };
+	if (sb && !sb->doomed) {
+		e.counted = 1;
+		e.rx = sb->rx;
+		e.tx = sb->tx;
+	}
 	bpf_loop(st->n_rules > FL_MAX_NET_RULES ? FL_MAX_NET_RULES : st->n_rules, fl_net_rule_step, &e, 0);
+	if (sb && e.reset >= 0)
+		fl_bytes_doom(sb, e.reset);
 	if (e.hit < 0)
 		return TC_ACT_UNSPEC;
 	__u32 key = e.hit;

@@ -22,6 +22,7 @@ import { SIZEOF, decodeCounters, u32Key } from '../layout.js'
 import { FL_TC_PRIORITY, ownerId, prepareClsacts, releaseClsact, removeOwnerRecord, withTcLock } from '../state/index.js'
 import { FL_MAX_NET_RULES, encodeLpmKey, encodeNetDev, encodeNetRule, encodeNetState } from './layout.js'
 import { classIdOf, isShaping, planShapingRule, setUpShaping, type Shaping } from './shaping.js'
+import { isReset, resetRefusal, ResetArm } from './reset.js'
 
 const debug = createDebug('faultline:net')
 const MARK_PROGRAMS = ['fl_net_mark_create', 'fl_net_mark_connect4', 'fl_net_mark_connect6', 'fl_net_mark_sendmsg4', 'fl_net_mark_sendmsg6']
@@ -36,9 +37,9 @@ export function planNetwork(config: FailureConfig): Refusal[] {
   refused.push(...planComms(config))
   const mechanism = chooseNetMechanism(config.network)
   for (const r of config.network) {
-    const shapingRefusal = isShaping(r) ? planShapingRule(r) : undefined
-    if (shapingRefusal) {
-      refused.push({ path: r.path, name: r.name, reason: shapingRefusal })
+    const ruleRefusal = isShaping(r) ? planShapingRule(r) : isReset(r) ? resetRefusal() : undefined
+    if (ruleRefusal) {
+      refused.push({ path: r.path, name: r.name, reason: ruleRefusal })
     } else if (!mechanism.ok) {
       refused.push({ path: r.path, name: r.name, reason: mechanism.reason })
     }
@@ -70,6 +71,7 @@ export const networkFamily: FaultFamily = {
     let resolved: NormalizedAddress[][] = []
     let devices: NetDevice[] = []
     let shaping: Shaping | undefined
+    let reset: ResetArm | undefined
     let clsacts = false
     let cleared = false
     const counters = () => inst.fault('net').map('fl_net_counters')
@@ -88,6 +90,7 @@ export const networkFamily: FaultFamily = {
         devices = selectInterfaces(config.network, resolved)
         const shaped = config.network.map((rule, index) => ({ rule, index })).filter(({ rule }) => isShaping(rule))
         if (shaped.length) shaping = setUpShaping(shaped, devices, tx)
+        if (config.network.some(isReset)) reset = tx.step('load the connection reset iterator', () => new ResetArm(config.network, net!, inst))
         if (mechanism === 'cls-bpf') {
           clsacts = true
           tx.step('create clsact qdiscs', () => prepareClsacts(devices))
@@ -112,6 +115,7 @@ export const networkFamily: FaultFamily = {
           })
           for (const d of devices) devMap.update(u32Key(d.ifindex), encodeNetDev(d.l2Len, d.rules))
           obj.map('fl_net_state').update(u32Key(0), encodeNetState(armedNs, config.network.length, shaping))
+          reset?.write(armedNs)
         })
       },
       attach(tx) {
@@ -128,11 +132,13 @@ export const networkFamily: FaultFamily = {
             )
           }
         }
+        reset?.start()
         debug('armed %d network rule(s) on %d interface(s) (%s)', config.network.length, devices.length, mechanism)
       },
       clear() {
         if (cleared) return
         cleared = true
+        reset?.clear()
         try {
           if (net) {
             net.map('fl_net_state').update(u32Key(0), encodeNetState(0n, 0))

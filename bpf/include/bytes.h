@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Connection resets (network rules with action 'reset'): the TC programs of net.bpf.c count the
+ * payload bytes of the targets' TCP sockets here, condemn a socket when a reset rule's
+ * after_bytes (and `when.after`) are reached, and from then on drop its data packets, so at
+ * most the one segment that crossed the limit passes. faultline's process sees `doomed` grow
+ * and runs reset.bpf.c's iter/tcp program, which destroys the condemned sockets.
+ * Shared by net.bpf.c (declares these maps) and reset.bpf.c (reuses them); user space mirror:
+ * packages/core/src/engine/network/reset.ts.
+ */
+#ifndef FAULTLINE_BYTES_H
+#define FAULTLINE_BYTES_H
+
+#include "faultline.h"
+#include "net.h"
+
+/* Per TCP socket of the targets, while reset rules are armed. */
+struct fl_sock_bytes {
+	__u64 rx;     /* payload bytes the socket received (ingress) */
+	__u64 tx;     /* payload bytes it sent (egress) */
+	__u32 doomed; /* 1 + the index of the reset rule that condemned it; 0 = not condemned */
+	__u32 gen;    /* fl_reset_state.gen when counting began: counts start again at each arming */
+};
+
+struct fl_reset_state {
+	__u64 doomed;  /* sockets condemned so far: user space runs the iterator when it grows */
+	__u32 n_rules; /* reset rules armed; 0 = the TC programs count nothing */
+	__u32 gen;     /* arming number (never 0 while armed) */
+};
+
+/* socket -> fl_sock_bytes. Not cloned: an accepted connection counts its own bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct fl_sock_bytes);
+} fl_reset_socks SEC(".maps");
+
+/* rule index -> after_bytes of a reset rule (0: reset as soon as `when.after` has passed). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FL_MAX_NET_RULES);
+	__type(key, __u32);
+	__type(value, __u64);
+} fl_reset_limits SEC(".maps");
+
+/* [0] -> fl_reset_state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fl_reset_state);
+} fl_reset_state SEC(".maps");
+
+static __always_inline struct fl_reset_state *fl_reset_armed(void)
+{
+	__u32 zero = 0;
+	struct fl_reset_state *st = bpf_map_lookup_elem(&fl_reset_state, &zero);
+	return st && st->n_rules ? st : 0;
+}
+
+/* The byte counts of a targeted TCP socket (a full socket), while reset rules are armed. */
+static __always_inline struct fl_sock_bytes *fl_bytes_of(void *sk)
+{
+	struct fl_reset_state *st = fl_reset_armed();
+	if (!st)
+		return 0;
+	struct fl_sock_bytes *sb = bpf_sk_storage_get(&fl_reset_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (sb && sb->gen != st->gen) {
+		sb->rx = 0;
+		sb->tx = 0;
+		sb->doomed = 0;
+		sb->gen = st->gen;
+	}
+	return sb;
+}
+
+/* Counts a packet's payload; returns 1 when it must be dropped: data of a condemned socket.
+ * Control segments (ACK, FIN, the RST of its destruction) pass. */
+static __always_inline int fl_bytes_pass(struct fl_sock_bytes *sb, int ingress, __u32 len)
+{
+	if (sb->doomed)
+		return len > 0;
+	if (ingress)
+		__sync_fetch_and_add(&sb->rx, len);
+	else
+		__sync_fetch_and_add(&sb->tx, len);
+	return 0;
+}
+
+/* The bytes a rule counts: those of its directions. */
+static __always_inline __u64 fl_bytes_for(__u32 dir, __u64 rx, __u64 tx)
+{
+	return (dir & FL_NET_INGRESS ? rx : 0) + (dir & FL_NET_EGRESS ? tx : 0);
+}
+
+/* Whether reset rule i (its filters passed) is due for a socket with these counts: past
+ * `when.after` and after_bytes, and a `times` ticket left (taken here). */
+static __always_inline int fl_reset_due(__u32 i, const struct fl_net_rule *r, struct fl_counters *c, __u64 rx, __u64 tx, __u64 elapsed)
+{
+	__u32 key = i;
+	__u64 *limit = bpf_map_lookup_elem(&fl_reset_limits, &key);
+	if (!limit || elapsed < r->after_ns || fl_bytes_for(r->dir, rx, tx) < *limit)
+		return 0;
+	if (r->times && __sync_fetch_and_add(&c->slots, 1) >= r->times)
+		return 0;
+	return 1;
+}
+
+/* Condemns a socket for rule i and tells user space. */
+static __always_inline void fl_bytes_doom(struct fl_sock_bytes *sb, __u32 i)
+{
+	struct fl_reset_state *st = fl_reset_armed();
+	if (!st || sb->doomed)
+		return;
+	sb->doomed = i + 1;
+	__sync_fetch_and_add(&st->doomed, 1);
+}
+
+#endif

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Connection resets: an iter/tcp program that destroys (bpf_sock_destroy, Linux >= 6.5) the
+ * targets' TCP connections a reset rule is due for. faultline's process reads the iterator when
+ * the TC programs condemned a socket (bytes.h: after_bytes reached) and when a rule's
+ * `when.after` passes, so an idle connection is reset at that time too. It reuses net.bpf.c's
+ * maps (the socket marks, rules, counters, host tries) and bytes.h's.
+ */
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "include/sock_iter.h"
+#include "include/maps.h" /* every object carries the shared maps (engine/instance.ts reuses them) */
+#include "include/bytes.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Declared as in net.bpf.c; user space hands this object net.bpf.o's maps (bpf_map__reuse_fd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, __u32);
+} fl_net_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FL_MAX_NET_RULES);
+	__type(key, __u32);
+	__type(value, struct fl_net_rule);
+} fl_net_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FL_MAX_NET_RULES);
+	__type(key, __u32);
+	__type(value, struct fl_counters);
+} fl_net_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fl_net_state);
+} fl_net_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1024);
+	__type(key, struct fl_net_lpm_key);
+	__type(value, __u8);
+} fl_net_hosts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1024);
+	__type(key, struct fl_net_lpm_key);
+	__type(value, __u8);
+} fl_net_allow SEC(".maps");
+
+/* One socket, as the rules see it. */
+struct fl_reset_sock {
+	struct fl_net_lpm_key peer; /* prefixlen, rule filled per rule */
+	__u16 peer_port;
+	__u32 comm_bits;
+	__u64 rx, tx, elapsed;
+	__s32 due; /* the first reset rule due, -1 */
+};
+
+static long fl_reset_rule_step(__u32 i, void *data)
+{
+	struct fl_reset_sock *s = data;
+	__u32 key = i;
+	struct fl_net_rule *r = bpf_map_lookup_elem(&fl_net_rules, &key);
+	struct fl_counters *c = bpf_map_lookup_elem(&fl_net_counters, &key);
+	if (!r || !c || r->action != FL_NET_RESET)
+		return 0;
+	if (r->comm_mask && !(r->comm_mask & s->comm_bits))
+		return 0;
+	if (r->nports) {
+		int found = 0;
+		for (int j = 0; j < FL_NET_MAX_PORTS; j++)
+			if (j < r->nports && r->ports[j] == s->peer_port)
+				found = 1;
+		if (!found)
+			return 0;
+	}
+	s->peer.rule = i;
+	if ((r->flags & FL_NET_HOSTS) && !bpf_map_lookup_elem(&fl_net_hosts, &s->peer))
+		return 0;
+	if ((r->flags & FL_NET_ALLOW) && bpf_map_lookup_elem(&fl_net_allow, &s->peer))
+		return 0;
+	if (!fl_reset_due(i, r, c, s->rx, s->tx, s->elapsed))
+		return 0;
+	s->due = i;
+	return 1;
+}
+
+SEC("iter/tcp")
+int fl_reset_iter(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	if (!skc)
+		return 0;
+	unsigned char state = skc->skc_state;
+	if (state == FL_TCP_LISTEN || state == FL_TCP_CLOSE)
+		return 0;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc); /* full sockets only */
+	if (!tp)
+		return 0;
+	__u32 *bits = bpf_sk_storage_get(&fl_net_socks, tp, 0, 0);
+	if (!bits)
+		return 0;
+	struct fl_sock_bytes *sb = bpf_sk_storage_get(&fl_reset_socks, tp, 0, 0);
+	struct fl_reset_state *st = fl_reset_armed();
+	__s32 rule = -1;
+	if (sb && st && sb->gen == st->gen && sb->doomed) {
+		rule = sb->doomed - 1;
+	} else if (st) {
+		/* Not condemned by the TC programs: due by time (an idle connection at `when.after`). */
+		__u32 zero = 0;
+		struct fl_net_state *ns = bpf_map_lookup_elem(&fl_net_state, &zero);
+		if (!ns || !ns->n_rules)
+			return 0;
+		struct fl_reset_sock s = { .comm_bits = *bits, .due = -1 };
+		s.peer_port = bpf_ntohs(skc->skc_dport);
+		unsigned short family = skc->skc_family;
+		if (family == 2) {
+			s.peer.family = 2;
+			s.peer.prefixlen = 32 + 32;
+			__be32 a = skc->skc_daddr;
+			__builtin_memcpy(s.peer.addr, &a, 4);
+		} else if (family == 10) {
+			__u32 a[4];
+			a[0] = skc->skc_v6_daddr.in6_u.u6_addr32[0];
+			a[1] = skc->skc_v6_daddr.in6_u.u6_addr32[1];
+			a[2] = skc->skc_v6_daddr.in6_u.u6_addr32[2];
+			a[3] = skc->skc_v6_daddr.in6_u.u6_addr32[3];
+			if (!a[0] && !a[1] && a[2] == bpf_htonl(0xffff)) { /* v4-mapped: the packets are IPv4 */
+				s.peer.family = 2;
+				s.peer.prefixlen = 32 + 32;
+				__builtin_memcpy(s.peer.addr, &a[3], 4);
+			} else {
+				s.peer.family = 10;
+				s.peer.prefixlen = 32 + 128;
+				__builtin_memcpy(s.peer.addr, a, 16);
+			}
+		} else {
+			return 0;
+		}
+		if (sb && sb->gen == st->gen) {
+			s.rx = sb->rx;
+			s.tx = sb->tx;
+		}
+		s.elapsed = bpf_ktime_get_ns() - ns->armed_ns;
+		bpf_loop(ns->n_rules > FL_MAX_NET_RULES ? FL_MAX_NET_RULES : ns->n_rules, fl_reset_rule_step, &s, 0);
+		rule = s.due;
+	}
+	if (rule < 0)
+		return 0;
+	__u32 key = rule;
+	struct fl_counters *c = bpf_map_lookup_elem(&fl_net_counters, &key);
+	if (!bpf_sock_destroy(skc) && c)
+		__sync_fetch_and_add(&c->fired, 1);
+	return 0;
+}
