@@ -127,6 +127,7 @@ SEC("cgroup/sendmsg6") int fl_net_mark_sendmsg6(struct bpf_sock_addr *ctx) { mar
 
 struct fl_pkt {
 	__u32 family, proto, payload_off, payload_len;
+	__u32 tcp_seq; /* TCP: the sequence number, host order (bytes.h counts each byte once) */
 	__u16 peer_port;
 	__u8 peer[16];
 	struct bpf_sock_tuple tuple; /* as the packet carries it, for socket lookup */
@@ -175,9 +176,11 @@ static __always_inline int parse(struct __sk_buff *skb, int ingress, __u32 l2_le
 			l4 = 8;
 		} else {
 			__u8 doff;
-			if (bpf_skb_load_bytes(skb, off + 12, &doff, 1))
+			__u32 seq;
+			if (bpf_skb_load_bytes(skb, off + 12, &doff, 1) || bpf_skb_load_bytes(skb, off + 4, &seq, 4))
 				return -1;
 			l4 = (doff >> 4) * 4;
+			p->tcp_seq = bpf_ntohl(seq);
 		}
 	}
 	if (p->family == 2) {
@@ -211,10 +214,12 @@ static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_p
 		return 1;
 	}
 	struct bpf_sock *sk = 0;
+	/* A constant per family: the verifier may not follow tuple_len through the stack. */
+	__u32 tuple_len = p->family == 2 ? sizeof(p->tuple.ipv4) : sizeof(p->tuple.ipv6);
 	if (p->proto == IPPROTO_TCP)
-		sk = bpf_skc_lookup_tcp(skb, &p->tuple, p->tuple_len, BPF_F_CURRENT_NETNS, 0);
+		sk = bpf_skc_lookup_tcp(skb, &p->tuple, tuple_len, BPF_F_CURRENT_NETNS, 0);
 	else if (p->proto == IPPROTO_UDP)
-		sk = bpf_sk_lookup_udp(skb, &p->tuple, p->tuple_len, BPF_F_CURRENT_NETNS, 0);
+		sk = bpf_sk_lookup_udp(skb, &p->tuple, tuple_len, BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return 0;
 	struct bpf_sock *full = bpf_sk_fullsock(sk);
@@ -316,7 +321,7 @@ static __always_inline int handle(struct __sk_buff *skb, int ingress)
 	struct fl_sock_bytes *sb = 0;
 	if (parse(skb, ingress, dev->l2_len, &p) || !owned(skb, ingress, &p, &bits, &sb))
 		return TC_ACT_UNSPEC;
-	if (sb && fl_bytes_pass(sb, ingress, p.payload_len))
+	if (sb && fl_bytes_pass(sb, ingress, p.tcp_seq, p.payload_len))
 		return TC_ACT_SHOT;
 	struct fl_net_eval e = { .p = &p, .ingress = ingress, .now = bpf_ktime_get_ns(), .armed_ns = st->armed_ns,
 				 .rules = dev->rules, .comm_bits = bits, .hit = -1, .reset = -1 };

@@ -16,10 +16,14 @@
 
 /* Per TCP socket of the targets, while reset rules are armed. */
 struct fl_sock_bytes {
-	__u64 rx;     /* payload bytes the socket received (ingress) */
-	__u64 tx;     /* payload bytes it sent (egress) */
-	__u32 doomed; /* 1 + the index of the reset rule that condemned it; 0 = not condemned */
-	__u32 gen;    /* fl_reset_state.gen when counting began: counts start again at each arming */
+	__u64 rx;      /* payload bytes the socket received (ingress), each byte once */
+	__u64 tx;      /* payload bytes it sent (egress), each byte once */
+	__u32 doomed;  /* 1 + the index of the reset rule that condemned it; 0 = not condemned */
+	__u32 gen;     /* fl_reset_state.gen when counting began: counts start again at each arming */
+	__u32 rx_next; /* the sequence number after the last byte counted in, ... */
+	__u32 tx_next; /* ... and out (a retransmission or loss probe adds nothing) */
+	__u32 seen;    /* bit 0: rx_next is set, bit 1: tx_next is set */
+	__u32 _pad;
 };
 
 struct fl_reset_state {
@@ -70,21 +74,43 @@ static __always_inline struct fl_sock_bytes *fl_bytes_of(void *sk)
 		sb->rx = 0;
 		sb->tx = 0;
 		sb->doomed = 0;
+		sb->seen = 0;
 		sb->gen = st->gen;
 	}
 	return sb;
 }
 
-/* Counts a packet's payload; returns 1 when it must be dropped: data of a condemned socket.
- * Control segments (ACK, FIN, the RST of its destruction) pass. */
-static __always_inline int fl_bytes_pass(struct fl_sock_bytes *sb, int ingress, __u32 len)
+/* Counts the new bytes of a segment: those past the highest sequence number seen so far, so a
+ * retransmission is not counted twice. Two CPUs counting one socket at once may count a
+ * segment twice (not atomic: cmpxchg needs -mcpu=v3); one socket's segments rarely race. */
+static __always_inline void fl_bytes_add(__u64 *count, __u32 *next, struct fl_sock_bytes *sb, __u32 bit, __u32 seq, __u32 len)
+{
+	__u32 end = seq + len;
+	if (!(sb->seen & bit)) {
+		sb->seen |= bit;
+		*next = end;
+		__sync_fetch_and_add(count, len);
+		return;
+	}
+	__s32 fresh = (__s32)(end - *next);
+	if (fresh <= 0)
+		return;
+	*next = end;
+	__sync_fetch_and_add(count, fresh);
+}
+
+/* Counts a TCP segment's payload; returns 1 when it must be dropped: data of a condemned
+ * socket. Control segments (ACK, FIN, the RST of its destruction) pass. */
+static __always_inline int fl_bytes_pass(struct fl_sock_bytes *sb, int ingress, __u32 seq, __u32 len)
 {
 	if (sb->doomed)
 		return len > 0;
+	if (!len)
+		return 0;
 	if (ingress)
-		__sync_fetch_and_add(&sb->rx, len);
+		fl_bytes_add(&sb->rx, &sb->rx_next, sb, 1, seq, len);
 	else
-		__sync_fetch_and_add(&sb->tx, len);
+		fl_bytes_add(&sb->tx, &sb->tx_next, sb, 2, seq, len);
 	return 0;
 }
 
