@@ -99,6 +99,50 @@ static long fl_reset_rule_step(__u32 i, void *data)
 	return 1;
 }
 
+/* The first reset rule due for this socket by its peer and counts, -1 if none. */
+static __always_inline __s32 due_by_time(struct sock_common *skc, __u32 bits, struct fl_sock_bytes *sb)
+{
+	__u32 zero = 0;
+	struct fl_net_state *ns = bpf_map_lookup_elem(&fl_net_state, &zero);
+	if (!ns || !ns->n_rules)
+		return -1;
+	struct fl_reset_sock s = { .comm_bits = bits, .due = -1 };
+	s.peer_port = bpf_ntohs(skc->skc_dport);
+	unsigned short family = skc->skc_family;
+	if (family == 2) {
+		s.peer.family = 2;
+		s.peer.prefixlen = 32 + 32;
+		__be32 a = skc->skc_daddr;
+		__builtin_memcpy(s.peer.addr, &a, 4);
+	} else if (family == 10) {
+		__u32 a[4];
+		a[0] = skc->skc_v6_daddr.in6_u.u6_addr32[0];
+		a[1] = skc->skc_v6_daddr.in6_u.u6_addr32[1];
+		a[2] = skc->skc_v6_daddr.in6_u.u6_addr32[2];
+		a[3] = skc->skc_v6_daddr.in6_u.u6_addr32[3];
+		if (!a[0] && !a[1] && a[2] == bpf_htonl(0xffff)) { /* v4-mapped: the packets are IPv4 */
+			s.peer.family = 2;
+			s.peer.prefixlen = 32 + 32;
+			__builtin_memcpy(s.peer.addr, &a[3], 4);
+		} else {
+			s.peer.family = 10;
+			s.peer.prefixlen = 32 + 128;
+			__builtin_memcpy(s.peer.addr, a, 16);
+		}
+	} else {
+		return -1;
+	}
+	if (sb) {
+		s.rx = sb->rx;
+		s.tx = sb->tx;
+	}
+	s.elapsed = bpf_ktime_get_ns() - ns->armed_ns;
+	bpf_loop(ns->n_rules > FL_MAX_NET_RULES ? FL_MAX_NET_RULES : ns->n_rules, fl_reset_rule_step, &s, 0);
+	return s.due;
+}
+
+/* For each socket of the targets: condemn it if a rule is due by time, and destroy it once
+ * condemned (and its application read what had arrived). */
 SEC("iter/tcp")
 int fl_reset_iter(struct bpf_iter__tcp *ctx)
 {
@@ -114,50 +158,22 @@ int fl_reset_iter(struct bpf_iter__tcp *ctx)
 	__u32 *bits = bpf_sk_storage_get(&fl_net_socks, tp, 0, 0);
 	if (!bits)
 		return 0;
-	struct fl_sock_bytes *sb = bpf_sk_storage_get(&fl_reset_socks, tp, 0, 0);
 	struct fl_reset_state *st = fl_reset_armed();
-	__s32 rule = -1;
-	if (sb && st && sb->gen == st->gen && sb->doomed) {
-		rule = sb->doomed - 1;
-	} else if (st) {
-		/* Not condemned by the TC programs: due by time (an idle connection at `when.after`). */
-		__u32 zero = 0;
-		struct fl_net_state *ns = bpf_map_lookup_elem(&fl_net_state, &zero);
-		if (!ns || !ns->n_rules)
+	if (!st)
+		return 0;
+	struct fl_sock_bytes *sb = bpf_sk_storage_get(&fl_reset_socks, tp, 0, 0);
+	if (!sb || sb->gen != st->gen || !sb->doomed) {
+		/* Not condemned by the TC programs: due by time (an idle connection at `when.after`)? */
+		__s32 due = due_by_time(skc, *bits, sb && sb->gen == st->gen ? sb : 0);
+		if (due < 0 || !(sb = fl_bytes_of(tp)))
 			return 0;
-		struct fl_reset_sock s = { .comm_bits = *bits, .due = -1 };
-		s.peer_port = bpf_ntohs(skc->skc_dport);
-		unsigned short family = skc->skc_family;
-		if (family == 2) {
-			s.peer.family = 2;
-			s.peer.prefixlen = 32 + 32;
-			__be32 a = skc->skc_daddr;
-			__builtin_memcpy(s.peer.addr, &a, 4);
-		} else if (family == 10) {
-			__u32 a[4];
-			a[0] = skc->skc_v6_daddr.in6_u.u6_addr32[0];
-			a[1] = skc->skc_v6_daddr.in6_u.u6_addr32[1];
-			a[2] = skc->skc_v6_daddr.in6_u.u6_addr32[2];
-			a[3] = skc->skc_v6_daddr.in6_u.u6_addr32[3];
-			if (!a[0] && !a[1] && a[2] == bpf_htonl(0xffff)) { /* v4-mapped: the packets are IPv4 */
-				s.peer.family = 2;
-				s.peer.prefixlen = 32 + 32;
-				__builtin_memcpy(s.peer.addr, &a[3], 4);
-			} else {
-				s.peer.family = 10;
-				s.peer.prefixlen = 32 + 128;
-				__builtin_memcpy(s.peer.addr, a, 16);
-			}
-		} else {
-			return 0;
-		}
-		if (sb && sb->gen == st->gen) {
-			s.rx = sb->rx;
-			s.tx = sb->tx;
-		}
-		s.elapsed = bpf_ktime_get_ns() - ns->armed_ns;
-		bpf_loop(ns->n_rules > FL_MAX_NET_RULES ? FL_MAX_NET_RULES : ns->n_rules, fl_reset_rule_step, &s, 0);
-		rule = s.due;
+		fl_bytes_doom(sb, due);
+	}
+	__s32 rule = sb->doomed - 1;
+	/* Let the application read what arrived first (bytes.h, FL_RESET_GRACE_NS). */
+	if (tp->rcv_nxt != tp->copied_seq && bpf_ktime_get_ns() - sb->doomed_ns < FL_RESET_GRACE_NS) {
+		__sync_fetch_and_add(&st->waiting, 1);
+		return 0;
 	}
 	if (rule < 0)
 		return 0;

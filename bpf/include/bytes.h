@@ -4,7 +4,8 @@
  * payload bytes of the targets' TCP sockets here, condemn a socket when a reset rule's
  * after_bytes (and `when.after`) are reached, and from then on drop its data packets, so at
  * most the one segment that crossed the limit passes. faultline's process sees `doomed` grow
- * and runs reset.bpf.c's iter/tcp program, which destroys the condemned sockets.
+ * and runs reset.bpf.c's iter/tcp program, which destroys the condemned sockets once their
+ * application has read what had arrived (or FL_RESET_GRACE_NS later).
  * Shared by net.bpf.c (declares these maps) and reset.bpf.c (reuses them); user space mirror:
  * packages/core/src/engine/network/reset.ts.
  */
@@ -13,6 +14,12 @@
 
 #include "faultline.h"
 #include "net.h"
+
+/* How long a condemned socket waits for its application to read what arrived before the
+ * destruction. Data still queued at that moment is read first, and an event loop that sees
+ * the hang-up together with data (libuv: a partial read, then POLLHUP) reports end-of-file
+ * instead of the error: so the error comes on an empty queue, unless the reader is stuck. */
+#define FL_RESET_GRACE_NS (1000ull * 1000 * 1000)
 
 /* Per TCP socket of the targets, while reset rules are armed. */
 struct fl_sock_bytes {
@@ -24,12 +31,14 @@ struct fl_sock_bytes {
 	__u32 tx_next; /* ... and out (a retransmission or loss probe adds nothing) */
 	__u32 seen;    /* bit 0: rx_next is set, bit 1: tx_next is set */
 	__u32 _pad;
+	__u64 doomed_ns; /* when it was condemned (bpf_ktime_get_ns) */
 };
 
 struct fl_reset_state {
 	__u64 doomed;  /* sockets condemned so far: user space runs the iterator when it grows */
 	__u32 n_rules; /* reset rules armed; 0 = the TC programs count nothing */
 	__u32 gen;     /* arming number (never 0 while armed) */
+	__u64 waiting; /* times an iterator pass left a condemned socket for the next (unread data) */
 };
 
 /* socket -> fl_sock_bytes. Not cloned: an accepted connection counts its own bytes. */
@@ -140,6 +149,7 @@ static __always_inline void fl_bytes_doom(struct fl_sock_bytes *sb, __u32 i)
 	if (!st || sb->doomed)
 		return;
 	sb->doomed = i + 1;
+	sb->doomed_ns = bpf_ktime_get_ns();
 	__sync_fetch_and_add(&st->doomed, 1);
 }
 

@@ -21,6 +21,12 @@ struct sock_common {
 	struct in6_addr skc_v6_daddr;
 } __attribute__((preserve_access_index));
 
+/* Sequence numbers: rcv_nxt - copied_seq is what arrived and the application has not read yet. */
+struct tcp_sock {
+	__u32 rcv_nxt;
+	__u32 copied_seq;
+} __attribute__((preserve_access_index));
+
 /* Context of an iter/tcp program: once per socket of the reader's network namespace (listeners,
  * established, request and time-wait sockets), then once with sk_common == NULL. */
 struct bpf_iter__tcp {

@@ -23,7 +23,7 @@ const POLL_MS = 5
 /** net.bpf.o's maps the iterator reads, and bytes.h's, which both objects declare. */
 const NET_MAPS = ['fl_net_socks', 'fl_net_rules', 'fl_net_counters', 'fl_net_state', 'fl_net_hosts', 'fl_net_allow', 'fl_reset_socks', 'fl_reset_limits', 'fl_reset_state']
 /** sizeof(struct fl_reset_state) in bytes.h. */
-export const RESET_STATE_SIZE = 16
+export const RESET_STATE_SIZE = 24
 
 export const isReset = (r: NormalizedNetworkRule): boolean => r.action === 'reset'
 
@@ -43,12 +43,20 @@ export function encodeResetState(doomed: bigint, nRules: number, gen: number): B
 
 let generation = 0
 
+/** Blocks this thread (disarm is synchronous); returns true. */
+function sleepMs(ms: number): boolean {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+  return true
+}
+
 /** The reset rules of one arming: loaded and linked in prepare, polled from attach to clear. */
 export class ResetArm {
   private readonly obj: BpfObject
   private readonly link: Link
   private timer: NodeJS.Timeout | undefined
   private seen = 0n
+  private waited = 0n
+  private waiting = false
   private pendingAfters: bigint[] = []
   private armedNs = 0n
   private closed = false
@@ -76,6 +84,7 @@ export class ResetArm {
     const n = this.rules.filter(isReset).length
     this.net.map('fl_reset_state').update(u32Key(0), encodeResetState(0n, n, generation))
     this.seen = 0n
+    this.waited = 0n
     this.armedNs = armedNs
     this.pendingAfters = [...new Set(this.rules.filter(isReset).map((r) => BigInt(Math.round(r.when.afterMs * 1e6))))].sort((a, b) => (a < b ? -1 : 1))
   }
@@ -95,24 +104,35 @@ export class ResetArm {
         this.pendingAfters.shift()
         run = true
       }
-      const st = this.net.map('fl_reset_state').lookup(u32Key(0))
-      const doomed = st ? st.readBigUInt64LE(0) : 0n
-      if (doomed !== this.seen) run = true
+      const state = this.net.map('fl_reset_state')
+      const before = state.lookup(u32Key(0))
+      const doomed = before?.readBigUInt64LE(0) ?? 0n
+      // Again while the last pass left a condemned socket waiting for its reader.
+      if (doomed !== this.seen || this.waiting) run = true
       if (!run) return
       this.seen = doomed
       runIter(this.link)
+      const waited = state.lookup(u32Key(0))?.readBigUInt64LE(16) ?? 0n
+      this.waiting = waited !== this.waited
+      this.waited = waited
+      debug('reset pass: %d condemned so far, %s', doomed, this.waiting ? 'some wait for their reader' : 'none waiting')
     } catch (err) {
       debug('reset pass: %s', (err as Error).message)
     }
   }
 
-  /** Stops the poller, resets what was condemned but not destroyed yet, switches counting off. Never throws. */
+  /**
+   * Stops the poller, resets what was condemned but not destroyed yet (within the grace period
+   * for its reader, FL_RESET_GRACE_NS), switches counting off. Never throws.
+   */
   clear(): void {
     if (this.closed) return
     this.closed = true
     if (this.timer) clearInterval(this.timer)
     this.pendingAfters = []
-    this.tick()
+    const deadline = performance.now() + 1100
+    do this.tick()
+    while (this.waiting && performance.now() < deadline && sleepMs(POLL_MS))
     try {
       this.net.map('fl_reset_state').update(u32Key(0), encodeResetState(0n, 0, 0))
       const limits = this.net.map('fl_reset_limits')
