@@ -12,54 +12,10 @@
 #include <bpf/bpf_endian.h>
 #include "include/sock_iter.h"
 #include "include/maps.h" /* every object carries the shared maps (engine/instance.ts reuses them) */
+#include "include/net_maps.h" /* net.bpf.o's, reused */
 #include "include/bytes.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* Declared as in net.bpf.c; user space hands this object net.bpf.o's maps (bpf_map__reuse_fd). */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
-	__type(value, __u32);
-} fl_net_socks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, FL_MAX_NET_RULES);
-	__type(key, __u32);
-	__type(value, struct fl_net_rule);
-} fl_net_rules SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, FL_MAX_NET_RULES);
-	__type(key, __u32);
-	__type(value, struct fl_counters);
-} fl_net_counters SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct fl_net_state);
-} fl_net_state SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1024);
-	__type(key, struct fl_net_lpm_key);
-	__type(value, __u8);
-} fl_net_hosts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1024);
-	__type(key, struct fl_net_lpm_key);
-	__type(value, __u8);
-} fl_net_allow SEC(".maps");
 
 /* One socket, as the rules see it. */
 struct fl_reset_sock {
@@ -99,6 +55,14 @@ static long fl_reset_rule_step(__u32 i, void *data)
 	return 1;
 }
 
+/* The host-trie key of a peer address (the rule index is filled per rule). */
+static __always_inline void peer_key(struct fl_net_lpm_key *k, __u8 family, const void *addr)
+{
+	k->family = family;
+	k->prefixlen = 32 + (family == 2 ? 32 : 128);
+	__builtin_memcpy(k->addr, addr, family == 2 ? 4 : 16);
+}
+
 /* The first reset rule due for this socket by its peer and counts, -1 if none. */
 static __always_inline __s32 due_by_time(struct sock_common *skc, __u32 bits, struct fl_sock_bytes *sb)
 {
@@ -110,25 +74,19 @@ static __always_inline __s32 due_by_time(struct sock_common *skc, __u32 bits, st
 	s.peer_port = bpf_ntohs(skc->skc_dport);
 	unsigned short family = skc->skc_family;
 	if (family == 2) {
-		s.peer.family = 2;
-		s.peer.prefixlen = 32 + 32;
 		__be32 a = skc->skc_daddr;
-		__builtin_memcpy(s.peer.addr, &a, 4);
+		peer_key(&s.peer, 2, &a);
 	} else if (family == 10) {
 		__u32 a[4];
 		a[0] = skc->skc_v6_daddr.in6_u.u6_addr32[0];
 		a[1] = skc->skc_v6_daddr.in6_u.u6_addr32[1];
 		a[2] = skc->skc_v6_daddr.in6_u.u6_addr32[2];
 		a[3] = skc->skc_v6_daddr.in6_u.u6_addr32[3];
-		if (!a[0] && !a[1] && a[2] == bpf_htonl(0xffff)) { /* v4-mapped: the packets are IPv4 */
-			s.peer.family = 2;
-			s.peer.prefixlen = 32 + 32;
-			__builtin_memcpy(s.peer.addr, &a[3], 4);
-		} else {
-			s.peer.family = 10;
-			s.peer.prefixlen = 32 + 128;
-			__builtin_memcpy(s.peer.addr, a, 16);
-		}
+		/* v4-mapped: the packets, and so the rules' host keys, are IPv4 */
+		if (!a[0] && !a[1] && a[2] == bpf_htonl(0xffff))
+			peer_key(&s.peer, 2, &a[3]);
+		else
+			peer_key(&s.peer, 10, a);
 	} else {
 		return -1;
 	}
