@@ -22,67 +22,10 @@
 #include "include/maps.h"
 #include "include/rules.h"
 #include "include/net.h"
+#include "include/net_maps.h"
+#include "include/bytes.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* Sockets of the target set: storage present = marked (freed with the socket); the value is the
- * comm bits (fl_target.comm_bits) of every target that marked it, for rules with `comm`.
- * BPF_F_CLONE: a connection accepted on a targeted listener inherits the mark (a server in the
- * target set). */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
-	__type(value, __u32);
-} fl_net_socks SEC(".maps");
-
-/* ifindex -> fl_net_dev, written at attach for every interface the TC programs are on. A packet
- * on an interface without an entry is left alone. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096); /* hosts with many containers have many veths */
-	__type(key, __u32);
-	__type(value, struct fl_net_dev);
-} fl_net_devs SEC(".maps");
-
-/* rule index -> fl_net_rule; rule index -> fl_counters; [0] -> fl_net_state. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, FL_MAX_NET_RULES);
-	__type(key, __u32);
-	__type(value, struct fl_net_rule);
-} fl_net_rules SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, FL_MAX_NET_RULES);
-	__type(key, __u32);
-	__type(value, struct fl_counters);
-} fl_net_counters SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct fl_net_state);
-} fl_net_state SEC(".maps");
-
-/* (rule, family, peer address/prefix) -> 1: the rule's hosts, and the rule's allow list. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1024);
-	__type(key, struct fl_net_lpm_key);
-	__type(value, __u8);
-} fl_net_hosts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1024);
-	__type(key, struct fl_net_lpm_key);
-	__type(value, __u8);
-} fl_net_allow SEC(".maps");
 
 /* --- marking sockets of targeted processes --- */
 
@@ -126,6 +69,7 @@ SEC("cgroup/sendmsg6") int fl_net_mark_sendmsg6(struct bpf_sock_addr *ctx) { mar
 
 struct fl_pkt {
 	__u32 family, proto, payload_off, payload_len;
+	__u32 tcp_seq; /* TCP: the sequence number, host order (bytes.h counts each byte once) */
 	__u16 peer_port;
 	__u8 peer[16];
 	struct bpf_sock_tuple tuple; /* as the packet carries it, for socket lookup */
@@ -174,9 +118,11 @@ static __always_inline int parse(struct __sk_buff *skb, int ingress, __u32 l2_le
 			l4 = 8;
 		} else {
 			__u8 doff;
-			if (bpf_skb_load_bytes(skb, off + 12, &doff, 1))
+			__u32 seq;
+			if (bpf_skb_load_bytes(skb, off + 12, &doff, 1) || bpf_skb_load_bytes(skb, off + 4, &seq, 4))
 				return -1;
 			l4 = (doff >> 4) * 4;
+			p->tcp_seq = bpf_ntohl(seq);
 		}
 	}
 	if (p->family == 2) {
@@ -192,8 +138,9 @@ static __always_inline int parse(struct __sk_buff *skb, int ingress, __u32 l2_le
 	return 0;
 }
 
-/* Whether the packet's socket is marked; *bits gets the comm bits it was marked with. */
-static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_pkt *p, __u32 *bits)
+/* Whether the packet's socket is marked; *bits gets the comm bits it was marked with, *sb its
+ * byte counts (TCP, while reset rules are armed). */
+static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_pkt *p, __u32 *bits, struct fl_sock_bytes **sb)
 {
 	__u32 *v;
 	if (!ingress) {
@@ -204,13 +151,17 @@ static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_p
 		if (!sk || !(v = bpf_sk_storage_get(&fl_net_socks, sk, 0, 0)))
 			return 0;
 		*bits = *v;
+		if (p->proto == IPPROTO_TCP)
+			*sb = fl_bytes_of(sk);
 		return 1;
 	}
 	struct bpf_sock *sk = 0;
+	/* A constant per family: the verifier may not follow tuple_len through the stack. */
+	__u32 tuple_len = p->family == 2 ? sizeof(p->tuple.ipv4) : sizeof(p->tuple.ipv6);
 	if (p->proto == IPPROTO_TCP)
-		sk = bpf_skc_lookup_tcp(skb, &p->tuple, p->tuple_len, BPF_F_CURRENT_NETNS, 0);
+		sk = bpf_skc_lookup_tcp(skb, &p->tuple, tuple_len, BPF_F_CURRENT_NETNS, 0);
 	else if (p->proto == IPPROTO_UDP)
-		sk = bpf_sk_lookup_udp(skb, &p->tuple, p->tuple_len, BPF_F_CURRENT_NETNS, 0);
+		sk = bpf_sk_lookup_udp(skb, &p->tuple, tuple_len, BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return 0;
 	struct bpf_sock *full = bpf_sk_fullsock(sk);
@@ -218,6 +169,8 @@ static __always_inline int owned(struct __sk_buff *skb, int ingress, struct fl_p
 	if (full && (v = bpf_sk_storage_get(&fl_net_socks, full, 0, 0))) {
 		*bits = *v;
 		mine = 1;
+		if (p->proto == IPPROTO_TCP)
+			*sb = fl_bytes_of(full);
 	}
 	bpf_sk_release(sk);
 	return mine;
@@ -238,6 +191,9 @@ struct fl_net_eval {
 	__u32 rules;     /* fl_net_dev.rules of the packet's interface */
 	__u32 comm_bits; /* of the packet's socket */
 	__s32 hit;       /* index of the rule that fired, -1 */
+	__u32 counted;   /* the socket's bytes are counted (bytes.h) and it is not condemned yet */
+	__s32 reset;     /* index of the reset rule that is due, -1 */
+	__u64 rx, tx;    /* the socket's byte counts, this packet included */
 };
 
 static long fl_net_rule_step(__u32 i, void *data)
@@ -268,6 +224,11 @@ static long fl_net_rule_step(__u32 i, void *data)
 	if ((r->flags & FL_NET_ALLOW) && in_trie(&fl_net_allow, i, e->p))
 		return 0;
 	__sync_fetch_and_add(&c->matched, 1);
+	if (r->action == FL_NET_RESET) {
+		if (e->counted && e->reset < 0 && fl_reset_due(i, r, c, e->rx, e->tx, e->now - e->armed_ns))
+			e->reset = i;
+		return 0;
+	}
 	if (r->after_ns && e->now - e->armed_ns < r->after_ns)
 		return 0;
 	__u64 index = __sync_fetch_and_add(&c->eligible, 1);
@@ -299,11 +260,21 @@ static __always_inline int handle(struct __sk_buff *skb, int ingress)
 		return TC_ACT_UNSPEC;
 	struct fl_pkt p = {};
 	__u32 bits = 0;
-	if (parse(skb, ingress, dev->l2_len, &p) || !owned(skb, ingress, &p, &bits))
+	struct fl_sock_bytes *sb = 0;
+	if (parse(skb, ingress, dev->l2_len, &p) || !owned(skb, ingress, &p, &bits, &sb))
 		return TC_ACT_UNSPEC;
+	if (sb && fl_bytes_pass(sb, ingress, p.tcp_seq, p.payload_len))
+		return TC_ACT_SHOT;
 	struct fl_net_eval e = { .p = &p, .ingress = ingress, .now = bpf_ktime_get_ns(), .armed_ns = st->armed_ns,
-				 .rules = dev->rules, .comm_bits = bits, .hit = -1 };
+				 .rules = dev->rules, .comm_bits = bits, .hit = -1, .reset = -1 };
+	if (sb && !sb->doomed) {
+		e.counted = 1;
+		e.rx = sb->rx;
+		e.tx = sb->tx;
+	}
 	bpf_loop(st->n_rules > FL_MAX_NET_RULES ? FL_MAX_NET_RULES : st->n_rules, fl_net_rule_step, &e, 0);
+	if (sb && e.reset >= 0)
+		fl_bytes_doom(sb, e.reset);
 	if (e.hit < 0)
 		return TC_ACT_UNSPEC;
 	__u32 key = e.hit;

@@ -9,7 +9,8 @@
 
 /* FL_NET_SHAPE: delay / bandwidth. The packet is steered into the rule's class of faultline's
  * htb qdisc (skb->priority = classid); ingress packets go through the IFB device first. */
-enum fl_net_action { FL_NET_DROP = 1, FL_NET_CORRUPT = 2, FL_NET_DUPLICATE = 3, FL_NET_SHAPE = 4 };
+/* FL_NET_RESET: counted, and the socket condemned, by bytes.h; destroyed by reset.bpf.c. */
+enum fl_net_action { FL_NET_DROP = 1, FL_NET_CORRUPT = 2, FL_NET_DUPLICATE = 3, FL_NET_SHAPE = 4, FL_NET_RESET = 5 };
 
 /* fl_net_rule.dir */
 #define FL_NET_EGRESS 1u

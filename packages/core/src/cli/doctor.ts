@@ -40,6 +40,8 @@ export interface DoctorReport {
   mechanisms: (MechanismCoverage & { state: MechanismState; capabilities: string[]; why: string })[]
   /** Network faults: the TC programs (drop, corrupt, duplicate) and shaping (delay, bandwidth). */
   network: { tc: string[]; shaping: string[] }
+  /** Network rules with action reset: whether this kernel can destroy sockets (bpf_sock_destroy), and why not. */
+  resets: { state: MechanismState; why: string }
   /** This process can arm at least socket-call rules now. */
   usable: boolean
   /** Nothing found that privileges would not fix (exit status 0). */
@@ -131,12 +133,23 @@ export function doctorReport(): DoctorReport {
     features,
     mechanisms,
     network: { tc: capsOf(['tcx', 'cls-bpf']), shaping: capsOf(['htb', 'ifb']) },
+    resets: resetState(features),
     usable,
     machineReady: problems.length === 0,
     problems,
     notes,
     ...(recipes ? { recipes } : {}),
   }
+}
+
+/** Resets need the socket marks and TC programs (cgroup hooks, tcx or cls_bpf) and bpf_sock_destroy. */
+function resetState(features: FeatureResult[]): DoctorReport['resets'] {
+  const f = (name: string) => features.find((r) => r.feature === name)
+  const needed = [f('sock-destroy'), f('cgroup-sockaddr'), [f('tcx'), f('cls-bpf')].find((r) => r?.available) ?? f('tcx')]
+  const failing = needed.filter((r): r is FeatureResult => !!r && !r.available)
+  if (!failing.length) return { state: 'yes', why: '' }
+  const state: MechanismState = failing.every((r) => r.missingCapabilities) ? 'needs privileges' : 'no'
+  return { state, why: failing.map((r) => `${r.feature}: ${r.reason}`).join('; ') }
 }
 
 export function formatDoctor(r: DoctorReport, color: boolean): string {
@@ -170,6 +183,8 @@ export function formatDoctor(r: DoctorReport, color: boolean): string {
         (m.available ? '' : `\n        ${m.why}`),
     ),
     `  network faults: TC programs [${r.network.tc.join(', ')}], delay and bandwidth [${r.network.shaping.join(', ')}] and the tc and ip commands`,
+    `  ${mark(r.resets.state === 'yes', r.resets.state === 'needs privileges')} connection resets (network action reset): TC programs + bpf_sock_destroy from iter/tcp [${capsOf(['tcx', 'sock-destroy']).join(', ')}]` +
+      (r.resets.state === 'yes' ? '' : `\n        ${r.resets.why}`),
     '',
   ]
   const servable = r.mechanisms.filter((m) => m.available)

@@ -97,6 +97,7 @@ function networkRule(): Schema {
       when: props('network when', NET_WHEN_KEYS, { after: duration, times: int(1, MAX_COUNT, 'at most this many'), probability, seed }, { dependencies: { seed: ['probability'] } }),
       comm: { type: 'array', minItems: 1, items: comm },
       mechanism: { enum: [...NET_MECHANISMS] },
+      after_bytes: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'reset only: payload bytes (in the rule\'s directions) after which the connection is reset' },
     },
     {
       required: ['name', 'action'],
@@ -106,6 +107,11 @@ function networkRule(): Schema {
         { if: { properties: { action: { const: 'bandwidth' } }, required: ['action'] }, then: { required: ['rate'] } },
         { if: { properties: { action: { enum: ['bandwidth', 'delay'] } }, required: ['action'] }, else: { properties: { rate: false } } },
         { if: { properties: { action: { const: 'drop' } }, required: ['action'] }, else: { properties: { stolen: false } } },
+        {
+          if: { properties: { action: { const: 'reset' } }, required: ['action'] },
+          then: { properties: { protocol: { const: 'tcp' }, when: { properties: { probability: false, seed: false } } } },
+          else: { properties: { after_bytes: false } },
+        },
       ],
     },
   )

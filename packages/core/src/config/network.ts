@@ -9,13 +9,13 @@ import { parseAddress } from './address.js'
 import { parseDuration } from './duration.js'
 import { didYouMean } from './suggest.js'
 
-export const NET_ACTIONS = ['drop', 'corrupt', 'duplicate', 'delay', 'bandwidth'] as const
+export const NET_ACTIONS = ['drop', 'corrupt', 'duplicate', 'delay', 'bandwidth', 'reset'] as const
 export const NET_DIRECTIONS = ['egress', 'ingress', 'both'] as const
 export const NET_PROTOCOLS = ['tcp', 'udp', 'icmp', 'icmpv6'] as const
 /** How the TC programs attach: tcx links (kernel >= 6.6), or clsact + cls_bpf filters. */
 export const NET_MECHANISMS = ['tcx', 'cls-bpf'] as const
 export type NetMechanism = (typeof NET_MECHANISMS)[number]
-export const NET_KEYS = ['name', 'action', 'direction', 'protocol', 'port', 'ports', 'hosts', 'allow', 'interface', 'stolen', 'delay', 'jitter', 'rate', 'when', 'comm', 'mechanism']
+export const NET_KEYS = ['name', 'action', 'direction', 'protocol', 'port', 'ports', 'hosts', 'allow', 'interface', 'stolen', 'delay', 'jitter', 'rate', 'when', 'comm', 'mechanism', 'after_bytes']
 export const NET_WHEN_KEYS = ['after', 'times', 'probability', 'seed']
 
 export interface NormalizedNetworkRule {
@@ -42,6 +42,8 @@ export interface NormalizedNetworkRule {
   when: NormalizedWhen
   /** Minderbinder rules name their processes. */
   comm?: string[]
+  /** reset: the payload bytes (in the rule's directions) after which the connection is reset; 0 = at `when.after`. */
+  afterBytes: number
   path: string
 }
 
@@ -86,7 +88,8 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
     else names.add(r.name)
     const action = r.action as NormalizedNetworkRule['action']
     if (!NET_ACTIONS.includes(action)) add('action', `${JSON.stringify(r.action)} is not an action; allowed: ${NET_ACTIONS.join(', ')}`)
-    const direction = (r.direction ?? 'egress') as NormalizedNetworkRule['direction']
+    // A reset counts the connection's bytes both ways unless told otherwise.
+    const direction = (r.direction ?? (action === 'reset' ? 'both' : 'egress')) as NormalizedNetworkRule['direction']
     if (!NET_DIRECTIONS.includes(direction)) add('direction', `${JSON.stringify(r.direction)} is not a direction; allowed: ${NET_DIRECTIONS.join(', ')}`)
     if (r.protocol !== undefined && !NET_PROTOCOLS.includes(r.protocol as never)) add('protocol', `${JSON.stringify(r.protocol)} is not a protocol; allowed: ${NET_PROTOCOLS.join(', ')}`)
     const ports: number[] = []
@@ -176,12 +179,31 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
         if (w.seed !== undefined) { if (w.probability === undefined) add('when.seed', 'has nothing to seed without probability'); else if (typeof w.seed === 'number' && Number.isSafeInteger(w.seed) && w.seed >= 0) when.seed = w.seed; else add('when.seed', 'must be a non-negative integer') }
       }
     }
+    const afterBytes = validateReset(r, action, add)
     if (issues.length > before) return
     out.push({
-      name: r.name as string, action, direction, ...(r.protocol ? { protocol: r.protocol as NormalizedNetworkRule['protocol'] } : {}),
+      name: r.name as string, action, direction, ...(r.protocol || action === 'reset' ? { protocol: (r.protocol ?? 'tcp') as NormalizedNetworkRule['protocol'] } : {}),
       ports, hosts, hostnames, allow, ...(ifaces ? { interface: ifaces as string[] } : {}), ...(mechanism ? { mechanism } : {}), stolen: r.stolen === true,
-      delayMs, jitterMs, rateBps, when, ...(Array.isArray(r.comm) ? { comm: r.comm as string[] } : {}), path,
+      delayMs, jitterMs, rateBps, when, ...(Array.isArray(r.comm) ? { comm: r.comm as string[] } : {}), afterBytes, path,
     })
   })
   return out
+}
+
+/** What only action reset takes (after_bytes) and what it cannot (UDP, ICMP, probability); returns after_bytes. */
+function validateReset(r: Obj, action: string, add: (field: string, message: string) => void): number {
+  if (action !== 'reset') {
+    if (r.after_bytes !== undefined) add('after_bytes', `applies to action reset only, not ${action}`)
+    return 0
+  }
+  if (r.protocol !== undefined && r.protocol !== 'tcp') add('protocol', `action reset aborts TCP connections only; got ${JSON.stringify(r.protocol)} (use protocol: tcp, or leave it out)`)
+  const w = isObj(r.when) ? r.when : {}
+  for (const k of ['probability', 'seed']) if (w[k] !== undefined) add(`when.${k}`, 'does not apply to action reset (a connection is reset once it is due: use when.after, when.times, after_bytes)')
+  if (r.after_bytes === undefined) return 0
+  const n = r.after_bytes
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+    add('after_bytes', `must be a whole number of bytes (0 or more), got ${JSON.stringify(n)}`)
+    return 0
+  }
+  return n
 }

@@ -23,6 +23,7 @@ export const BPF_FEATURES = [
   'fmod-ret-syscall',
   'lsm',
   'security-fmod-ret',
+  'sock-destroy',
 ] as const
 export type BpfFeature = (typeof BPF_FEATURES)[number]
 export type Feature = BpfFeature | QdiscFeature
@@ -54,6 +55,7 @@ export const FEATURE_CAPABILITIES: Record<Feature, CapName[]> = {
   'fmod-ret-syscall': ['CAP_BPF', 'CAP_PERFMON'],
   lsm: ['CAP_BPF', 'CAP_PERFMON'],
   'security-fmod-ret': ['CAP_BPF', 'CAP_PERFMON'],
+  'sock-destroy': ['CAP_BPF', 'CAP_PERFMON'],
   'cls-bpf': ['CAP_BPF', 'CAP_NET_ADMIN'],
   netem: ['CAP_NET_ADMIN'],
   tbf: ['CAP_NET_ADMIN'],
@@ -89,8 +91,8 @@ export function kernelEvidence(feature: Feature): { has?: boolean; text: string 
     const btf = fs.existsSync('/sys/kernel/btf/vmlinux')
     return { has: btf, text: btf ? 'kernel BTF present' : 'no kernel BTF (/sys/kernel/btf/vmlinux)' }
   }
-  if (feature === 'tcx' || feature === 'ifb-redirect') {
-    const [major, minor] = feature === 'tcx' ? [6, 6] : [6, 4]
+  if (feature === 'tcx' || feature === 'ifb-redirect' || feature === 'sock-destroy') {
+    const [major, minor] = feature === 'tcx' ? [6, 6] : feature === 'sock-destroy' ? [6, 5] : [6, 4]
     const has = releaseAtLeast(major, minor)
     return { has, text: `Linux ${os.release()} (${has ? '>=' : '<'} ${major}.${minor})` }
   }
@@ -124,6 +126,7 @@ export const FEATURE_DESCRIPTIONS: Record<Feature, string> = {
   'fmod-ret-syscall': 'fmod_ret on syscall entries (BPF trampolines + CONFIG_FUNCTION_ERROR_INJECTION)',
   lsm: 'lsm/ programs (bpf in the active LSM list)',
   'security-fmod-ret': 'fmod_ret on security_* LSM hooks (BPF trampolines)',
+  'sock-destroy': 'bpf_sock_destroy from an iter/tcp program (connection resets; Linux >= 6.5)',
   'cls-bpf': 'clsact qdisc + cls_bpf filters (TC programs before tcx)',
   netem: 'netem qdisc (delay, jitter)',
   tbf: 'tbf qdisc (bandwidth)',
@@ -169,6 +172,7 @@ const PROGRAM_OF: Record<BpfFeature, string> = {
   'fmod-ret-syscall': 'probe_fmod_ret_syscall',
   lsm: 'probe_lsm',
   'security-fmod-ret': 'probe_security_fmod_ret',
+  'sock-destroy': 'probe_sock_destroy',
 }
 
 function probeBpf(feature: BpfFeature): FeatureResult {
@@ -218,6 +222,8 @@ function attachProbe(feature: BpfFeature, program: ReturnType<BpfObject['program
       return attachTrace(program)
     case 'lsm':
       return attachLsm(program)
+    case 'sock-destroy':
+      return undefined // loading is the question: the kfunc and the iter/tcp context resolve at load
   }
 }
 
@@ -239,6 +245,7 @@ function explain(feature: BpfFeature, step: string, err: LibbpfError): string {
     'fmod-ret-syscall': 'needs BPF trampolines and CONFIG_FUNCTION_ERROR_INJECTION',
     lsm: 'needs bpf in the active LSM list (lsm=...,bpf on the kernel command line)',
     'security-fmod-ret': 'needs BPF trampolines (fmod_ret)',
+    'sock-destroy': 'needs the bpf_sock_destroy kfunc, Linux >= 6.5',
   }
   return `${code} at ${step}: not supported by this kernel (${hints[feature]})`
 }

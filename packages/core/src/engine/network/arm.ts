@@ -23,6 +23,7 @@ import { SIZEOF, decodeCounters, u32Key } from '../layout.js'
 import { FL_TC_PRIORITY, ownerId, prepareClsacts, releaseClsact, removeOwnerRecord, withTcLock } from '../state/index.js'
 import { FL_MAX_NET_RULES, encodeLpmKey, encodeNetDev, encodeNetRule, encodeNetState } from './layout.js'
 import { classIdOf, isShaping, planShapingRule, setUpShaping, type Shaping } from './shaping.js'
+import { isReset, resetRefusal, ResetArm } from './reset.js'
 
 const debug = createDebug('faultline:net')
 /** Keys of the tcx links kept between windows (engine/kept-links.ts) start with this. */
@@ -39,9 +40,9 @@ export function planNetwork(config: FailureConfig): Refusal[] {
   refused.push(...planComms(config))
   const mechanism = chooseNetMechanism(config.network)
   for (const r of config.network) {
-    const shapingRefusal = isShaping(r) ? planShapingRule(r) : undefined
-    if (shapingRefusal) {
-      refused.push({ path: r.path, name: r.name, reason: shapingRefusal })
+    const ruleRefusal = isShaping(r) ? planShapingRule(r) : isReset(r) ? resetRefusal() : undefined
+    if (ruleRefusal) {
+      refused.push({ path: r.path, name: r.name, reason: ruleRefusal })
     } else if (!mechanism.ok) {
       refused.push({ path: r.path, name: r.name, reason: mechanism.reason })
     }
@@ -73,6 +74,7 @@ export const networkFamily: FaultFamily = {
     let resolved: NormalizedAddress[][] = []
     let devices: NetDevice[] = []
     let shaping: Shaping | undefined
+    let reset: ResetArm | undefined
     let clsacts = false
     let cleared = false
     const counters = () => inst.fault('net').map('fl_net_counters')
@@ -91,6 +93,7 @@ export const networkFamily: FaultFamily = {
         devices = selectInterfaces(config.network, resolved)
         const shaped = config.network.map((rule, index) => ({ rule, index })).filter(({ rule }) => isShaping(rule))
         if (shaped.length) shaping = setUpShaping(shaped, devices, tx)
+        if (config.network.some(isReset)) reset = tx.step('load the connection reset iterator', () => new ResetArm(config.network, net!, inst))
         if (mechanism === 'cls-bpf') {
           // tcx programs kept from an earlier window read the same maps: they would act on every
           // packet a second time (a drop counted twice, a corruption undone). They go first.
@@ -119,6 +122,7 @@ export const networkFamily: FaultFamily = {
           })
           for (const d of devices) devMap.update(u32Key(d.ifindex), encodeNetDev(d.l2Len, d.rules))
           obj.map('fl_net_state').update(u32Key(0), encodeNetState(armedNs, config.network.length, shaping))
+          reset?.write(armedNs)
         })
       },
       attach(tx) {
@@ -136,6 +140,7 @@ export const networkFamily: FaultFamily = {
             )
           }
         }
+        reset?.start()
         debug('armed %d network rule(s) on %d interface(s) (%s)', config.network.length, devices.length, mechanism)
       },
       stop() {
@@ -148,6 +153,7 @@ export const networkFamily: FaultFamily = {
       clear() {
         if (cleared) return
         cleared = true
+        reset?.clear()
         try {
           if (net) {
             net.map('fl_net_state').update(u32Key(0), encodeNetState(0n, 0))
