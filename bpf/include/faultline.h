@@ -66,6 +66,8 @@ enum fl_op {
 	FL_OP_SETSOCKOPT = 6,
 	/* Syscall-level mechanisms (entry hooks and LSM hooks) use FL_OP_SYS_BASE + syscall nr. */
 	FL_OP_SYS_BASE = 1000,
+	/* Delay rules (delay.bpf.c) use FL_OP_DELAY_BASE + syscall nr: no errno mechanism evaluates them. */
+	FL_OP_DELAY_BASE = 2000,
 };
 
 #define FL_MAX_SYSCALLS 512 /* syscall numbers below this can be failed */

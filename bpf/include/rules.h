@@ -75,6 +75,7 @@ struct fl_eval_ctx {
 	__u64 base_armed_ns;
 	__u64 now;
 	long ret;
+	__s32 rule; /* index of the rule that fired, -1 if none (delay rules need it, not a value) */
 };
 
 static long fl_eval_rule(__u32 i, void *data)
@@ -110,6 +111,7 @@ static long fl_eval_rule(__u32 i, void *data)
 		return 0;
 	__sync_fetch_and_add(&cnt->fired, 1);
 	ec->ret = r->ret;
+	ec->rule = i;
 	return 1; /* the first rule that fires wins */
 }
 
@@ -123,7 +125,7 @@ static __always_inline long fl_eval(const struct fl_call *call, const struct fl_
 	if (n > FL_MAX_RULES)
 		n = FL_MAX_RULES;
 	struct fl_eval_ctx ec = {
-		.call = call, .target = target, .base_armed_ns = st->armed_ns, .now = bpf_ktime_get_ns(),
+		.call = call, .target = target, .base_armed_ns = st->armed_ns, .now = bpf_ktime_get_ns(), .rule = -1,
 	};
 	bpf_loop(n, fl_eval_rule, &ec, 0);
 	return ec.ret;

@@ -187,13 +187,16 @@ export function formatDoctor(r: DoctorReport, color: boolean): string {
       (r.resets.state === 'yes' ? '' : `\n        ${r.resets.why}`),
     '',
   ]
-  const servable = r.mechanisms.filter((m) => m.available)
+  // send-signal delays calls, it fails none.
+  const servable = r.mechanisms.filter((m) => m.available && m.mechanism !== 'send-signal')
+  const delay = r.mechanisms.find((m) => m.mechanism === 'send-signal')
   lines.push(
     'syscalls that can be failed here: ' +
       (servable.some((m) => m.syscalls === 'any')
         ? 'any'
         : [...new Set(servable.flatMap((m) => (m.syscalls === 'any' ? [] : m.syscalls)))].join(', ') || (r.missingCapabilities.length ? yellow('none without privileges') : red('none'))),
   )
+  if (delay) lines.push(`syscall latency (delay rules): ${delay.available ? 'yes, any syscall (send-signal)' : `${red('no')}: ${delay.why}`}`)
   if (r.notes.length) lines.push('', ...r.notes.map((n) => `note: ${n}`))
   if (r.recipes) {
     lines.push(

@@ -14,6 +14,7 @@
 import { errnoNames, MAX_ERRNO } from './errno.js'
 import { MAX_COUNT, MAX_NAME_LENGTH } from './describe.js'
 import { MAX_DURATION_MS } from './duration.js'
+import { DELAY_MAX_MS, DELAY_MIN_MS } from './delay.js'
 import { allSyscallNames } from './syscalls.js'
 import { COMM_MAX, LIMITS, MATCH_KEYS, MECHANISMS, OPEN_FLAGS, RULE_KEYS, SCOPES, TARGET_KEYS, TOP_KEYS, WHEN_KEYS } from './validate.js'
 import { IFNAME_MAX, NET_ACTIONS, NET_DIRECTIONS, NET_KEYS, NET_MECHANISMS, NET_PROTOCOLS, NET_WHEN_KEYS, RATE_UNITS } from './network.js'
@@ -51,6 +52,8 @@ function syscallRule(): Schema {
       syscall: { enum: allSyscallNames().sort(), description: 'a Linux syscall name' },
       errno: { description: 'errno name or 1..4095', anyOf: [{ enum: errnoNames() }, int(1, MAX_ERRNO, 'errno number')] },
       ret: int(-MAX_ERRNO, -1, 'raw negative return value'),
+      delay: { ...duration, description: `instead of errno/ret: the call returns this much later, ${DELAY_MIN_MS}ms..${DELAY_MAX_MS / 1000}s (the whole process pauses; needs target scope children)` },
+      jitter: { ...duration, description: 'with delay: the pause is uniform in delay +- jitter (jitter <= delay)' },
       match: props('match', MATCH_KEYS, {
         port,
         address,
@@ -62,7 +65,7 @@ function syscallRule(): Schema {
       when: props('when', WHEN_KEYS, { after: duration, nth: int(1, MAX_COUNT, 'only the nth matching call'), times: int(1, MAX_COUNT, 'at most this many'), probability, seed }, { dependencies: { seed: ['probability'] } }),
       mechanism: { enum: [...MECHANISMS] },
     },
-    { required: ['name', 'syscall'], oneOf: [{ required: ['errno'] }, { required: ['ret'] }] },
+    { required: ['name', 'syscall'], oneOf: [{ required: ['errno'] }, { required: ['ret'] }, { required: ['delay'] }], dependencies: { jitter: ['delay'] } },
   )
 }
 

@@ -40,6 +40,10 @@ export interface SyscallRuleInput {
   errno?: string | number
   /** Raw negative return value. */
   ret?: number
+  /** Instead of errno/ret: the call returns this much later (ms, or "200ms", "1s"): the whole process is paused. Needs target scope 'children'. */
+  delay?: number | string
+  /** With delay: the pause is drawn uniformly in delay +- jitter (jitter <= delay). */
+  jitter?: number | string
   match?: SyscallMatchInput
   when?: WhenInput
   /** Pin the kernel mechanism instead of letting faultline pick the best one available. */
@@ -112,6 +116,14 @@ export interface NormalizedSyscallRule {
   comm?: string[]
   /** A pinned mechanism; undefined = the best available. */
   mechanism?: 'cgroup' | 'fmod-ret-syscall' | 'kprobe-override' | 'lsm' | 'security-fmod-ret'
+  /** A delay rule (config/delay.ts): the call is not failed (ret is 0) but returns this much later. */
+  delay?: NormalizedDelay
+}
+
+export interface NormalizedDelay {
+  ms: number
+  /** 0 = none; else the pause is uniform in [ms - jitterMs, ms + jitterMs]. */
+  jitterMs: number
 }
 
 export type { NormalizedNetworkRule } from './network.js'

@@ -21,13 +21,14 @@ import { ADDRESS_SYSCALLS, FD_SYSCALLS, PATH_SYSCALLS, RUNNER_CRITICAL_SYSCALLS,
 import { parseDuration } from './duration.js'
 import { parseAddress } from './address.js'
 import { validateNetworkRules, type NormalizedNetworkRule } from './network.js'
+import { checkDelayTarget, validateDelay } from './delay.js'
 import { FL_MAX_COMMS, FL_MAX_RULES } from '../engine/layout.js'
 import { FL_MAX_NET_RULES } from '../engine/network/layout.js'
 
 // The tables below are the config's shape; config/json-schema.ts builds the JSON Schema from them.
 export const TOP_KEYS = ['target', 'syscalls', 'network']
 export const TARGET_KEYS = ['scope', 'comm']
-export const RULE_KEYS = ['name', 'syscall', 'errno', 'ret', 'match', 'when', 'mechanism']
+export const RULE_KEYS = ['name', 'syscall', 'errno', 'ret', 'delay', 'jitter', 'match', 'when', 'mechanism']
 export const MECHANISMS = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
 export const MATCH_KEYS = ['port', 'address', 'family', 'path', 'fd', 'flags']
 export const WHEN_KEYS = ['after', 'nth', 'times', 'probability', 'seed']
@@ -95,6 +96,7 @@ export function validateConfig(input: unknown, source?: string): FailureConfig {
   network.forEach((r) => {
     if (allNames.includes(r.name)) issues.add(`${r.path}.name`, `"${r.name}" is also a syscall rule's name; rule names must be unique`)
   })
+  checkDelayTarget(target, syscalls, (p, m) => issues.add(p, m))
   if (issues.list.length) throw new ConfigError(issues.list, source)
 
   const warnings: string[] = []
@@ -146,7 +148,7 @@ function validateTarget(raw: unknown, issues: Issues): NormalizedTarget {
 
 function validateRule(raw: unknown, path: string, issues: Issues): NormalizedSyscallRule | undefined {
   if (!isObj(raw)) {
-    issues.add(path, `must be a rule object { name, syscall, errno | ret, match?, when? }, got ${describe(raw)}`)
+    issues.add(path, `must be a rule object { name, syscall, errno | ret | delay, match?, when? }, got ${describe(raw)}`)
     return undefined
   }
   const before = issues.list.length
@@ -161,7 +163,8 @@ function validateRule(raw: unknown, path: string, issues: Issues): NormalizedSys
     if (!e.anywhere) issues.add(`${path}.syscall`, `${describe(syscall)} is not a Linux syscall${didYouMean(syscall, allSyscallNames())}`)
     else if (!e.here) issues.add(`${path}.syscall`, `"${syscall}" does not exist on ${currentArch()}`)
   }
-  const ret = validateReturn(raw, path, issues)
+  const delay = validateDelay(raw, path, (p, m) => issues.add(p, m))
+  const ret = raw.delay !== undefined ? 0 : validateReturn(raw, path, issues)
   const match = validateMatch(raw.match, typeof syscall === 'string' ? syscall : '', `${path}.match`, issues)
   const when = validateWhen(raw.when, `${path}.when`, issues)
   const mechanism = raw.mechanism
@@ -171,6 +174,7 @@ function validateRule(raw: unknown, path: string, issues: Issues): NormalizedSys
   if (issues.list.length > before || ret === undefined) return undefined
   const rule: NormalizedSyscallRule = { name: name as string, syscall: syscall as string, ret, errnoName: errnoName(-ret), match, when, path }
   if (mechanism !== undefined) rule.mechanism = mechanism as NormalizedSyscallRule['mechanism']
+  if (delay) rule.delay = delay
   return rule
 }
 
@@ -178,7 +182,7 @@ function validateReturn(raw: Obj, path: string, issues: Issues): number | undefi
   const hasErrno = raw.errno !== undefined
   const hasRet = raw.ret !== undefined
   if (hasErrno === hasRet) {
-    issues.add(path, hasErrno ? 'give errno or ret, not both' : 'needs errno (e.g. "ECONNREFUSED") or ret (e.g. -111)')
+    issues.add(path, hasErrno ? 'give errno or ret, not both' : 'needs errno (e.g. "ECONNREFUSED"), ret (e.g. -111) or delay (e.g. "200ms")')
     return undefined
   }
   if (hasErrno) {

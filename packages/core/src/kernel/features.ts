@@ -24,6 +24,7 @@ export const BPF_FEATURES = [
   'lsm',
   'security-fmod-ret',
   'sock-destroy',
+  'send-signal',
 ] as const
 export type BpfFeature = (typeof BPF_FEATURES)[number]
 export type Feature = BpfFeature | QdiscFeature
@@ -56,6 +57,7 @@ export const FEATURE_CAPABILITIES: Record<Feature, CapName[]> = {
   lsm: ['CAP_BPF', 'CAP_PERFMON'],
   'security-fmod-ret': ['CAP_BPF', 'CAP_PERFMON'],
   'sock-destroy': ['CAP_BPF', 'CAP_PERFMON'],
+  'send-signal': ['CAP_BPF', 'CAP_PERFMON'],
   'cls-bpf': ['CAP_BPF', 'CAP_NET_ADMIN'],
   netem: ['CAP_NET_ADMIN'],
   tbf: ['CAP_NET_ADMIN'],
@@ -87,7 +89,7 @@ function releaseAtLeast(major: number, minor: number): boolean {
  * LSM list, BTF, the kernel version. `has` is false only when that evidence says the kernel lacks it.
  */
 export function kernelEvidence(feature: Feature): { has?: boolean; text: string } | undefined {
-  if (feature === 'tp_btf') {
+  if (feature === 'tp_btf' || feature === 'send-signal') {
     const btf = fs.existsSync('/sys/kernel/btf/vmlinux')
     return { has: btf, text: btf ? 'kernel BTF present' : 'no kernel BTF (/sys/kernel/btf/vmlinux)' }
   }
@@ -127,6 +129,7 @@ export const FEATURE_DESCRIPTIONS: Record<Feature, string> = {
   lsm: 'lsm/ programs (bpf in the active LSM list)',
   'security-fmod-ret': 'fmod_ret on security_* LSM hooks (BPF trampolines)',
   'sock-destroy': 'bpf_sock_destroy from an iter/tcp program (connection resets; Linux >= 6.5)',
+  'send-signal': 'tp_btf at raw_syscalls:sys_exit + bpf_send_signal (syscall latency: SIGSTOP, then SIGCONT after the delay)',
   'cls-bpf': 'clsact qdisc + cls_bpf filters (TC programs before tcx)',
   netem: 'netem qdisc (delay, jitter)',
   tbf: 'tbf qdisc (bandwidth)',
@@ -173,6 +176,7 @@ const PROGRAM_OF: Record<BpfFeature, string> = {
   lsm: 'probe_lsm',
   'security-fmod-ret': 'probe_security_fmod_ret',
   'sock-destroy': 'probe_sock_destroy',
+  'send-signal': 'probe_send_signal',
 }
 
 function probeBpf(feature: BpfFeature): FeatureResult {
@@ -202,6 +206,7 @@ function probeBpf(feature: BpfFeature): FeatureResult {
 function attachProbe(feature: BpfFeature, program: ReturnType<BpfObject['program']>): Link | undefined {
   switch (feature) {
     case 'tp_btf':
+    case 'send-signal':
       return attachTracepoint(program)
     case 'cgroup-sockaddr': {
       const mount = cgroup2Mount()
@@ -246,6 +251,7 @@ function explain(feature: BpfFeature, step: string, err: LibbpfError): string {
     lsm: 'needs bpf in the active LSM list (lsm=...,bpf on the kernel command line)',
     'security-fmod-ret': 'needs BPF trampolines (fmod_ret)',
     'sock-destroy': 'needs the bpf_sock_destroy kfunc, Linux >= 6.5',
+    'send-signal': 'needs tp_btf at raw_syscalls:sys_exit (btf_trace_sys_exit in the kernel BTF) and bpf_send_signal (Linux >= 5.3)',
   }
   return `${code} at ${step}: not supported by this kernel (${hints[feature]})`
 }

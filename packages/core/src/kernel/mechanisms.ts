@@ -10,16 +10,18 @@
  *   anything else                               -> the syscall entry (fmod-ret-syscall, then
  *                                                  kprobe-override), then the LSM hook it passes
  * A rule may name its mechanism (`mechanism: 'lsm'`) to pin it.
+ * A `delay` rule is served by `send-signal` only (tp_btf sys_exit + SIGSTOP; engine/backends/delay.ts),
+ * and no errno rule is.
  */
 import fs from 'node:fs'
 import type { NormalizedSyscallRule } from '../config/types.js'
-import { FL_OP, FL_OP_SYS_BASE, type FlOpName } from '../engine/layout.js'
+import { FL_OP, FL_OP_DELAY_BASE, FL_OP_SYS_BASE, type FlOpName } from '../engine/layout.js'
 import { syscallTable } from '../config/syscalls.js'
 import { probeFeature, syscallPrefix, type Feature } from './features.js'
 import { LSM_HOOKS } from './lsm-hooks.js'
 import { kernelBtfHasFunc } from '../libbpf/index.js'
 
-export const MECHANISM_NAMES = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
+export const MECHANISM_NAMES = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret', 'send-signal'] as const
 export type Mechanism = (typeof MECHANISM_NAMES)[number]
 
 export interface MechanismInfo {
@@ -35,6 +37,7 @@ export const MECHANISMS: Record<Mechanism, MechanismInfo> = {
   'kprobe-override': { mechanism: 'kprobe-override', needs: ['tp_btf', 'kprobe-override'], describe: 'kprobe + bpf_override_return on the syscall entry' },
   lsm: { mechanism: 'lsm', needs: ['tp_btf', 'lsm'], describe: 'BPF LSM programs on the LSM hook the syscall passes' },
   'security-fmod-ret': { mechanism: 'security-fmod-ret', needs: ['tp_btf', 'security-fmod-ret'], describe: 'fmod_ret on the security_* hook the syscall passes' },
+  'send-signal': { mechanism: 'send-signal', needs: ['tp_btf', 'send-signal'], describe: 'delay rules: SIGSTOP at sys_exit, SIGCONT from the resumer after the delay' },
 }
 
 /** Syscalls the cgroup hooks intercept, and the hook operation each maps to. */
@@ -74,6 +77,9 @@ function hasEntrySymbol(syscall: string): boolean {
 /** Why `mechanism` cannot serve `rule` here, or undefined when it can. */
 function unavailable(mechanism: Mechanism, rule: NormalizedSyscallRule): string | undefined {
   const s = rule.syscall
+  if ((mechanism === 'send-signal') !== (rule.delay !== undefined)) {
+    return mechanism === 'send-signal' ? 'serves delay rules only' : 'a delay rule is served by send-signal only'
+  }
   switch (mechanism) {
     case 'cgroup':
       if (!CGROUP_SYSCALL_OPS[s]) return `cgroup hooks only see ${Object.keys(CGROUP_SYSCALL_OPS).join(', ')}`
@@ -103,6 +109,7 @@ function unavailable(mechanism: Mechanism, rule: NormalizedSyscallRule): string 
 }
 
 function preference(rule: NormalizedSyscallRule): Mechanism[] {
+  if (rule.delay) return ['send-signal']
   if (CGROUP_SYSCALL_OPS[rule.syscall]) return ['cgroup']
   const lsm: Mechanism[] = ['lsm', 'security-fmod-ret']
   const entry: Mechanism[] = ['fmod-ret-syscall', 'kprobe-override']
@@ -114,6 +121,7 @@ function preference(rule: NormalizedSyscallRule): Mechanism[] {
 /** The op the BPF side sees for `rule` under `mechanism`. */
 function opFor(mechanism: Mechanism, syscall: string): number {
   if (mechanism === 'cgroup') return FL_OP[CGROUP_SYSCALL_OPS[syscall]!]
+  if (mechanism === 'send-signal') return FL_OP_DELAY_BASE + (syscallTable()[syscall] ?? 0)
   return FL_OP_SYS_BASE + (syscallTable()[syscall] ?? 0)
 }
 
@@ -125,11 +133,11 @@ export function chooseMechanism(rule: NormalizedSyscallRule): MechanismChoice {
     if (!why) return { ok: true, mechanism: m, op: opFor(m, rule.syscall) }
     reasons.push(`${m}: ${why}`)
   }
-  const others = MECHANISM_NAMES.filter((m) => !candidates.includes(m) && !unavailable(m, { ...rule, match: {} }))
+  const others = rule.delay ? [] : MECHANISM_NAMES.filter((m) => !candidates.includes(m) && !unavailable(m, { ...rule, match: {} }))
   return {
     ok: false,
     reason:
-      `no mechanism on this kernel can fail ${rule.syscall}${rule.mechanism ? ` with mechanism ${rule.mechanism}` : ''} (${reasons.join('; ')})` +
+      `no mechanism on this kernel can ${rule.delay ? 'delay' : 'fail'} ${rule.syscall}${rule.mechanism ? ` with mechanism ${rule.mechanism}` : ''} (${reasons.join('; ')})` +
       (others.length ? `; other mechanisms that could fail ${rule.syscall} here (without this rule's filters or pin): ${others.join(', ')}` : ''),
   }
 }
@@ -154,7 +162,7 @@ export function mechanismCoverage(): MechanismCoverage[] {
       available: missing.length === 0,
       reason: missing.map((r) => `${r.feature}: ${r.reason}`).join('; '),
       syscalls:
-        m.mechanism === 'cgroup' ? Object.keys(CGROUP_SYSCALL_OPS) : m.mechanism === 'lsm' || m.mechanism === 'security-fmod-ret' ? Object.keys(LSM_HOOKS) : 'any',
+        m.mechanism === 'cgroup' ? Object.keys(CGROUP_SYSCALL_OPS) : m.mechanism === 'send-signal' ? 'any' : m.mechanism === 'lsm' || m.mechanism === 'security-fmod-ret' ? Object.keys(LSM_HOOKS) : 'any',
     }
   })
 }

@@ -13,6 +13,7 @@ export type ObjectPtr = Ptr<'bpf_object'>
 export type ProgramPtr = Ptr<'bpf_program'>
 export type MapPtr = Ptr<'bpf_map'>
 export type LinkPtr = Ptr<'bpf_link'>
+export type RingBufferPtr = Ptr<'ring_buffer'>
 
 /** The libbpf print callback: `int (*)(enum libbpf_print_level, const char *fmt, va_list ap)`. */
 export type PrintFn = (level: number, fmt: bigint, ap: bigint) => number
@@ -69,6 +70,10 @@ export interface Libbpf {
   bpf_obj_get_info_by_fd(fd: number, info: Buffer, infoLen: number[]): number
   /** BPF_PROG_RUN; `opts` is a struct bpf_test_run_opts encoded by libbpf/test-run.ts. */
   bpf_prog_test_run_opts(progFd: number, opts: Buffer): number
+  /** BPF ring buffers (libbpf >= 0.0.9): `sample` is a registered ring_buffer_sample_fn (libbpf/ringbuf.ts). */
+  ring_buffer__new(mapFd: number, sample: unknown, ctx: null, opts: null): RingBufferPtr | null
+  ring_buffer__poll(rb: RingBufferPtr, timeoutMs: number): number
+  ring_buffer__free(rb: RingBufferPtr): void
 }
 
 export interface Libc {
@@ -87,6 +92,8 @@ export interface Libc {
   connect(fd: number, addr: Buffer, len: number): number
   /** Interface queries (kernel/netdev.ts): `arg` is a struct ifreq. */
   ioctl(fd: number, request: number, arg: Buffer): number
+  /** fds: `n` x struct pollfd { int fd; short events; short revents }. */
+  poll(fds: Buffer, n: number, timeoutMs: number): number
 }
 
 interface Native {
@@ -94,6 +101,8 @@ interface Native {
   libc: Libc
   koffi: typeof koffi
   printProto: koffi.TypeObject
+  /** `int ring_buffer_sample_fn(void *ctx, void *data, size_t size)`. */
+  sampleProto: koffi.TypeObject
 }
 
 /** One binding per process: koffi's type names are process-wide (see process-slot.ts). */
@@ -121,6 +130,7 @@ export function getNative(): Native {
   koffi.opaque('bpf_map')
   koffi.opaque('bpf_link')
   const printProto = koffi.proto('int libbpf_print_fn(int level, void *fmt, void *ap)')
+  const sampleProto = koffi.proto('int ring_buffer_sample_fn(void *ctx, void *data, size_t size)')
 
   const fns: Record<string, string> = {
     libbpf_major_version: 'uint32 libbpf_major_version(void)',
@@ -172,6 +182,9 @@ export function getNative(): Native {
     bpf_link_get_fd_by_id: 'int bpf_link_get_fd_by_id(uint32 id)',
     bpf_obj_get_info_by_fd: 'int bpf_obj_get_info_by_fd(int bpf_fd, _Inout_ void *info, _Inout_ uint32 *info_len)',
     bpf_prog_test_run_opts: 'int bpf_prog_test_run_opts(int prog_fd, void *opts)',
+    ring_buffer__new: 'void *ring_buffer__new(int map_fd, ring_buffer_sample_fn *sample_cb, void *ctx, void *opts)',
+    ring_buffer__poll: 'int ring_buffer__poll(void *rb, int timeout_ms)',
+    ring_buffer__free: 'void ring_buffer__free(void *rb)',
   }
   const lib: Record<string, unknown> = {}
   for (const [name, decl] of Object.entries(fns)) {
@@ -199,6 +212,7 @@ export function getNative(): Native {
     connect: libcHandle.func('int connect(int fd, const void *addr, uint32 len)') as Libc['connect'],
     // variadic in C; a pointer passes the same way on x86-64 and arm64
     ioctl: libcHandle.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)') as Libc['ioctl'],
+    poll: libcHandle.func('int poll(_Inout_ void *fds, unsigned long n, int timeout)') as Libc['poll'],
   }
   const typed = lib as unknown as Libbpf
   const major = typed.libbpf_major_version()
@@ -208,7 +222,7 @@ export function getNative(): Native {
       `libbpf ${major}.${minor} is too old: faultline needs >= ${MIN_LIBBPF.major}.${MIN_LIBBPF.minor} (apt-get install libbpf1)`,
     )
   }
-  binding.native = { lib: typed, libc, koffi, printProto }
+  binding.native = { lib: typed, libc, koffi, printProto, sampleProto }
   return binding.native
 }
 

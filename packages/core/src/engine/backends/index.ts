@@ -11,9 +11,12 @@ import { cgroupBackend } from './cgroup.js'
 import { sysFmodretBackend } from './sys-fmodret.js'
 import { sysKprobeBackend } from './sys-kprobe.js'
 import { lsmBackend, securityFmodretBackend } from './lsm.js'
+import { delayBackend } from './delay.js'
 import type { FaultBackend, PlannedRule } from './types.js'
 
 export const BACKENDS: Record<Mechanism, FaultBackend> = {
+  // First: its attach takes its helper process out of the target set before any fault is live.
+  'send-signal': delayBackend,
   cgroup: cgroupBackend,
   'fmod-ret-syscall': sysFmodretBackend,
   'kprobe-override': sysKprobeBackend,
@@ -62,7 +65,7 @@ export const syscallFamily = {
       // The rule maps are shared with process tracking (fl_state): the session writes them.
       write: () => {},
       attach: (tx) => byBackend.forEach(({ backend, rules }) => backend.attach(inst, rules, tx, config)),
-      clear: () => {},
+      clear: () => byBackend.forEach(({ backend }) => backend.clear?.(inst)),
     }
   },
 } satisfies FaultFamily

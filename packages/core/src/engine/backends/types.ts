@@ -31,4 +31,6 @@ export interface FaultBackend {
   prepare(inst: Instance, rules: PlannedRule[]): void
   /** Attaches what `rules` need, each link through tx.attach. Links are destroyed at disarm. */
   attach(inst: Instance, rules: PlannedRule[], tx: Transaction, config: FailureConfig): void
+  /** Undoes what prepare started (helper processes), after every link is destroyed. Never throws. */
+  clear?(inst: Instance): void
 }
