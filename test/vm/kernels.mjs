@@ -34,25 +34,25 @@ const EXTRA_MODULES = ['overlay', 'sch_netem', 'sch_tbf', 'sch_ingress', 'cls_bp
 export const KERNELS = {
   host: {
     describe: 'the running kernel, no VM',
-    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'cls-bpf', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy', 'runc'],
+    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'cls-bpf', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy', 'runc'],
   },
   'debian-6.1': {
     describe: 'Debian 12 linux-image-6.1.0-*-amd64',
     package: /^linux-image-6\.1\.0-\d+-amd64$/,
-    expect: ['tp_btf', 'cgroup-sockaddr', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb'],
+    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb'],
     exclude: RUNNER_GLUE,
   },
   'debian-6.12': {
     describe: 'Debian 12 backports linux-image-6.12.*+deb12-amd64',
     package: /^linux-image-6\.12\.\d+\+deb12-amd64$/,
-    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy', 'runc'],
+    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy', 'runc'],
     exclude: X86_VM,
   },
   'debian-6.12-arm64': {
     describe: 'Debian 12 linux-image-6.12.*+deb12-arm64 on qemu-system-aarch64 (TCG), arm64 userland from packages',
     arch: 'arm64',
     package: /^linux-image-6\.12\.\d+\+deb12-arm64$/,
-    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect'],
+    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect'],
     // Under cross-architecture TCG the whole suite takes too long for CI, and its C, Python and Go
     // fixtures are x86-64 builds or need a compiler: the matrix runs these (one per mechanism) here.
     suite: ['test/integration/arch.test.ts'],
@@ -60,7 +60,7 @@ export const KERNELS = {
   'fei-6.12': {
     describe: '6.12 with function error injection and kprobe override (like Ubuntu), everything built in',
     file: path.join(SHARED_KERNELS, 'vmlinuz-6.12.117-fei'),
-    expect: ['tp_btf', 'cgroup-sockaddr', 'tcx', 'kprobe-override', 'fmod-ret-syscall', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy'],
+    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'kprobe-override', 'fmod-ret-syscall', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy'],
     exclude: RUNNER_GLUE,
   },
 }
