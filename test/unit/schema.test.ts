@@ -35,6 +35,9 @@ const VALIDATOR_ONLY: Record<string, string> = {
   'network: rate below 8kbit': 'a rate converted across units',
   'network: rules pin different mechanisms': 'agreement between rules',
   'network: host name label starting with a hyphen': 'each label of a host name',
+  'delay: on the caller itself': "a rule's field against the config's target",
+  'delay: too long': 'a duration string converted across units',
+  'delay: jitter above delay': 'one duration against another',
 }
 
 /** Every config the docs and fixtures show: YAML blocks of the READMEs, YAML files of the fixtures. */

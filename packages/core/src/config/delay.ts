@@ -18,13 +18,13 @@ export const DELAY_MIN_MS = 1
 export const DELAY_MAX_MS = 60_000
 /** Match keys a delay rule can use, the others refused with the reason. */
 export const DELAY_MATCH_KEYS = ['path', 'flags']
-const UNSUPPORTED_MATCH: Record<string, string> = {
+export const DELAY_UNSUPPORTED_MATCH: Record<string, string> = {
   port: 'a delay rule sees the call at the syscall tracepoint, which has no socket address',
   address: 'a delay rule sees the call at the syscall tracepoint, which has no socket address',
   family: 'a delay rule sees the call at the syscall tracepoint, which has no socket address',
   fd: 'a delay rule sees the call at the syscall tracepoint, where the file behind an fd cannot be resolved to a path',
 }
-const NO_RETURN = ['exit', 'exit_group']
+export const NO_RETURN_SYSCALLS = ['exit', 'exit_group']
 const PATH_GONE = ['execve', 'execveat']
 
 type Add = (path: string, message: string) => void
@@ -56,11 +56,11 @@ export function validateDelay(raw: Obj, path: string, add: Add): NormalizedDelay
     else jitterMs = j
   }
   const syscall = typeof raw.syscall === 'string' ? raw.syscall : ''
-  if (NO_RETURN.includes(syscall)) addCounted(`${path}.syscall`, `${syscall} never returns: there is no call to delay`)
+  if (NO_RETURN_SYSCALLS.includes(syscall)) addCounted(`${path}.syscall`, `${syscall} never returns: there is no call to delay`)
   const match = raw.match
   if (typeof match === 'object' && match !== null && !Array.isArray(match)) {
     for (const key of Object.keys(match)) {
-      const why = UNSUPPORTED_MATCH[key]
+      const why = DELAY_UNSUPPORTED_MATCH[key]
       if (why) addCounted(`${path}.match.${key}`, `not with delay: ${why} (delay rules filter by ${DELAY_MATCH_KEYS.join(', ')})`)
     }
     if ((match as Obj).path !== undefined && PATH_GONE.includes(syscall)) {

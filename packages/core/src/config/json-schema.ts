@@ -14,7 +14,7 @@
 import { errnoNames, MAX_ERRNO } from './errno.js'
 import { MAX_COUNT, MAX_NAME_LENGTH } from './describe.js'
 import { MAX_DURATION_MS } from './duration.js'
-import { DELAY_MAX_MS, DELAY_MIN_MS } from './delay.js'
+import { DELAY_MAX_MS, DELAY_MIN_MS, DELAY_UNSUPPORTED_MATCH, NO_RETURN_SYSCALLS } from './delay.js'
 import { allSyscallNames } from './syscalls.js'
 import { COMM_MAX, LIMITS, MATCH_KEYS, MECHANISMS, OPEN_FLAGS, RULE_KEYS, SCOPES, TARGET_KEYS, TOP_KEYS, WHEN_KEYS } from './validate.js'
 import { IFNAME_MAX, NET_ACTIONS, NET_DIRECTIONS, NET_KEYS, NET_MECHANISMS, NET_PROTOCOLS, NET_WHEN_KEYS, RATE_UNITS } from './network.js'
@@ -34,9 +34,10 @@ const text = (description: string, extra: Schema = {}): Schema => ({ type: 'stri
 const int = (minimum: number, maximum: number, description: string): Schema => ({ type: 'integer', minimum, maximum, description })
 const comm: Schema = text('a process name (the kernel keeps 15 bytes)', { maxLength: COMM_MAX })
 const port = int(1, 65535, 'a port')
+const durationText: Schema = { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)?\\s*$' }
 const duration: Schema = {
   description: 'ms as a number, or a string such as "250ms", "2s", "1m"',
-  anyOf: [{ type: 'number', minimum: 0, maximum: MAX_DURATION_MS }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)?\\s*$' }],
+  anyOf: [{ type: 'number', minimum: 0, maximum: MAX_DURATION_MS }, durationText],
 }
 const probability: Schema = { type: 'number', minimum: 0, maximum: 1, description: '0..1 (0.3 = 30 %)' }
 const seed: Schema = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'makes probability deterministic' }
@@ -52,7 +53,7 @@ function syscallRule(): Schema {
       syscall: { enum: allSyscallNames().sort(), description: 'a Linux syscall name' },
       errno: { description: 'errno name or 1..4095', anyOf: [{ enum: errnoNames() }, int(1, MAX_ERRNO, 'errno number')] },
       ret: int(-MAX_ERRNO, -1, 'raw negative return value'),
-      delay: { ...duration, description: `instead of errno/ret: the call returns this much later, ${DELAY_MIN_MS}ms..${DELAY_MAX_MS / 1000}s (the whole process pauses; needs target scope children)` },
+      delay: { anyOf: [{ type: 'number', minimum: DELAY_MIN_MS, maximum: DELAY_MAX_MS }, durationText], description: `instead of errno/ret: the call returns this much later, ${DELAY_MIN_MS}ms..${DELAY_MAX_MS / 1000}s (the whole process pauses; needs target scope children)` },
       jitter: { ...duration, description: 'with delay: the pause is uniform in delay +- jitter (jitter <= delay)' },
       match: props('match', MATCH_KEYS, {
         port,
@@ -65,7 +66,20 @@ function syscallRule(): Schema {
       when: props('when', WHEN_KEYS, { after: duration, nth: int(1, MAX_COUNT, 'only the nth matching call'), times: int(1, MAX_COUNT, 'at most this many'), probability, seed }, { dependencies: { seed: ['probability'] } }),
       mechanism: { enum: [...MECHANISMS] },
     },
-    { required: ['name', 'syscall'], oneOf: [{ required: ['errno'] }, { required: ['ret'] }, { required: ['delay'] }], dependencies: { jitter: ['delay'] } },
+    {
+      required: ['name', 'syscall'],
+      oneOf: [{ required: ['errno'] }, { required: ['ret'] }, { required: ['delay'] }],
+      dependencies: { jitter: ['delay'] },
+      // What a delay rule cannot take (config/delay.ts says why).
+      if: { required: ['delay'] },
+      then: {
+        not: { required: ['mechanism'] },
+        properties: {
+          syscall: { not: { enum: NO_RETURN_SYSCALLS } },
+          match: { properties: Object.fromEntries(Object.keys(DELAY_UNSUPPORTED_MATCH).map((k) => [k, false])) },
+        },
+      },
+    },
   )
 }
 
