@@ -176,3 +176,20 @@ describe('syscall latency (delay rules)', () => {
     expect(() => validateConfig({ target: { scope: 'children' }, syscalls: [rule] })).not.toThrow()
   })
 })
+
+describe('the README example of syscall latency', () => {
+  it('runs as it is and its Python child sees the delayed open', (ctx) => {
+    skipUnless(ctx, 'send-signal')
+    const readme = fs.readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8')
+    const section = readme.slice(readme.indexOf('### Syscall latency'))
+    const code = /```ts\n([\s\S]*?)```/.exec(section)![1]!.replace("'@faultline/core'", JSON.stringify(fileURLToPath(new URL('../../packages/core/dist/index.js', import.meta.url))))
+    const file = path.join(dir, 'readme-example.mjs')
+    fs.writeFileSync(file, code)
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 120_000 })
+    expect(r.status, r.stderr).toBe(0)
+    const took = Number(/open took ([\d.]+) s/.exec(r.stdout)?.[1])
+    expect(took).toBeGreaterThanOrEqual(0.15)
+    expect(took).toBeLessThan(0.25 + MARGIN_MS / 1000)
+    expect(r.stdout.trim().split('\n').pop()).toBe('1')
+  })
+})
