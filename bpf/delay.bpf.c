@@ -79,15 +79,13 @@ int BPF_PROG(fl_delay_exit, struct pt_regs *regs, long ret)
 	if (ec.rule < 0)
 		return 0;
 
+	/* Built on the stack: 6.1's verifier refuses ring buffer memory as a map value. */
+	struct fl_delay_event ev = { .stop_ns = bpf_ktime_get_ns(), .tgid = tgid, .vpid = t->vpid, .rule = ec.rule };
 	struct fl_delay_event *e = bpf_ringbuf_reserve(&fl_delay_events, sizeof(*e), 0);
 	if (!e)
 		return 0;
-	e->stop_ns = bpf_ktime_get_ns();
-	e->tgid = tgid;
-	e->vpid = t->vpid;
-	e->rule = ec.rule;
-	e->_pad = 0;
-	if (bpf_map_update_elem(&fl_delay_stopped, &tgid, e, BPF_ANY) != 0) {
+	*e = ev;
+	if (bpf_map_update_elem(&fl_delay_stopped, &tgid, &ev, BPF_ANY) != 0) {
 		bpf_ringbuf_discard(e, 0);
 		return 0;
 	}

@@ -176,7 +176,9 @@ const PROGRAM_OF: Record<BpfFeature, string> = {
   lsm: 'probe_lsm',
   'security-fmod-ret': 'probe_security_fmod_ret',
   'sock-destroy': 'probe_sock_destroy',
-  'send-signal': 'probe_send_signal',
+  // The real program (delay.bpf.o, loaded on its own maps): ring buffer, hash and bpf_send_signal
+  // together are what a kernel's verifier must accept.
+  'send-signal': 'fl_delay_exit',
 }
 
 function probeBpf(feature: BpfFeature): FeatureResult {
@@ -185,7 +187,7 @@ function probeBpf(feature: BpfFeature): FeatureResult {
   let link: Link | undefined
   let step = 'open'
   try {
-    obj = BpfObject.open(bpfObjectPath('probe'))
+    obj = BpfObject.open(bpfObjectPath(feature === 'send-signal' ? 'delay' : 'probe'))
     for (const p of obj.programs()) if (p.name !== name) obj.setAutoload(p.name, false)
     if (feature === 'fmod-ret-syscall') obj.setAttachTarget(name, `${syscallPrefix()}close`)
     step = 'load'
