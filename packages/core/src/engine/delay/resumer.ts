@@ -57,9 +57,10 @@ function resume(vpid: number, tgid: number, stopNs: bigint | undefined): void {
   if (v && (stopNs === undefined || decodeDelayEvent(v).stopNs <= stopNs)) stopped.delete(key(tgid))
 }
 
-function resumeDue(now: bigint): void {
+/** Resumes what is due at `now` (undefined: everything, ahead of time). */
+function resumeDue(now: bigint | undefined): void {
   for (const [vpid, d] of due) {
-    if (d.at > now) continue
+    if (now !== undefined && d.at > now) continue
     due.delete(vpid)
     resume(vpid, d.tgid, d.stopNs)
   }
@@ -81,7 +82,7 @@ while (!fdHungUp(0)) {
 // The arming process died: no new stop can come once the kernel has closed its links.
 const end = process.hrtime.bigint() + BigInt(DRAIN_MS) * 1_000_000n
 while (process.hrtime.bigint() < end) ring.poll(10)
-resumeDue(BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000_000n)
+resumeDue(undefined)
 for (const k of stopped.keys()) {
   const v = stopped.lookup(k)
   if (v) resume(decodeDelayEvent(v).vpid, k.readUInt32LE(0), undefined)
