@@ -167,7 +167,7 @@ export function formatDoctor(r: DoctorReport, color: boolean): string {
     `  network faults: TC programs [${r.network.tc.join(', ')}], delay and bandwidth [${r.network.shaping.join(', ')}] and the tc and ip commands`,
     '',
   ]
-  const servable = r.mechanisms.filter((m) => m.available)
+  const servable = r.mechanisms.filter((m) => m.available && m.mechanism !== 'fexit-corrupt') // corrupting is not failing
   lines.push(
     'syscalls that can be failed here: ' +
       (servable.some((m) => m.syscalls === 'any')

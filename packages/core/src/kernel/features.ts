@@ -23,6 +23,8 @@ export const BPF_FEATURES = [
   'fmod-ret-syscall',
   'lsm',
   'security-fmod-ret',
+  'fexit',
+  'probe-write-user',
 ] as const
 export type BpfFeature = (typeof BPF_FEATURES)[number]
 export type Feature = BpfFeature | QdiscFeature
@@ -54,6 +56,8 @@ export const FEATURE_CAPABILITIES: Record<Feature, CapName[]> = {
   'fmod-ret-syscall': ['CAP_BPF', 'CAP_PERFMON'],
   lsm: ['CAP_BPF', 'CAP_PERFMON'],
   'security-fmod-ret': ['CAP_BPF', 'CAP_PERFMON'],
+  fexit: ['CAP_BPF', 'CAP_PERFMON'],
+  'probe-write-user': ['CAP_SYS_ADMIN'],
   'cls-bpf': ['CAP_BPF', 'CAP_NET_ADMIN'],
   netem: ['CAP_NET_ADMIN'],
   tbf: ['CAP_NET_ADMIN'],
@@ -68,6 +72,7 @@ const CONFIG_OF: Partial<Record<Feature, string>> = {
   'fmod-ret-syscall': 'CONFIG_FUNCTION_ERROR_INJECTION',
   lsm: 'CONFIG_BPF_LSM',
   'security-fmod-ret': 'CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS',
+  fexit: 'CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS',
   'cls-bpf': 'CONFIG_NET_CLS_BPF',
   netem: 'CONFIG_NET_SCH_NETEM',
   tbf: 'CONFIG_NET_SCH_TBF',
@@ -124,6 +129,8 @@ export const FEATURE_DESCRIPTIONS: Record<Feature, string> = {
   'fmod-ret-syscall': 'fmod_ret on syscall entries (BPF trampolines + CONFIG_FUNCTION_ERROR_INJECTION)',
   lsm: 'lsm/ programs (bpf in the active LSM list)',
   'security-fmod-ret': 'fmod_ret on security_* LSM hooks (BPF trampolines)',
+  fexit: 'fentry/fexit programs (BPF trampolines): corrupted reads hook the read syscalls\' exit',
+  'probe-write-user': 'bpf_probe_write_user (CAP_SYS_ADMIN, no lockdown): corrupted reads write into the reader\'s buffer',
   'cls-bpf': 'clsact qdisc + cls_bpf filters (TC programs before tcx)',
   netem: 'netem qdisc (delay, jitter)',
   tbf: 'tbf qdisc (bandwidth)',
@@ -169,6 +176,8 @@ const PROGRAM_OF: Record<BpfFeature, string> = {
   'fmod-ret-syscall': 'probe_fmod_ret_syscall',
   lsm: 'probe_lsm',
   'security-fmod-ret': 'probe_security_fmod_ret',
+  fexit: 'probe_fexit',
+  'probe-write-user': 'probe_write_user',
 }
 
 function probeBpf(feature: BpfFeature): FeatureResult {
@@ -180,6 +189,7 @@ function probeBpf(feature: BpfFeature): FeatureResult {
     obj = BpfObject.open(bpfObjectPath('probe'))
     for (const p of obj.programs()) if (p.name !== name) obj.setAutoload(p.name, false)
     if (feature === 'fmod-ret-syscall') obj.setAttachTarget(name, `${syscallPrefix()}close`)
+    if (feature === 'fexit') obj.setAttachTarget(name, `${syscallPrefix()}read`)
     step = 'load'
     obj.load()
     step = 'attach'
@@ -215,7 +225,10 @@ function attachProbe(feature: BpfFeature, program: ReturnType<BpfObject['program
       return attachKprobe({ program, func: `${syscallPrefix()}getppid` })
     case 'fmod-ret-syscall':
     case 'security-fmod-ret':
+    case 'fexit':
       return attachTrace(program)
+    case 'probe-write-user':
+      return undefined // loading is the question: the helper is refused at verification
     case 'lsm':
       return attachLsm(program)
   }
@@ -231,6 +244,10 @@ function explain(feature: BpfFeature, step: string, err: LibbpfError): string {
       (evidence ? `; kernel: ${evidence.text}` : '')
     )
   }
+  if (feature === 'probe-write-user' && err.errno === 22) {
+    return `${code} at ${step}: the verifier does not offer bpf_probe_write_user here (` +
+      (lacking(['CAP_SYS_ADMIN']).length ? 'it needs CAP_SYS_ADMIN' : 'this process holds CAP_SYS_ADMIN: kernel lockdown (LOCKDOWN_BPF_WRITE_USER) or a policy refuses it') + ')'
+  }
   const hints: Partial<Record<BpfFeature, string>> = {
     tp_btf: 'needs kernel BTF (/sys/kernel/btf/vmlinux)',
     'cgroup-sockaddr': 'needs cgroup v2 and bpf_set_retval (kernel >= 6.1)',
@@ -239,6 +256,8 @@ function explain(feature: BpfFeature, step: string, err: LibbpfError): string {
     'fmod-ret-syscall': 'needs BPF trampolines and CONFIG_FUNCTION_ERROR_INJECTION',
     lsm: 'needs bpf in the active LSM list (lsm=...,bpf on the kernel command line)',
     'security-fmod-ret': 'needs BPF trampolines (fmod_ret)',
+    fexit: 'needs BPF trampolines (fentry/fexit)',
+    'probe-write-user': 'needs CAP_SYS_ADMIN and no kernel lockdown (LOCKDOWN_BPF_WRITE_USER)',
   }
   return `${code} at ${step}: not supported by this kernel (${hints[feature]})`
 }

@@ -9,17 +9,19 @@
  *                                                  then the syscall entry (the path as passed)
  *   anything else                               -> the syscall entry (fmod-ret-syscall, then
  *                                                  kprobe-override), then the LSM hook it passes
+ *   corrupt (read, pread64, readv)              -> fexit-corrupt, which serves nothing else
  * A rule may name its mechanism (`mechanism: 'lsm'`) to pin it.
  */
 import fs from 'node:fs'
 import type { NormalizedSyscallRule } from '../config/types.js'
-import { FL_OP, FL_OP_SYS_BASE, type FlOpName } from '../engine/layout.js'
+import { FL_OP, FL_OP_CORRUPT_BASE, FL_OP_SYS_BASE, type FlOpName } from '../engine/layout.js'
+import { CORRUPT_SYSCALLS } from '../config/corrupt.js'
 import { syscallTable } from '../config/syscalls.js'
 import { probeFeature, syscallPrefix, type Feature } from './features.js'
 import { LSM_HOOKS } from './lsm-hooks.js'
 import { kernelBtfHasFunc } from '../libbpf/index.js'
 
-export const MECHANISM_NAMES = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
+export const MECHANISM_NAMES = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret', 'fexit-corrupt'] as const
 export type Mechanism = (typeof MECHANISM_NAMES)[number]
 
 export interface MechanismInfo {
@@ -35,6 +37,11 @@ export const MECHANISMS: Record<Mechanism, MechanismInfo> = {
   'kprobe-override': { mechanism: 'kprobe-override', needs: ['tp_btf', 'kprobe-override'], describe: 'kprobe + bpf_override_return on the syscall entry' },
   lsm: { mechanism: 'lsm', needs: ['tp_btf', 'lsm'], describe: 'BPF LSM programs on the LSM hook the syscall passes' },
   'security-fmod-ret': { mechanism: 'security-fmod-ret', needs: ['tp_btf', 'security-fmod-ret'], describe: 'fmod_ret on the security_* hook the syscall passes' },
+  'fexit-corrupt': {
+    mechanism: 'fexit-corrupt',
+    needs: ['tp_btf', 'fexit', 'probe-write-user'],
+    describe: 'corrupts what reads return (corrupt rules): fexit on the read syscalls + bpf_probe_write_user',
+  },
 }
 
 /** Syscalls the cgroup hooks intercept, and the hook operation each maps to. */
@@ -74,7 +81,14 @@ function hasEntrySymbol(syscall: string): boolean {
 /** Why `mechanism` cannot serve `rule` here, or undefined when it can. */
 function unavailable(mechanism: Mechanism, rule: NormalizedSyscallRule): string | undefined {
   const s = rule.syscall
+  // Corrupting is not failing: fexit-corrupt serves corrupt rules and nothing else does.
+  if (rule.corrupt && mechanism !== 'fexit-corrupt') return 'cannot corrupt what a call reads (only fexit-corrupt can)'
   switch (mechanism) {
+    case 'fexit-corrupt':
+      if (!rule.corrupt) return 'serves corrupt rules only'
+      if (!CORRUPT_SYSCALLS.includes(s)) return `corrupts ${CORRUPT_SYSCALLS.join(', ')} only`
+      if (!hasEntrySymbol(s) || kernelBtfHasFunc(`${syscallPrefix()}${s}`) === false) return `fexit needs ${syscallPrefix()}${s} with a BTF entry, which this kernel lacks`
+      break
     case 'cgroup':
       if (!CGROUP_SYSCALL_OPS[s]) return `cgroup hooks only see ${Object.keys(CGROUP_SYSCALL_OPS).join(', ')}`
       break
@@ -103,6 +117,7 @@ function unavailable(mechanism: Mechanism, rule: NormalizedSyscallRule): string 
 }
 
 function preference(rule: NormalizedSyscallRule): Mechanism[] {
+  if (rule.corrupt) return ['fexit-corrupt']
   if (CGROUP_SYSCALL_OPS[rule.syscall]) return ['cgroup']
   const lsm: Mechanism[] = ['lsm', 'security-fmod-ret']
   const entry: Mechanism[] = ['fmod-ret-syscall', 'kprobe-override']
@@ -114,6 +129,7 @@ function preference(rule: NormalizedSyscallRule): Mechanism[] {
 /** The op the BPF side sees for `rule` under `mechanism`. */
 function opFor(mechanism: Mechanism, syscall: string): number {
   if (mechanism === 'cgroup') return FL_OP[CGROUP_SYSCALL_OPS[syscall]!]
+  if (mechanism === 'fexit-corrupt') return FL_OP_CORRUPT_BASE + (syscallTable()[syscall] ?? 0)
   return FL_OP_SYS_BASE + (syscallTable()[syscall] ?? 0)
 }
 
@@ -126,6 +142,9 @@ export function chooseMechanism(rule: NormalizedSyscallRule): MechanismChoice {
     reasons.push(`${m}: ${why}`)
   }
   const others = MECHANISM_NAMES.filter((m) => !candidates.includes(m) && !unavailable(m, { ...rule, match: {} }))
+  if (rule.corrupt) {
+    return { ok: false, reason: `cannot corrupt ${rule.syscall} on this kernel (${reasons.join('; ')})` }
+  }
   return {
     ok: false,
     reason:
@@ -154,7 +173,7 @@ export function mechanismCoverage(): MechanismCoverage[] {
       available: missing.length === 0,
       reason: missing.map((r) => `${r.feature}: ${r.reason}`).join('; '),
       syscalls:
-        m.mechanism === 'cgroup' ? Object.keys(CGROUP_SYSCALL_OPS) : m.mechanism === 'lsm' || m.mechanism === 'security-fmod-ret' ? Object.keys(LSM_HOOKS) : 'any',
+        m.mechanism === 'cgroup' ? Object.keys(CGROUP_SYSCALL_OPS) : m.mechanism === 'fexit-corrupt' ? CORRUPT_SYSCALLS : m.mechanism === 'lsm' || m.mechanism === 'security-fmod-ret' ? Object.keys(LSM_HOOKS) : 'any',
     }
   })
 }
