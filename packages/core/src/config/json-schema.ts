@@ -72,7 +72,7 @@ function syscallRule(): Schema {
       oneOf: [{ required: ['errno'] }, { required: ['ret'] }, { required: ['corrupt'] }],
       // corrupt: only on the read calls, and only under a match.path glob
       if: { required: ['corrupt'] },
-      then: { properties: { syscall: { enum: CORRUPT_SYSCALLS }, match: { required: ['path'] } }, required: ['match'] },
+      then: { properties: { syscall: { enum: CORRUPT_SYSCALLS }, match: { required: ['path'] }, mechanism: { const: 'fexit-corrupt' } }, required: ['match'] },
       else: { properties: { mechanism: { not: { const: 'fexit-corrupt' } } } },
     },
   )
