@@ -68,7 +68,7 @@ describe('corrupted reads', () => {
       expect(flips1).not.toEqual(predictCorruption({ seed: 42, bytes: 5, length: CONTENT.length, call: 0 }))
       expect(diff(CONTENT, bytesOf(second!))).toEqual(flips1)
       expect(faults.fired('rot')).toBe(2)
-      const s = faults.stats().find((r) => r.name === 'rot')!
+      const s = faults.stats().rot!
       expect(s.mechanism).toBe('fexit-corrupt')
       expect(s.matched).toBe(2) // the read of the other file was seen, not matched
     })
