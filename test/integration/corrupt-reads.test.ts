@@ -17,6 +17,8 @@ import { requires, skipUnless } from '../support/requires.js'
 import { kernelLock } from '../support/kernel-lock.js'
 
 // fexit on the read syscalls' entry functions: not while another file hooks syscall entries.
+// Each test starts Python children: minutes under TCG on debian-6.1 (the matrix's 120 s is short).
+const SLOW = 400_000
 const entryLock = kernelLock('syscall-entry')
 beforeAll(entryLock.acquire, 600_000)
 afterAll(entryLock.release)
@@ -42,7 +44,8 @@ interface Got {
   sha256: string
   hex: string
 }
-const py = (...requests: string[]) => runJson<Got[]>('python3', [PY, ...requests])
+// -S: no site import, fewer files to start (each Python start takes seconds under TCG)
+const py = (...requests: string[]) => runJson<Got[]>('python3', ['-S', PY, ...requests])
 
 /** Where `got` differs from `want`, and by what XOR. */
 function diff(want: Buffer, got: Buffer): CorruptedByte[] {
@@ -74,7 +77,7 @@ describe('corrupted reads', () => {
     })
     // disarmed: clean again
     expect((await py(`read:${DATA}`))[0]!.sha256).toBe(SHA)
-  })
+  }, SLOW)
 
   it('leaves the same file clean for processes outside the targets, while a target reads it corrupted', async (ctx) => {
     skipUnless(ctx, 'tp_btf', 'fexit', 'probe-write-user')
@@ -88,7 +91,7 @@ describe('corrupted reads', () => {
       expect(diff(CONTENT, bytesOf(got!))).toEqual(predictCorruption({ seed: 7, bytes: 3, length: CONTENT.length }))
       expect(faults.fired('rot')).toBe(1)
     })
-  })
+  }, SLOW)
 
   it('corrupts pread64 at an offset (offsets count in what the call read), and only pread64', async (ctx) => {
     skipUnless(ctx, 'tp_btf', 'fexit', 'probe-write-user')
@@ -100,7 +103,7 @@ describe('corrupted reads', () => {
       expect(diff(want, bytesOf(at!))).toEqual(predictCorruption({ seed: 1234, bytes: 4, length: 1000 }))
       expect(faults.fired('rot')).toBe(1)
     })
-  })
+  }, SLOW)
 
   it('corrupts readv across its iovecs', async (ctx) => {
     skipUnless(ctx, 'tp_btf', 'fexit', 'probe-write-user')
@@ -113,7 +116,7 @@ describe('corrupted reads', () => {
       expect(diff(CONTENT, bytesOf(got!))).toEqual(flips)
       expect(faults.fired('rot')).toBe(1)
     })
-  })
+  }, SLOW)
 
   it('is refused where fexit or bpf_probe_write_user is missing, naming what is missing; arms where both exist', async () => {
     const missing = requires('tp_btf', 'fexit', 'probe-write-user')
