@@ -62,3 +62,18 @@ int probe_sock_destroy(struct bpf_iter__tcp *ctx)
 		bpf_sock_destroy(skc);
 	return 0;
 }
+
+/* fexit (BPF trampolines, as fentry): the target (__x64_sys_getppid / __arm64_sys_getppid) is
+ * set before load. Corrupted reads use fexit on the read syscalls. */
+SEC("fexit")
+int BPF_PROG(probe_fexit) { return 0; }
+
+/* bpf_probe_write_user: needs CAP_SYS_ADMIN and no lockdown (LOCKDOWN_BPF_WRITE_USER); only
+ * loaded, never attached. Loading it prints the kernel's "may corrupt user memory" warning. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(probe_write_user)
+{
+	char c = 0;
+	bpf_probe_write_user((void *)0, &c, 0 * sizeof(c) + 1);
+	return 0;
+}

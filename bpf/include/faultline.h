@@ -68,6 +68,9 @@ enum fl_op {
 	FL_OP_SYS_BASE = 1000,
 	/* Delay rules (delay.bpf.c) use FL_OP_DELAY_BASE + syscall nr: no errno mechanism evaluates them. */
 	FL_OP_DELAY_BASE = 2000,
+	/* Corrupted reads (corrupt.bpf.c) use FL_OP_CORRUPT_BASE + syscall nr: no errno mechanism
+	 * evaluating the same syscall ever matches a corrupt rule. */
+	FL_OP_CORRUPT_BASE = 3000,
 };
 
 #define FL_MAX_SYSCALLS 512 /* syscall numbers below this can be failed */

@@ -23,13 +23,17 @@ struct fl_call {
 
 /* splitmix64: the seeded draw for eligible call number `index`. Mirrored in
  * packages/core/src/engine/prng.ts so tests (and users) can predict which calls fail. */
-static __always_inline __u32 fl_seeded_draw(__u64 seed, __u64 index)
+static __always_inline __u64 fl_splitmix64(__u64 seed, __u64 index)
 {
 	__u64 z = seed + (index + 1) * 0x9E3779B97F4A7C15ULL;
 	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
 	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	z = z ^ (z >> 31);
-	return (__u32)(z >> 32);
+	return z ^ (z >> 31);
+}
+
+static __always_inline __u32 fl_seeded_draw(__u64 seed, __u64 index)
+{
+	return (__u32)(fl_splitmix64(seed, index) >> 32);
 }
 
 static __always_inline int fl_addr_matches(const struct fl_rule *r, const struct fl_call *c)
@@ -75,7 +79,8 @@ struct fl_eval_ctx {
 	__u64 base_armed_ns;
 	__u64 now;
 	long ret;
-	__s32 rule; /* index of the rule that fired, -1 if none (delay rules need it, not a value) */
+	__s32 rule;        /* the rule that fired, -1 if none */
+	__u64 fired_index; /* its `fired` count before this call: 0 for its first firing */
 };
 
 static long fl_eval_rule(__u32 i, void *data)
@@ -109,25 +114,35 @@ static long fl_eval_rule(__u32 i, void *data)
 	}
 	if (r->times && __sync_fetch_and_add(&cnt->slots, 1) >= r->times)
 		return 0;
-	__sync_fetch_and_add(&cnt->fired, 1);
+	ec->fired_index = __sync_fetch_and_add(&cnt->fired, 1);
+	ec->rule = (__s32)i;
 	ec->ret = r->ret;
-	ec->rule = i;
 	return 1; /* the first rule that fires wins */
+}
+
+/* Runs the rules against `call`; ec->rule says which fired (-1: none), ec->ret what it returns. */
+static __always_inline void fl_eval_into(struct fl_eval_ctx *ec, const struct fl_call *call, const struct fl_target *target)
+{
+	ec->call = call;
+	ec->target = target;
+	ec->ret = 0;
+	ec->rule = -1;
+	struct fl_state *st = fl_get_state();
+	if (!st)
+		return;
+	__u32 n = st->n_rules;
+	if (n > FL_MAX_RULES)
+		n = FL_MAX_RULES;
+	ec->base_armed_ns = st->armed_ns;
+	ec->now = bpf_ktime_get_ns();
+	bpf_loop(n, fl_eval_rule, ec, 0);
 }
 
 /* Returns the negative value the call must return, or 0 to let it through. */
 static __always_inline long fl_eval(const struct fl_call *call, const struct fl_target *target)
 {
-	struct fl_state *st = fl_get_state();
-	if (!st)
-		return 0;
-	__u32 n = st->n_rules;
-	if (n > FL_MAX_RULES)
-		n = FL_MAX_RULES;
-	struct fl_eval_ctx ec = {
-		.call = call, .target = target, .base_armed_ns = st->armed_ns, .now = bpf_ktime_get_ns(), .rule = -1,
-	};
-	bpf_loop(n, fl_eval_rule, &ec, 0);
+	struct fl_eval_ctx ec = {};
+	fl_eval_into(&ec, call, target);
 	return ec.ret;
 }
 

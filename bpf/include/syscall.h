@@ -46,8 +46,8 @@ static __always_inline __u32 fl_sysno(struct pt_regs___fl *regs)
 #endif
 }
 
-/* The inode number behind fd `fd` of the current process (0 if none). */
-static __always_inline unsigned long fl_fd_ino(unsigned long fd)
+/* The file behind fd `fd` of the current process (NULL if none); read, not referenced. */
+static __always_inline struct file *fl_fd_file(unsigned long fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -56,6 +56,13 @@ static __always_inline unsigned long fl_fd_ino(unsigned long fd)
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *f = 0;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* The inode number behind fd `fd` of the current process (0 if none). */
+static __always_inline unsigned long fl_fd_ino(unsigned long fd)
+{
+	struct file *f = fl_fd_file(fd);
 	if (!f)
 		return 0;
 	return BPF_CORE_READ(f, f_inode, i_ino);

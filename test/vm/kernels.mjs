@@ -39,13 +39,13 @@ export const KERNELS = {
   'debian-6.1': {
     describe: 'Debian 12 linux-image-6.1.0-*-amd64',
     package: /^linux-image-6\.1\.0-\d+-amd64$/,
-    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb'],
+    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'lsm', 'security-fmod-ret', 'fexit', 'probe-write-user', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb'],
     exclude: RUNNER_GLUE,
   },
   'debian-6.12': {
     describe: 'Debian 12 backports linux-image-6.12.*+deb12-amd64',
     package: /^linux-image-6\.12\.\d+\+deb12-amd64$/,
-    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy', 'runc'],
+    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'fexit', 'probe-write-user', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy', 'runc'],
     exclude: X86_VM,
   },
   'debian-6.12-arm64': {
@@ -60,7 +60,7 @@ export const KERNELS = {
   'fei-6.12': {
     describe: '6.12 with function error injection and kprobe override (like Ubuntu), everything built in',
     file: path.join(SHARED_KERNELS, 'vmlinuz-6.12.117-fei'),
-    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'kprobe-override', 'fmod-ret-syscall', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy'],
+    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'kprobe-override', 'fmod-ret-syscall', 'lsm', 'security-fmod-ret', 'fexit', 'probe-write-user', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy'],
     exclude: RUNNER_GLUE,
   },
 }

@@ -187,8 +187,8 @@ export function formatDoctor(r: DoctorReport, color: boolean): string {
       (r.resets.state === 'yes' ? '' : `\n        ${r.resets.why}`),
     '',
   ]
-  // send-signal delays calls, it fails none.
-  const servable = r.mechanisms.filter((m) => m.available && m.mechanism !== 'send-signal')
+  // send-signal delays calls and fexit-corrupt corrupts what they read: neither fails one.
+  const servable = r.mechanisms.filter((m) => m.available && m.mechanism !== 'send-signal' && m.mechanism !== 'fexit-corrupt')
   const delay = r.mechanisms.find((m) => m.mechanism === 'send-signal')
   lines.push(
     'syscalls that can be failed here: ' +

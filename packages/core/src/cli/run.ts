@@ -72,7 +72,11 @@ function ruleDetail(rule: NormalizedSyscallRule | NormalizedNetworkRule): string
     const match = [m.port && `port ${m.port}`, m.address && `address ${m.address.text}`, m.family, m.path && `path ${m.path}`, m.fd && `fd ${m.fd}`, m.flags && `flags ${m.flags.join('|')}`]
       .filter(Boolean)
       .join(', ')
-    const effect = rule.delay ? `returns ${rule.delay.ms}ms late${rule.delay.jitterMs ? ` (+- ${rule.delay.jitterMs}ms)` : ''}` : `fails with ${rule.errnoName ?? rule.ret}`
+    const effect = rule.delay
+      ? `returns ${rule.delay.ms}ms late${rule.delay.jitterMs ? ` (+- ${rule.delay.jitterMs}ms)` : ''}`
+      : rule.corrupt
+        ? `reads ${rule.corrupt.bytes} flipped byte(s) (seed ${rule.corrupt.seed})`
+        : `fails with ${rule.errnoName ?? rule.ret}`
     return `${rule.syscall} ${effect}; match: ${match || 'any call'}; when: ${describeWhen(rule.when)}`
   }
   const where = [rule.ports.length && `ports ${rule.ports.join(',')}`, (rule.hosts.length || rule.hostnames.length) && `hosts ${[...rule.hosts.map((h) => h.text), ...rule.hostnames].join(',')}`, rule.interface && `on ${rule.interface}`]

@@ -19,6 +19,7 @@ import { allSyscallNames } from './syscalls.js'
 import { COMM_MAX, LIMITS, MATCH_KEYS, MECHANISMS, OPEN_FLAGS, RULE_KEYS, SCOPES, TARGET_KEYS, TOP_KEYS, WHEN_KEYS } from './validate.js'
 import { IFNAME_MAX, NET_ACTIONS, NET_DIRECTIONS, NET_KEYS, NET_MECHANISMS, NET_PROTOCOLS, NET_WHEN_KEYS, RATE_UNITS } from './network.js'
 import { MB_NETWORK_KEYS, MB_SYSCALL_KEYS } from './minderbinder.js'
+import { CORRUPT_KEYS, CORRUPT_MAX_BYTES, CORRUPT_SYSCALLS } from './corrupt.js'
 
 type Schema = Record<string, unknown>
 
@@ -65,20 +66,34 @@ function syscallRule(): Schema {
       }, { not: { required: ['path', 'fd'] } }),
       when: props('when', WHEN_KEYS, { after: duration, nth: int(1, MAX_COUNT, 'only the nth matching call'), times: int(1, MAX_COUNT, 'at most this many'), probability, seed }, { dependencies: { seed: ['probability'] } }),
       mechanism: { enum: [...MECHANISMS] },
+      corrupt: props('corrupt', CORRUPT_KEYS, {
+        bytes: int(1, CORRUPT_MAX_BYTES, 'bytes flipped per corrupted read'),
+        seed: { ...seed, description: 'which bytes are flipped, and how (default 0)' },
+      }, { required: ['bytes'] }),
     },
     {
       required: ['name', 'syscall'],
-      oneOf: [{ required: ['errno'] }, { required: ['ret'] }, { required: ['delay'] }],
+      oneOf: [{ required: ['errno'] }, { required: ['ret'] }, { required: ['delay'] }, { required: ['corrupt'] }],
       dependencies: { jitter: ['delay'] },
-      // What a delay rule cannot take (config/delay.ts says why).
-      if: { required: ['delay'] },
-      then: {
-        not: { required: ['mechanism'] },
-        properties: {
-          syscall: { not: { enum: NO_RETURN_SYSCALLS } },
-          match: { properties: Object.fromEntries(Object.keys(DELAY_UNSUPPORTED_MATCH).map((k) => [k, false])) },
+      allOf: [
+        {
+          // corrupt: only on the read calls, and only under a match.path glob
+          if: { required: ['corrupt'] },
+          then: { properties: { syscall: { enum: CORRUPT_SYSCALLS }, match: { required: ['path'] }, mechanism: { const: 'fexit-corrupt' } }, required: ['match'] },
+          else: { properties: { mechanism: { not: { const: 'fexit-corrupt' } } } },
         },
-      },
+        {
+          // What a delay rule cannot take (config/delay.ts says why).
+          if: { required: ['delay'] },
+          then: {
+            not: { required: ['mechanism'] },
+            properties: {
+              syscall: { not: { enum: NO_RETURN_SYSCALLS } },
+              match: { properties: Object.fromEntries(Object.keys(DELAY_UNSUPPORTED_MATCH).map((k) => [k, false])) },
+            },
+          },
+        },
+      ],
     },
   )
 }

@@ -47,7 +47,9 @@ export interface SyscallRuleInput {
   match?: SyscallMatchInput
   when?: WhenInput
   /** Pin the kernel mechanism instead of letting faultline pick the best one available. */
-  mechanism?: 'cgroup' | 'fmod-ret-syscall' | 'kprobe-override' | 'lsm' | 'security-fmod-ret'
+  mechanism?: 'cgroup' | 'fmod-ret-syscall' | 'kprobe-override' | 'lsm' | 'security-fmod-ret' | 'fexit-corrupt'
+  /** read / pread64 / readv under match.path: instead of failing, flip `bytes` bytes of what the call read (seeded). */
+  corrupt?: { bytes: number; seed?: number }
 }
 
 export interface TargetInput {
@@ -115,9 +117,11 @@ export interface NormalizedSyscallRule {
    * configs, whose rules each name their own processes. Undefined = every target. */
   comm?: string[]
   /** A pinned mechanism; undefined = the best available. */
-  mechanism?: 'cgroup' | 'fmod-ret-syscall' | 'kprobe-override' | 'lsm' | 'security-fmod-ret'
+  mechanism?: 'cgroup' | 'fmod-ret-syscall' | 'kprobe-override' | 'lsm' | 'security-fmod-ret' | 'fexit-corrupt'
   /** A delay rule (config/delay.ts): the call is not failed (ret is 0) but returns this much later. */
   delay?: NormalizedDelay
+  /** Corrupt what the call read instead of failing it (ret is 0): config/corrupt.ts. */
+  corrupt?: NormalizedCorrupt
 }
 
 export interface NormalizedDelay {
@@ -127,6 +131,8 @@ export interface NormalizedDelay {
 }
 
 export type { NormalizedNetworkRule } from './network.js'
+export type { NormalizedCorrupt } from './corrupt.js'
+import type { NormalizedCorrupt } from './corrupt.js'
 import type { NormalizedNetworkRule } from './network.js'
 
 export interface NormalizedTarget {

@@ -22,14 +22,15 @@ import { parseDuration } from './duration.js'
 import { parseAddress } from './address.js'
 import { validateNetworkRules, type NormalizedNetworkRule } from './network.js'
 import { checkDelayTarget, validateDelay } from './delay.js'
+import { CORRUPT_SYSCALLS, validateCorrupt } from './corrupt.js'
 import { FL_MAX_COMMS, FL_MAX_RULES } from '../engine/layout.js'
 import { FL_MAX_NET_RULES } from '../engine/network/layout.js'
 
 // The tables below are the config's shape; config/json-schema.ts builds the JSON Schema from them.
 export const TOP_KEYS = ['target', 'syscalls', 'network']
 export const TARGET_KEYS = ['scope', 'comm']
-export const RULE_KEYS = ['name', 'syscall', 'errno', 'ret', 'delay', 'jitter', 'match', 'when', 'mechanism']
-export const MECHANISMS = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
+export const RULE_KEYS = ['name', 'syscall', 'errno', 'ret', 'delay', 'jitter', 'corrupt', 'match', 'when', 'mechanism']
+export const MECHANISMS = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret', 'fexit-corrupt'] as const
 export const MATCH_KEYS = ['port', 'address', 'family', 'path', 'fd', 'flags']
 export const WHEN_KEYS = ['after', 'nth', 'times', 'probability', 'seed']
 export const SCOPES = ['tree', 'children', 'system'] as const
@@ -163,16 +164,23 @@ function validateRule(raw: unknown, path: string, issues: Issues): NormalizedSys
     if (!e.anywhere) issues.add(`${path}.syscall`, `${describe(syscall)} is not a Linux syscall${didYouMean(syscall, allSyscallNames())}`)
     else if (!e.here) issues.add(`${path}.syscall`, `"${syscall}" does not exist on ${currentArch()}`)
   }
+  // delay (config/delay.ts) and corrupt (config/corrupt.ts) replace errno / ret: the call
+  // succeeds, late or with altered data.
   const delay = validateDelay(raw, path, (p, m) => issues.add(p, m))
-  const ret = raw.delay !== undefined ? 0 : validateReturn(raw, path, issues)
-  const match = validateMatch(raw.match, typeof syscall === 'string' ? syscall : '', `${path}.match`, issues)
+  const corrupt = raw.corrupt !== undefined ? validateCorrupt(raw, path, issues.list) : undefined
+  if (raw.delay !== undefined && raw.corrupt !== undefined) issues.add(`${path}.corrupt`, 'give corrupt or delay, not both')
+  const ret = raw.delay !== undefined || raw.corrupt !== undefined ? 0 : validateReturn(raw, path, issues)
+  const match = validateMatch(raw.match, typeof syscall === 'string' ? syscall : '', `${path}.match`, issues, raw.corrupt !== undefined)
   const when = validateWhen(raw.when, `${path}.when`, issues)
   const mechanism = raw.mechanism
   if (mechanism !== undefined && !(MECHANISMS as readonly unknown[]).includes(mechanism)) {
     issues.add(`${path}.mechanism`, `${describe(mechanism)} is not a mechanism; allowed: ${MECHANISMS.join(', ')} (or leave it out: faultline picks the best available)`)
+  } else if (mechanism === 'fexit-corrupt' && raw.corrupt === undefined) {
+    issues.add(`${path}.mechanism`, 'fexit-corrupt serves corrupt rules only (corrupt: { bytes, seed }); an errno rule needs another mechanism')
   }
   if (issues.list.length > before || ret === undefined) return undefined
-  const rule: NormalizedSyscallRule = { name: name as string, syscall: syscall as string, ret, errnoName: errnoName(-ret), match, when, path }
+  const rule: NormalizedSyscallRule = { name: name as string, syscall: syscall as string, ret, errnoName: corrupt ? undefined : errnoName(-ret), match, when, path }
+  if (corrupt) rule.corrupt = corrupt
   if (mechanism !== undefined) rule.mechanism = mechanism as NormalizedSyscallRule['mechanism']
   if (delay) rule.delay = delay
   return rule
@@ -205,7 +213,8 @@ function validateReturn(raw: Obj, path: string, issues: Issues): number | undefi
   return undefined
 }
 
-function validateMatch(raw: unknown, syscall: string, path: string, issues: Issues): NormalizedSyscallMatch {
+/** `corrupt`: the rule corrupts reads, so match.path applies to the read calls (the file read). */
+function validateMatch(raw: unknown, syscall: string, path: string, issues: Issues, corrupt = false): NormalizedSyscallMatch {
   const match: NormalizedSyscallMatch = {}
   if (raw === undefined) return match
   if (!isObj(raw)) {
@@ -233,7 +242,8 @@ function validateMatch(raw: unknown, syscall: string, path: string, issues: Issu
     else if (match.address && match.address.family !== fam) issues.add(`${path}.family`, `${fam} contradicts address ${match.address.text} (${match.address.family})`)
     else match.family = fam
   }
-  for (const [key, list, what] of [['path', PATH_SYSCALLS, 'calls with a path argument'], ['fd', FD_SYSCALLS, 'calls with an fd argument']] as const) {
+  const pathCalls = corrupt ? [...PATH_SYSCALLS, ...CORRUPT_SYSCALLS] : PATH_SYSCALLS
+  for (const [key, list, what] of [['path', pathCalls, 'calls with a path argument'], ['fd', FD_SYSCALLS, 'calls with an fd argument']] as const) {
     if (raw[key] === undefined || !appliesTo(key, list, what)) continue
     const v = raw[key]
     if (typeof v === 'string' && v.length > 0 && Buffer.byteLength(v) < 128) match[key] = v

@@ -43,6 +43,8 @@ export type FlOpName = keyof typeof FL_OP
 export const FL_OP_SYS_BASE = 1000
 /** Delay rules (bpf/delay.bpf.c) number theirs FL_OP_DELAY_BASE + the syscall number. */
 export const FL_OP_DELAY_BASE = 2000
+/** Corrupt rules (bpf/corrupt.bpf.c) number theirs FL_OP_CORRUPT_BASE + the syscall number. */
+export const FL_OP_CORRUPT_BASE = 3000
 export const FL_MAX_SYSCALLS = 512
 export const FL_GLOB_LEN = 128
 export const FL_ARG_NONE = 0xff

@@ -25,6 +25,8 @@ export const BPF_FEATURES = [
   'security-fmod-ret',
   'sock-destroy',
   'send-signal',
+  'fexit',
+  'probe-write-user',
 ] as const
 export type BpfFeature = (typeof BPF_FEATURES)[number]
 export type Feature = BpfFeature | QdiscFeature
@@ -58,6 +60,8 @@ export const FEATURE_CAPABILITIES: Record<Feature, CapName[]> = {
   'security-fmod-ret': ['CAP_BPF', 'CAP_PERFMON'],
   'sock-destroy': ['CAP_BPF', 'CAP_PERFMON'],
   'send-signal': ['CAP_BPF', 'CAP_PERFMON'],
+  fexit: ['CAP_BPF', 'CAP_PERFMON'],
+  'probe-write-user': ['CAP_SYS_ADMIN'],
   'cls-bpf': ['CAP_BPF', 'CAP_NET_ADMIN'],
   netem: ['CAP_NET_ADMIN'],
   tbf: ['CAP_NET_ADMIN'],
@@ -72,6 +76,7 @@ const CONFIG_OF: Partial<Record<Feature, string>> = {
   'fmod-ret-syscall': 'CONFIG_FUNCTION_ERROR_INJECTION',
   lsm: 'CONFIG_BPF_LSM',
   'security-fmod-ret': 'CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS',
+  fexit: 'CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS',
   'cls-bpf': 'CONFIG_NET_CLS_BPF',
   netem: 'CONFIG_NET_SCH_NETEM',
   tbf: 'CONFIG_NET_SCH_TBF',
@@ -130,6 +135,8 @@ export const FEATURE_DESCRIPTIONS: Record<Feature, string> = {
   'security-fmod-ret': 'fmod_ret on security_* LSM hooks (BPF trampolines)',
   'sock-destroy': 'bpf_sock_destroy from an iter/tcp program (connection resets; Linux >= 6.5)',
   'send-signal': 'tp_btf at raw_syscalls:sys_exit + bpf_send_signal (syscall latency: SIGSTOP, then SIGCONT after the delay)',
+  fexit: 'fentry/fexit programs (BPF trampolines): corrupted reads hook the read syscalls\' exit',
+  'probe-write-user': 'bpf_probe_write_user (CAP_SYS_ADMIN, no lockdown): corrupted reads write into the reader\'s buffer',
   'cls-bpf': 'clsact qdisc + cls_bpf filters (TC programs before tcx)',
   netem: 'netem qdisc (delay, jitter)',
   tbf: 'tbf qdisc (bandwidth)',
@@ -179,6 +186,8 @@ const PROGRAM_OF: Record<BpfFeature, string> = {
   // The real program (delay.bpf.o, loaded on its own maps): ring buffer, hash and bpf_send_signal
   // together are what a kernel's verifier must accept.
   'send-signal': 'fl_delay_exit',
+  fexit: 'probe_fexit',
+  'probe-write-user': 'probe_write_user',
 }
 
 function probeBpf(feature: BpfFeature): FeatureResult {
@@ -190,6 +199,7 @@ function probeBpf(feature: BpfFeature): FeatureResult {
     obj = BpfObject.open(bpfObjectPath(feature === 'send-signal' ? 'delay' : 'probe'))
     for (const p of obj.programs()) if (p.name !== name) obj.setAutoload(p.name, false)
     if (feature === 'fmod-ret-syscall') obj.setAttachTarget(name, `${syscallPrefix()}close`)
+    if (feature === 'fexit') obj.setAttachTarget(name, `${syscallPrefix()}read`)
     step = 'load'
     obj.load()
     step = 'attach'
@@ -226,7 +236,10 @@ function attachProbe(feature: BpfFeature, program: ReturnType<BpfObject['program
       return attachKprobe({ program, func: `${syscallPrefix()}getppid` })
     case 'fmod-ret-syscall':
     case 'security-fmod-ret':
+    case 'fexit':
       return attachTrace(program)
+    case 'probe-write-user':
+      return undefined // loading is the question: the helper is refused at verification
     case 'lsm':
       return attachLsm(program)
     case 'sock-destroy':
@@ -244,6 +257,10 @@ function explain(feature: BpfFeature, step: string, err: LibbpfError): string {
       (evidence ? `; kernel: ${evidence.text}` : '')
     )
   }
+  if (feature === 'probe-write-user' && err.errno === 22) {
+    return `${code} at ${step}: the verifier does not offer bpf_probe_write_user here (` +
+      (lacking(['CAP_SYS_ADMIN']).length ? 'it needs CAP_SYS_ADMIN' : 'this process holds CAP_SYS_ADMIN: kernel lockdown (LOCKDOWN_BPF_WRITE_USER) or a policy refuses it') + ')'
+  }
   const hints: Partial<Record<BpfFeature, string>> = {
     tp_btf: 'needs kernel BTF (/sys/kernel/btf/vmlinux)',
     'cgroup-sockaddr': 'needs cgroup v2 and bpf_set_retval (kernel >= 6.1)',
@@ -254,6 +271,8 @@ function explain(feature: BpfFeature, step: string, err: LibbpfError): string {
     'security-fmod-ret': 'needs BPF trampolines (fmod_ret)',
     'sock-destroy': 'needs the bpf_sock_destroy kfunc, Linux >= 6.5',
     'send-signal': 'needs tp_btf at raw_syscalls:sys_exit (btf_trace_sys_exit in the kernel BTF) and bpf_send_signal (Linux >= 5.3)',
+    fexit: 'needs BPF trampolines (fentry/fexit)',
+    'probe-write-user': 'needs CAP_SYS_ADMIN and no kernel lockdown (LOCKDOWN_BPF_WRITE_USER)',
   }
   return `${code} at ${step}: not supported by this kernel (${hints[feature]})`
 }

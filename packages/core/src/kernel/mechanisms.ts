@@ -9,19 +9,21 @@
  *                                                  then the syscall entry (the path as passed)
  *   anything else                               -> the syscall entry (fmod-ret-syscall, then
  *                                                  kprobe-override), then the LSM hook it passes
+ *   corrupt (read, pread64, readv)              -> fexit-corrupt, which serves nothing else
  * A rule may name its mechanism (`mechanism: 'lsm'`) to pin it.
  * A `delay` rule is served by `send-signal` only (tp_btf sys_exit + SIGSTOP; engine/backends/delay.ts),
  * and no errno rule is.
  */
 import fs from 'node:fs'
 import type { NormalizedSyscallRule } from '../config/types.js'
-import { FL_OP, FL_OP_DELAY_BASE, FL_OP_SYS_BASE, type FlOpName } from '../engine/layout.js'
+import { FL_OP, FL_OP_CORRUPT_BASE, FL_OP_DELAY_BASE, FL_OP_SYS_BASE, type FlOpName } from '../engine/layout.js'
+import { CORRUPT_SYSCALLS } from '../config/corrupt.js'
 import { syscallTable } from '../config/syscalls.js'
 import { probeFeature, syscallPrefix, type Feature } from './features.js'
 import { LSM_HOOKS } from './lsm-hooks.js'
 import { kernelBtfHasFunc } from '../libbpf/index.js'
 
-export const MECHANISM_NAMES = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret', 'send-signal'] as const
+export const MECHANISM_NAMES = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret', 'send-signal', 'fexit-corrupt'] as const
 export type Mechanism = (typeof MECHANISM_NAMES)[number]
 
 export interface MechanismInfo {
@@ -38,6 +40,11 @@ export const MECHANISMS: Record<Mechanism, MechanismInfo> = {
   lsm: { mechanism: 'lsm', needs: ['tp_btf', 'lsm'], describe: 'BPF LSM programs on the LSM hook the syscall passes' },
   'security-fmod-ret': { mechanism: 'security-fmod-ret', needs: ['tp_btf', 'security-fmod-ret'], describe: 'fmod_ret on the security_* hook the syscall passes' },
   'send-signal': { mechanism: 'send-signal', needs: ['tp_btf', 'send-signal'], describe: 'delay rules: SIGSTOP at sys_exit, SIGCONT from the resumer after the delay' },
+  'fexit-corrupt': {
+    mechanism: 'fexit-corrupt',
+    needs: ['tp_btf', 'fexit', 'probe-write-user'],
+    describe: 'corrupts what reads return (corrupt rules): fexit on the read syscalls + bpf_probe_write_user',
+  },
 }
 
 /** Syscalls the cgroup hooks intercept, and the hook operation each maps to. */
@@ -80,7 +87,14 @@ function unavailable(mechanism: Mechanism, rule: NormalizedSyscallRule): string 
   if ((mechanism === 'send-signal') !== (rule.delay !== undefined)) {
     return mechanism === 'send-signal' ? 'serves delay rules only' : 'a delay rule is served by send-signal only'
   }
+  // Corrupting is not failing: fexit-corrupt serves corrupt rules and nothing else does.
+  if (rule.corrupt && mechanism !== 'fexit-corrupt') return 'cannot corrupt what a call reads (only fexit-corrupt can)'
   switch (mechanism) {
+    case 'fexit-corrupt':
+      if (!rule.corrupt) return 'serves corrupt rules only'
+      if (!CORRUPT_SYSCALLS.includes(s)) return `corrupts ${CORRUPT_SYSCALLS.join(', ')} only`
+      if (!hasEntrySymbol(s) || kernelBtfHasFunc(`${syscallPrefix()}${s}`) === false) return `fexit needs ${syscallPrefix()}${s} with a BTF entry, which this kernel lacks`
+      break
     case 'cgroup':
       if (!CGROUP_SYSCALL_OPS[s]) return `cgroup hooks only see ${Object.keys(CGROUP_SYSCALL_OPS).join(', ')}`
       break
@@ -110,6 +124,7 @@ function unavailable(mechanism: Mechanism, rule: NormalizedSyscallRule): string 
 
 function preference(rule: NormalizedSyscallRule): Mechanism[] {
   if (rule.delay) return ['send-signal']
+  if (rule.corrupt) return ['fexit-corrupt']
   if (CGROUP_SYSCALL_OPS[rule.syscall]) return ['cgroup']
   const lsm: Mechanism[] = ['lsm', 'security-fmod-ret']
   const entry: Mechanism[] = ['fmod-ret-syscall', 'kprobe-override']
@@ -122,6 +137,7 @@ function preference(rule: NormalizedSyscallRule): Mechanism[] {
 function opFor(mechanism: Mechanism, syscall: string): number {
   if (mechanism === 'cgroup') return FL_OP[CGROUP_SYSCALL_OPS[syscall]!]
   if (mechanism === 'send-signal') return FL_OP_DELAY_BASE + (syscallTable()[syscall] ?? 0)
+  if (mechanism === 'fexit-corrupt') return FL_OP_CORRUPT_BASE + (syscallTable()[syscall] ?? 0)
   return FL_OP_SYS_BASE + (syscallTable()[syscall] ?? 0)
 }
 
@@ -134,6 +150,9 @@ export function chooseMechanism(rule: NormalizedSyscallRule): MechanismChoice {
     reasons.push(`${m}: ${why}`)
   }
   const others = rule.delay ? [] : MECHANISM_NAMES.filter((m) => !candidates.includes(m) && !unavailable(m, { ...rule, match: {} }))
+  if (rule.corrupt) {
+    return { ok: false, reason: `cannot corrupt ${rule.syscall} on this kernel (${reasons.join('; ')})` }
+  }
   return {
     ok: false,
     reason:
@@ -162,7 +181,7 @@ export function mechanismCoverage(): MechanismCoverage[] {
       available: missing.length === 0,
       reason: missing.map((r) => `${r.feature}: ${r.reason}`).join('; '),
       syscalls:
-        m.mechanism === 'cgroup' ? Object.keys(CGROUP_SYSCALL_OPS) : m.mechanism === 'send-signal' ? 'any' : m.mechanism === 'lsm' || m.mechanism === 'security-fmod-ret' ? Object.keys(LSM_HOOKS) : 'any',
+        m.mechanism === 'cgroup' ? Object.keys(CGROUP_SYSCALL_OPS) : m.mechanism === 'fexit-corrupt' ? CORRUPT_SYSCALLS : m.mechanism === 'lsm' || m.mechanism === 'security-fmod-ret' ? Object.keys(LSM_HOOKS) : 'any',
     }
   })
 }

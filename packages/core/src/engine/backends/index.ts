@@ -12,6 +12,7 @@ import { sysFmodretBackend } from './sys-fmodret.js'
 import { sysKprobeBackend } from './sys-kprobe.js'
 import { lsmBackend, securityFmodretBackend } from './lsm.js'
 import { delayBackend } from './delay.js'
+import { corruptBackend } from './corrupt.js'
 import type { FaultBackend, PlannedRule } from './types.js'
 
 export const BACKENDS: Record<Mechanism, FaultBackend> = {
@@ -22,6 +23,7 @@ export const BACKENDS: Record<Mechanism, FaultBackend> = {
   'kprobe-override': sysKprobeBackend,
   lsm: lsmBackend,
   'security-fmod-ret': securityFmodretBackend,
+  'fexit-corrupt': corruptBackend,
 }
 
 export interface SyscallPlan extends FamilyPlan {
@@ -62,8 +64,9 @@ export const syscallFamily = {
         read: () => decodeCounters(inst.maps.fl_counters.lookup(u32Key(i)) ?? Buffer.alloc(SIZEOF.fl_counters)),
       })),
       prepare: () => byBackend.forEach(({ backend, rules }) => backend.prepare(inst, rules)),
-      // The rule maps are shared with process tracking (fl_state): the session writes them.
-      write: () => {},
+      // The rule maps are shared with process tracking (fl_state): the session writes them;
+      // a backend writes only its own.
+      write: (tx) => byBackend.forEach(({ backend, rules }) => backend.write?.(inst, rules, tx)),
       attach: (tx) => byBackend.forEach(({ backend, rules }) => backend.attach(inst, rules, tx, config)),
       clear: () => byBackend.forEach(({ backend }) => backend.clear?.(inst)),
     }

@@ -36,12 +36,13 @@ export const sysKprobeBackend: FaultBackend = {
     const warnings = new Set<string>()
     for (const p of rules) {
       const func = `${syscallPrefix()}${p.rule.syscall}`
-      const same = all.find((o: PlannedRule) => o.rule.syscall === p.rule.syscall && o.mechanism === 'fmod-ret-syscall')
+      // fexit-corrupt (a corrupt rule) puts an fexit trampoline on the same entry function.
+      const same = all.find((o: PlannedRule) => o.rule.syscall === p.rule.syscall && (o.mechanism === 'fmod-ret-syscall' || o.mechanism === 'fexit-corrupt'))
       if (same) {
         refusals.push({
           path: p.rule.path,
           name: p.rule.name,
-          reason: `kprobe-override on ${func} would not take effect: rule ${same.rule.path} (${same.rule.name}) of this config puts fmod_ret on the same function, and the kernel then drops kprobe overrides; ${ADVICE} for both`,
+          reason: `kprobe-override on ${func} would not take effect: rule ${same.rule.path} (${same.rule.name}) of this config puts ${same.mechanism === 'fexit-corrupt' ? 'fexit' : 'fmod_ret'} on the same function, and the kernel then drops kprobe overrides; ${ADVICE} for both`,
         })
         continue
       }

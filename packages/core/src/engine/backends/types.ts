@@ -29,6 +29,8 @@ export interface FaultBackend {
   plan?(rules: PlannedRule[], all: PlannedRule[]): BackendPlanning
   /** Loads what `rules` need (BPF objects; loaded once per process). Nothing attaches. */
   prepare(inst: Instance, rules: PlannedRule[]): void
+  /** Writes what `rules` need beyond the shared rule maps (the session writes those), through tx.step. */
+  write?(inst: Instance, rules: PlannedRule[], tx: Transaction): void
   /** Attaches what `rules` need, each link through tx.attach. Links are destroyed at disarm. */
   attach(inst: Instance, rules: PlannedRule[], tx: Transaction, config: FailureConfig): void
   /** Undoes what prepare started (helper processes), after every link is destroyed. Never throws. */
