@@ -1,11 +1,12 @@
 // Network rules, each figure beside its baseline from the same run:
 //   1. arm + disarm of a 1-rule drop config (TC programs + socket marking) and of a bandwidth
 //      config (the same plus faultline's htb), vs spawnSync('/bin/true'): goals <= 0.2x and <= 2x
-//   2. a bystander loopback TCP flow (throughput, 1-byte round trip) with nothing armed, and while
+//   2. a bystander loopback TCP flow (throughput, 1-byte round trip, 1-byte request answered by
+//      64 KB) with nothing armed, and while
 //      another process has a drop or a bandwidth rule armed
 // The labels name the mechanism the engine chose (tcx or cls-bpf), read from the handle.
 // usage: node test/bench/network.mjs   (after npm run build, as root)
-//   knobs: ROUNDS, N_ARM (drop arm+disarm per round), N_SHAPE, N_SPAWN, FLOW_MB, RTT_N, FAULTLINE_BENCH_SCALE
+//   knobs: ROUNDS, N_ARM (drop arm+disarm per round), N_SHAPE, N_SPAWN, FLOW_MB, RTT_N, REQ_N, FAULTLINE_BENCH_SCALE
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -22,6 +23,7 @@ const N_SHAPE = knob('N_SHAPE', 3)
 const N_SPAWN = knob('N_SPAWN', 20)
 const FLOW_MB = knob('FLOW_MB', 400)
 const RTT_N = knob('RTT_N', 20000)
+const REQ_N = knob('REQ_N', 5000)
 
 const dropRule = { network: [{ name: 'd', action: 'drop', protocol: 'udp', port: 9 }] }
 const shapeRule = { network: [{ name: 'b', action: 'bandwidth', rate: '1mbit', protocol: 'udp', port: 9 }] }
@@ -37,6 +39,7 @@ execFileSync('cc', ['-O2', '-o', bin, path.join(here, 'loopback-flow.c')])
 const flow = () => ({
   tput: Number(execFileSync(bin, ['tput', String(FLOW_MB)], { encoding: 'utf8' })),
   rtt: Number(execFileSync(bin, ['rtt', String(RTT_N)], { encoding: 'utf8' })),
+  req: Number(execFileSync(bin, ['req64k', String(REQ_N)], { encoding: 'utf8' })),
 })
 const armer = startArmer()
 const armedFlow = async (rule) => { await armer.arm(rule); try { return flow() } finally { await armer.disarm() } }
@@ -54,6 +57,7 @@ const pick = (xs, k) => xs.map((x) => x[k])
 const SPAWN = "spawnSync('/bin/true')"
 const TPUT = 'bystander loopback TCP MB/s, nothing armed'
 const RTT = 'bystander loopback TCP 1-byte round trip us, nothing armed'
+const REQ = 'bystander 64 KB response us, nothing armed'
 report('network', `faultline network rules: per-test cost and bystander flows (${dropMech})`, [
   figure(SPAWN, 'ms', s.spawn),
   figure(`arm + disarm, 1 drop rule (${dropMech})`, 'ms', s.drop, SPAWN),
@@ -66,7 +70,11 @@ report('network', `faultline network rules: per-test cost and bystander flows ($
   figure(RTT, 'us', pick(s.flowBase, 'rtt')),
   figure(`bystander loopback TCP 1-byte round trip us, drop rule armed (${dropMech})`, 'us', pick(s.flowDrop, 'rtt'), RTT),
   figure(`bystander loopback TCP 1-byte round trip us, bandwidth rule armed (${shapeMech})`, 'us', pick(s.flowShape, 'rtt'), RTT),
+  figure(REQ, 'us', pick(s.flowBase, 'req')),
+  figure(`bystander 64 KB response us, drop rule armed (${dropMech})`, 'us', pick(s.flowDrop, 'req'), REQ),
+  figure(`bystander 64 KB response us, bandwidth rule armed (${shapeMech})`, 'us', pick(s.flowShape, 'req'), REQ),
   figure('bystander round trip, drop armed / unarmed', 'ratio', ratios(pick(s.flowDrop, 'rtt'), pick(s.flowBase, 'rtt'))),
-], [`${ROUNDS} rounds in random order; drop arm+disarm ${N_ARM} per round, bandwidth ${N_SHAPE} per round; flows of ${FLOW_MB} MB and ${RTT_N} round trips`,
+  figure('bystander 64 KB response, drop armed / unarmed', 'ratio', ratios(pick(s.flowDrop, 'req'), pick(s.flowBase, 'req'))),
+], [`${ROUNDS} rounds in random order; drop arm+disarm ${N_ARM} per round, bandwidth ${N_SHAPE} per round; flows of ${FLOW_MB} MB, ${RTT_N} round trips and ${REQ_N} 64 KB responses (medians)`,
   'the flows are siblings of the armer process: outside its target tree'])
 process.exit(0)
