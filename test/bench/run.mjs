@@ -44,6 +44,9 @@ function ensureTools() {
   if (r.status !== 0) log('apt-get failed: the tool comparison names what is missing')
 }
 
+/** The error line of a bench's stderr, else its last lines. */
+const whyFailed = (err) => err.split('\n').find((l) => /^\w*Error\b/.test(l))?.trim() ?? err.trim().split('\n').slice(-3).join(' / ')
+
 /** Runs the benches here, one process each; returns the run (benches + failures). */
 function runHere(names) {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-bench-out-'))
@@ -54,7 +57,7 @@ function runHere(names) {
     const r = spawnSync(process.execPath, [path.join(here, `${name}.mjs`)], { stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, FAULTLINE_BENCH_OUT: out }, encoding: 'utf8' })
     process.stderr.write(r.stderr ?? '')
     log(`${name}: exit ${r.status} after ${((Date.now() - t0) / 1000).toFixed(0)} s`)
-    if (r.status !== 0) failed.push({ bench: name, reason: `exit ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' / ')}` })
+    if (r.status !== 0) failed.push({ bench: name, reason: `exit ${r.status}: ${whyFailed(r.stderr ?? '')}` })
     else if (!fs.existsSync(path.join(out, `${name}.json`))) failed.push({ bench: name, reason: 'wrote no JSON (FAULTLINE_BENCH_OUT convention, test/bench/README.md)' })
   }
   const run = collectRun(out)

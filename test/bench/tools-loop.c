@@ -1,7 +1,8 @@
 // The program the tool comparison (tools.mjs) fails: times N library calls of one kind and writes
 // the mean ns per call into fd 3 (a file the caller opened and sized), through mmap, so a failing
 // write() or open() cannot lose the result.
-//   tools-loop open <n>      open("/dev/null") (+ close when it succeeded)
+//   tools-loop open <n>      open("/dev/zero") (+ close when it succeeded; not /dev/null, which
+//                            the parent's spawn opens in the child before exec)
 //   tools-loop read <n>      read() of 1 byte from /dev/zero
 //   tools-loop write <n>     write() of 1 byte to /dev/null
 //   tools-loop connect <n>   connect() of a UDP socket to 127.0.0.1:9
@@ -34,7 +35,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!strcmp(op, "open")) {
 		for (long i = 0; i < n; i++) {
-			int fd = open("/dev/null", O_RDONLY);
+			int fd = open("/dev/zero", O_RDONLY);
 			if (fd >= 0)
 				close(fd);
 		}

@@ -81,7 +81,7 @@ export function renderSvg(figures, { title = '', unit = figures[0]?.unit ?? '' }
   const max = Math.max(...vals, 1e-9)
   const min = Math.min(...vals, max)
   const log = min > 0 && max / min > 30
-  const lmin = log ? Math.floor(Math.log10(min)) : 0
+  const lmin = log ? Math.floor(Math.log10(min * 0.9)) : 0 // a goal of exactly 0.1 stays off the axis
   const lmax = log ? Math.ceil(Math.log10(max)) : 0
   const x = (v) => {
     if (!(v > 0)) return LABEL
