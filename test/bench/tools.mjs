@@ -42,7 +42,7 @@ function run(bin, op, n, prefix = [], wall = false) {
   try {
     const argv = [...prefix, bin, op, String(n)]
     const t0 = performance.now()
-    const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe', fd] })
+    const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', fd] })
     const ms = performance.now() - t0
     if (r.status !== 0) throw new Error(`${argv.join(' ')}: exit ${r.status ?? r.signal}: ${r.error?.message ?? r.stderr}`)
     return wall ? ms : Number(fs.readFileSync(outFile, 'utf8').replace(/\0/g, '').trim())
@@ -55,8 +55,8 @@ const strace = (sys, when) => ['strace', '-f', '--seccomp-bpf', '-qq', '-o', '/d
 const fiu = (cmd) => ['fiu-run', '-x', '-f', '', '-c', cmd]
 const OPS = {
   open: { sys: 'openat', fiu: 'posix/io/oc/open', fire: { match: { path: '/dev/zero' } }, miss: { match: { path: '/nonexistent/*' } }, errno: 'EACCES' },
-  read: { sys: 'read', fiu: 'posix/io/rw/read', fire: {}, miss: { when: { after: '1h' } }, errno: 'EIO' },
-  write: { sys: 'write', fiu: 'posix/io/rw/write', fire: {}, miss: { when: { after: '1h' } }, errno: 'EIO' },
+  read: { sys: 'read', fiu: 'posix/io/rw/read', fire: { match: { fd: '/dev/zero' } }, miss: { match: { fd: '/nonexistent/*' } }, errno: 'EIO' },
+  write: { sys: 'write', fiu: 'posix/io/rw/write', fire: { match: { fd: '/dev/null' } }, miss: { match: { fd: '/nonexistent/*' } }, errno: 'EIO' },
   connect: { sys: 'connect', fiu: 'posix/io/net/connect', fire: { match: { port: 9 } }, miss: { match: { port: 1 } }, errno: 'ECONNREFUSED' },
 }
 const syscallMechs = ['fmod-ret-syscall', 'kprobe-override'].filter((m) => probeFeature(m).available)
@@ -66,11 +66,27 @@ const rule = (op, which) => ({ target: { scope: 'children' }, syscalls: [{ name:
 const tools = { strace: has('strace'), fiu: has('fiu-run') }
 const notes = [`${ROUNDS} rounds in random order; ${N} calls per sample (strace: ${N_STRACE}); whole program: ${N_MIX} stat()+read()`]
 notes.push('untargeted: faultline, a process outside the armed tree (a sibling of the armer); strace, a syscall it is not told to inject (no stop under seccomp-bpf); fiu-run, a wrapped call whose failure point is not enabled while another is',
-  'not matching/not firing: faultline, a rule on the call whose filter does not match (path, port) or whose `when` has not come (read, write); strace, `when=65535`; fiu-run, `enable_random probability=0`',
+  'not matching/not firing: faultline, a rule on the call whose filter does not match (the path, the fd\'s path, the port); strace, `when=65535`; fiu-run, `enable_random probability=0`',
   'firing: strace and faultline fail the syscall in the kernel (strace after a ptrace stop); fiu-run fails it in its libc wrapper without entering the kernel',
   'strace and faultline run a static build of the program, fiu-run the dynamic one (each beside its own bare baseline); the whole-program figures include the start of strace and of fiu-run (a shell script)')
 for (const [t, ok] of Object.entries(tools)) if (!ok) notes.push(`${t} is not installed: its rows are missing (apt-get install ${t === 'fiu' ? 'fiu-utils' : t})`)
 if (!syscallMechs.length) notes.push(`this kernel (${os.release()}) has no syscall-entry mechanism for faultline: open/read/write are compared in the VM run`)
+
+// A state that fails (a tool refusing, a program dying under a fault) costs its figure, not the
+// run: its samples are NaN, and the figure is replaced by a note saying why.
+const failures = new Map()
+function guarded(states, what) {
+  return Object.fromEntries(Object.entries(states).map(([k, f]) => [k, async () => {
+    try { return await f() } catch (err) {
+      if (!failures.has(`${what}/${k}`)) failures.set(`${what}/${k}`, String(err.message).split('\n')[0])
+      return NaN
+    }
+  }]))
+}
+function keepMeasured(figures) {
+  const dropped = new Set(figures.filter((f) => !Number.isFinite(f.median)).map((f) => f.name))
+  return figures.filter((f) => !dropped.has(f.name)).map((f) => (dropped.has(f.baseline) ? { ...f, baseline: null } : f))
+}
 
 const armer = startArmer()
 const figures = []
@@ -95,7 +111,7 @@ for (const op of ops) {
     fiuMiss: () => run(dyn, op, N, fiu(`enable_random name=${o.fiu},probability=0`)),
     fiuFire: () => run(dyn, op, N, fiu(`enable name=${o.fiu}`)),
   })
-  const s = await rounds(states, ROUNDS)
+  const s = await rounds(guarded(states, op), ROUNDS)
   const BASE = `${op}() ns, bare (static)`
   const DBASE = `${op}() ns, bare (dynamic, fiu's baseline)`
   figures.push(
@@ -127,7 +143,7 @@ if (tools.fiu) {
   mixStates.bareDyn = () => run(dyn, 'mix', N_MIX, [], true)
   mixStates.fiu = () => run(dyn, 'mix', N_MIX, fiu('enable_random name=posix/io/rw/read,probability=0'), true)
 }
-const m = await rounds(mixStates, ROUNDS)
+const m = await rounds(guarded(mixStates, 'whole program'), ROUNDS)
 await armer.close()
 const MB = `whole program, ${N_MIX} stat()+read(), bare (static)`
 const MD = `whole program, ${N_MIX} stat()+read(), bare (dynamic)`
@@ -135,5 +151,6 @@ figures.push(figure(MB, 'ms', m.bare))
 if (m.faultline) figures.push(figure(`whole program, faultline read rule armed, not firing`, 'ms', m.faultline, MB), figure('whole-program slowdown, faultline', 'ratio', ratios(m.faultline, m.bare)))
 if (m.strace) figures.push(figure(`whole program, strace --seccomp-bpf inject=read, not firing`, 'ms', m.strace, MB), figure('whole-program slowdown, strace', 'ratio', ratios(m.strace, m.bare)))
 if (m.fiu) figures.push(figure(MD, 'ms', m.bareDyn), figure(`whole program, fiu-run read point, not firing`, 'ms', m.fiu, MD), figure('whole-program slowdown, fiu-run', 'ratio', ratios(m.fiu, m.bareDyn)))
-report('tools', 'the same injection under faultline, strace and fiu-run', figures, notes)
+for (const [k, why] of failures) notes.push(`${k} failed, its figure is missing: ${why}`)
+report('tools', 'the same injection under faultline, strace and fiu-run', keepMeasured(figures), notes)
 process.exit(0)
