@@ -55,7 +55,7 @@ for (const mech of mechs) {
     figure(BASE, 'ns/call', s.base),
     figure(`${syscall}() ns, bystander while another process is armed (${mech})`, 'ns/call', s.bystander, BASE),
     figure(`${syscall}() ns, targeted, rule not firing (${mech})`, 'ns/call', s.targeted, BASE),
-    figure(`${syscall}() ns under strace --seccomp-bpf, inject not firing`, 'ns/call', s.strace, BASE),
+    figure(`${syscall}() ns under strace --seccomp-bpf, inject not firing [${mech} run]`, 'ns/call', s.strace, BASE),
   )
 }
 await armer?.close()
