@@ -16,6 +16,7 @@ export function checkBench(b) {
   const names = new Set(b.figures.map((f) => f?.name))
   b.figures.forEach((f, i) => {
     if (typeof f?.name !== 'string') errs.push(`figures[${i}].name: a string is required`)
+    else if (b.figures.findIndex((g) => g?.name === f.name) !== i) errs.push(`figures[${i}].name: ${JSON.stringify(f.name)} is used twice (baselines are named)`)
     if (!UNITS.includes(f?.unit)) errs.push(`figures[${i}].unit: one of ${UNITS.join(', ')} is required, got ${JSON.stringify(f?.unit)}`)
     for (const k of ['median', 'iqr']) if (typeof f?.[k] !== 'number') errs.push(`figures[${i}].${k}: a number is required`)
     if (f?.baseline != null && !names.has(f.baseline)) errs.push(`figures[${i}].baseline: no figure named ${JSON.stringify(f.baseline)}`)
