@@ -41,7 +41,7 @@ function writeFile(name, n, cfg) {
 }
 const vitestMs = (file) => {
   const t0 = performance.now()
-  const r = spawnSync(process.execPath, [vitest, 'run', '--root', dir, '--globals', '--pool', 'forks', path.basename(file)], { encoding: 'utf8', cwd: dir })
+  const r = spawnSync(process.execPath, [vitest, 'run', '--root', dir, '--globals', '--pool', 'forks', '--testTimeout', '600000', path.basename(file)], { encoding: 'utf8', cwd: dir })
   if (r.status !== 0) throw new Error(`vitest ${file}: exit ${r.status}\n${r.stdout}\n${r.stderr}`)
   return performance.now() - t0
 }
@@ -52,6 +52,7 @@ const notes = [`${ROUNDS} rounds in random order; wall time of \`vitest run\` of
 if (N_SHAPE < N) notes.push(`shaping is planned with ${N_SHAPE} tests, not ${N} (N_SUITE_SHAPE): each arming installs faultline's htb`)
 const groups = new Map()
 for (const [name, c] of Object.entries(configs)) {
+  arm(validateConfig(c.cfg)).disarm() // the first load is not a test's cost
   const cost = meanMs(() => arm(validateConfig(c.cfg)).disarm(), 3)
   const n = Math.min(c.n, Math.max(10, Math.floor(budgetMs / cost / 10) * 10))
   if (n < c.n) notes.push(`${name}: ${n} tests, not ${c.n} (arm+disarm ~${cost.toFixed(0)} ms each here; SUITE_BUDGET_S=${budgetMs / 1000})`)
