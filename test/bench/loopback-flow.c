@@ -2,6 +2,7 @@
 // armed tree). Both ends live in this process's two halves (fork), over 127.0.0.1.
 //   loopback-flow tput <megabytes>   TCP: prints MB/s from the first byte to the last
 //   loopback-flow rtt <count>        TCP 1-byte request/response: prints the median round trip in us
+//   loopback-flow req64k <count>     TCP 1-byte request, 64 KB response: prints the median in us
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -32,6 +33,7 @@ int main(int argc, char **argv)
 		return 2;
 	long n = atol(argv[2]);
 	int tput = strcmp(argv[1], "tput") == 0;
+	long resp = strcmp(argv[1], "req64k") == 0 ? 1 << 16 : 1;
 	int srv = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
@@ -52,9 +54,16 @@ int main(int argc, char **argv)
 				left -= w;
 			}
 		} else {
-			for (long i = 0; i < n; i++)
-				if (read(c, buf, 1) != 1 || write(c, buf, 1) != 1)
+			for (long i = 0; i < n; i++) {
+				if (read(c, buf, 1) != 1)
 					return 1;
+				for (long left = resp; left > 0;) {
+					ssize_t w = write(c, buf, left);
+					if (w <= 0)
+						return 1;
+					left -= w;
+				}
+			}
 		}
 		close(c);
 		return 0;
@@ -75,8 +84,14 @@ int main(int argc, char **argv)
 		double *rtt = malloc(n * sizeof(double));
 		for (long i = 0; i < n; i++) {
 			double t0 = now_us();
-			if (write(s, "x", 1) != 1 || read(s, buf, 1) != 1)
+			if (write(s, "x", 1) != 1)
 				return 1;
+			for (long got = 0; got < resp;) {
+				ssize_t r = read(s, buf, sizeof(buf));
+				if (r <= 0)
+					return 1;
+				got += r;
+			}
 			rtt[i] = now_us() - t0;
 		}
 		qsort(rtt, n, sizeof(double), cmp);

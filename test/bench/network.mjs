@@ -1,62 +1,80 @@
-// Network benchmarks, printed side by side with their baseline from the same run:
-//   1. arm+disarm of one network rule: drop (TC programs + socket marking) and bandwidth
-//      (the same plus faultline's htb qdisc on every interface), median and p99
-//   2. an untargeted loopback TCP flow (throughput, 1-byte round trip) with nothing attached,
-//      with a drop rule armed, and with a bandwidth rule armed (its packets take htb's direct queue)
+// Network rules, each figure beside its baseline from the same run:
+//   1. arm + disarm of a 1-rule drop config (TC programs + socket marking) and of a bandwidth
+//      config (the same plus faultline's htb), vs spawnSync('/bin/true'): goals <= 0.2x and <= 2x
+//   2. a bystander loopback TCP flow (throughput, 1-byte round trip, 1-byte request answered by
+//      64 KB) with nothing armed, and while
+//      another process has a drop or a bandwidth rule armed
+// The labels name the mechanism the engine chose (tcx or cls-bpf), read from the handle.
 // usage: node test/bench/network.mjs   (after npm run build, as root)
+//   knobs: ROUNDS, N_ARM (drop arm+disarm per round), N_SHAPE, N_SPAWN, FLOW_MB, RTT_N, REQ_N, FAULTLINE_BENCH_SCALE
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { arm, validateConfig } from '../../packages/core/dist/index.js'
+import { figure, goal, knob, meanMs, ratios, report, rounds, spawnTrueMs } from './lib/measure.mjs'
+import { startArmer } from './lib/armer-client.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const ROUNDS = Number(process.env.ROUNDS ?? 7)
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]
-const median = (xs) => pct(xs, 50)
-const fmt = (x) => x.toFixed(x < 10 ? 2 : 1)
+const ROUNDS = Number(process.env.ROUNDS ?? 7) // not scaled: the IQR needs rounds
+const N_ARM = knob('N_ARM', 20)
+const N_SHAPE = knob('N_SHAPE', 3)
+const N_SPAWN = knob('N_SPAWN', 20)
+const FLOW_MB = knob('FLOW_MB', 400)
+const RTT_N = knob('RTT_N', 20000)
+const REQ_N = knob('REQ_N', 5000)
 
-// Nothing is targeted (no process is named fl-nobody): the flows measure what others pay.
-const nobody = { scope: 'system', comm: ['fl-nobody'] }
-const drop = validateConfig({ target: nobody, network: [{ name: 'd', action: 'drop', protocol: 'udp', port: 9 }] })
-const shape = validateConfig({ target: nobody, network: [{ name: 'b', action: 'bandwidth', rate: '1mbit', protocol: 'udp', port: 9 }] })
-
-const armTimes = (cfg, n) => {
-  const xs = []
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now()
-    arm(cfg).disarm()
-    xs.push(performance.now() - t0)
-  }
-  return xs
-}
-arm(drop).disarm() // first load
-const dropArm = armTimes(drop, Number(process.env.N_ARM ?? 200))
-const shapeArm = armTimes(shape, Number(process.env.N_SHAPE ?? 30))
+const dropRule = { network: [{ name: 'd', action: 'drop', protocol: 'udp', port: 9 }] }
+const shapeRule = { network: [{ name: 'b', action: 'bandwidth', rate: '1mbit', protocol: 'udp', port: 9 }] }
+const drop = validateConfig(dropRule)
+const shape = validateConfig(shapeRule)
+const mechanismOf = (cfg) => { const s = arm(cfg); try { return Object.values(s.handle.stats())[0].mechanism } finally { s.disarm() } }
+const dropMech = mechanismOf(drop) // also the first load
+const shapeMech = `${mechanismOf(shape)}+htb`
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-bench-'))
 const bin = path.join(dir, 'loopback-flow')
 execFileSync('cc', ['-O2', '-o', bin, path.join(here, 'loopback-flow.c')])
 const flow = () => ({
-  tput: Number(execFileSync(bin, ['tput', '400'], { encoding: 'utf8' })),
-  rtt: Number(execFileSync(bin, ['rtt', '20000'], { encoding: 'utf8' })),
+  tput: Number(execFileSync(bin, ['tput', String(FLOW_MB)], { encoding: 'utf8' })),
+  rtt: Number(execFileSync(bin, ['rtt', String(RTT_N)], { encoding: 'utf8' })),
+  req: Number(execFileSync(bin, ['req64k', String(REQ_N)], { encoding: 'utf8' })),
 })
-const states = {
-  base: () => flow(),
-  drop: () => { const s = arm(drop); try { return flow() } finally { s.disarm() } },
-  shape: () => { const s = arm(shape); try { return flow() } finally { s.disarm() } },
-}
-const samples = Object.fromEntries(Object.keys(states).map((k) => [k, []]))
-for (let r = 0; r < ROUNDS; r++) for (const [k, f] of Object.entries(states)) samples[k].push(f())
-const m = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, { tput: median(xs.map((x) => x.tput)), rtt: median(xs.map((x) => x.rtt)) }]))
-const rel = (x, b) => `${x >= b ? '+' : ''}${fmt(((x - b) / b) * 100)} %`
+const armer = startArmer()
+const armedFlow = async (rule) => { await armer.arm(rule); try { return flow() } finally { await armer.disarm() } }
+const s = await rounds({
+  spawn: () => spawnTrueMs(N_SPAWN),
+  drop: () => meanMs(() => arm(drop).disarm(), N_ARM),
+  shape: () => meanMs(() => arm(shape).disarm(), N_SHAPE),
+  flowBase: () => flow(),
+  flowDrop: () => armedFlow(dropRule),
+  flowShape: () => armedFlow(shapeRule),
+}, ROUNDS)
+await armer.close()
+const pick = (xs, k) => xs.map((x) => x[k])
 
-console.log(`faultline network benchmarks (${os.release()}, ${os.cpus().length} cpus, node ${process.version})`)
-console.log(`arm + disarm, 1 drop rule, n=${dropArm.length}       median ${fmt(median(dropArm))} ms   p99 ${fmt(pct(dropArm, 99))} ms`)
-console.log(`arm + disarm, 1 bandwidth rule, n=${shapeArm.length}   median ${fmt(median(shapeArm))} ms   p99 ${fmt(pct(shapeArm, 99))} ms`)
-console.log(`untargeted loopback TCP (median of ${ROUNDS} interleaved rounds): throughput MB/s, 1-byte round trip us`)
-console.log(`  nothing attached (baseline)   ${fmt(m.base.tput)} MB/s   ${fmt(m.base.rtt)} us`)
-console.log(`  drop rule armed (tcx)         ${fmt(m.drop.tput)} MB/s (${rel(m.drop.tput, m.base.tput)})   ${fmt(m.drop.rtt)} us (${rel(m.drop.rtt, m.base.rtt)})`)
-console.log(`  bandwidth rule armed (+htb)   ${fmt(m.shape.tput)} MB/s (${rel(m.shape.tput, m.base.tput)})   ${fmt(m.shape.rtt)} us (${rel(m.shape.rtt, m.base.rtt)})`)
+const SPAWN = "spawnSync('/bin/true')"
+const TPUT = 'bystander loopback TCP MB/s, nothing armed'
+const RTT = 'bystander loopback TCP 1-byte round trip us, nothing armed'
+const REQ = 'bystander 64 KB response us, nothing armed'
+report('network', `faultline network rules: per-test cost and bystander flows (${dropMech})`, [
+  figure(SPAWN, 'ms', s.spawn),
+  figure(`arm + disarm, 1 drop rule (${dropMech})`, 'ms', s.drop, SPAWN),
+  figure(`arm + disarm, 1 bandwidth rule (${shapeMech})`, 'ms', s.shape, SPAWN),
+  figure('arm+disarm (1 drop rule) / spawn', 'ratio', ratios(s.drop, s.spawn), null, { goal: goal(0.2) }),
+  figure('arm+disarm (1 bandwidth rule) / spawn', 'ratio', ratios(s.shape, s.spawn), null, { goal: goal(2) }),
+  figure(TPUT, 'MB/s', pick(s.flowBase, 'tput')),
+  figure(`bystander loopback TCP MB/s, drop rule armed (${dropMech})`, 'MB/s', pick(s.flowDrop, 'tput'), TPUT),
+  figure(`bystander loopback TCP MB/s, bandwidth rule armed (${shapeMech})`, 'MB/s', pick(s.flowShape, 'tput'), TPUT),
+  figure(RTT, 'us', pick(s.flowBase, 'rtt')),
+  figure(`bystander loopback TCP 1-byte round trip us, drop rule armed (${dropMech})`, 'us', pick(s.flowDrop, 'rtt'), RTT),
+  figure(`bystander loopback TCP 1-byte round trip us, bandwidth rule armed (${shapeMech})`, 'us', pick(s.flowShape, 'rtt'), RTT),
+  figure(REQ, 'us', pick(s.flowBase, 'req')),
+  figure(`bystander 64 KB response us, drop rule armed (${dropMech})`, 'us', pick(s.flowDrop, 'req'), REQ),
+  figure(`bystander 64 KB response us, bandwidth rule armed (${shapeMech})`, 'us', pick(s.flowShape, 'req'), REQ),
+  figure('bystander round trip, drop armed / unarmed', 'ratio', ratios(pick(s.flowDrop, 'rtt'), pick(s.flowBase, 'rtt'))),
+  figure('bystander 64 KB response, drop armed / unarmed', 'ratio', ratios(pick(s.flowDrop, 'req'), pick(s.flowBase, 'req'))),
+], [`${ROUNDS} rounds in random order; drop arm+disarm ${N_ARM} per round, bandwidth ${N_SHAPE} per round; flows of ${FLOW_MB} MB, ${RTT_N} round trips and ${REQ_N} 64 KB responses (medians)`,
+  'the flows are siblings of the armer process: outside its target tree'])
 process.exit(0)
