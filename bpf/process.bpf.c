@@ -30,14 +30,17 @@ struct {
 	__type(value, __u64);
 } fl_track_adds SEC(".maps");
 
-/* [0] -> the arming process (global tgid, written by user space) and how many processes it has
- * forked since user space last zeroed the count: counted armed or not. While it stays 0 after a
- * seeding that found no descendant, the process still has none, and arming skips the walk of
- * every task (fl_seed) for an entry of its own written from user space. */
+/* [0] -> the arming process (global tgid, written by user space), how many processes it has
+ * forked since user space last zeroed the counts, and how many of its children have exited
+ * since: counted armed or not. While forks == exits after a seeding that found no descendant,
+ * the process still has none (an exited child's own children went to init: user space checks it
+ * is no subreaper), and arming skips the walk of every task (fl_seed) for an entry of its own
+ * written from user space. A test that spawned and reaped a child arms without the walk. */
 struct fl_root_forks {
 	__u32 root;
 	__u32 _pad;
 	__u64 forks;
+	__u64 exits;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -153,6 +156,10 @@ int BPF_PROG(fl_exit, struct task_struct *p)
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
 	__u32 tgid = BPF_CORE_READ(p, tgid);
+	__u32 zero = 0;
+	struct fl_root_forks *rf = bpf_map_lookup_elem(&fl_root_forks, &zero);
+	if (rf && rf->root && BPF_CORE_READ(p, real_parent, tgid) == rf->root)
+		__sync_fetch_and_add(&rf->exits, 1);
 	bpf_map_delete_elem(&fl_targets, &tgid);
 	return 0;
 }

@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs'
 import { attachIter, runIter, type Link } from '../libbpf/index.js'
+import { getNative } from '../libbpf/native.js'
 import type { Instance } from './instance.js'
 import { keptLink } from './kept-links.js'
 import { FL_TARGET_FAULT, FL_TARGET_TRACK, SIZEOF, encodeComm, u32Key } from './layout.js'
@@ -60,8 +61,20 @@ function ownComm(): string {
   return buf.toString('latin1', 0, n).replace(/\n$/, '')
 }
 
+const PR_GET_CHILD_SUBREAPER = 37
+
+/**
+ * Children this process forked since the last walk that may still be alive: forks less the exits
+ * of its children (fl_root_forks). A subreaper inherits its children's orphans, so there only
+ * forks count: any fork may have left a descendant.
+ */
 function rootForks(inst: Instance): bigint {
-  return inst.process.map('fl_root_forks').lookup(u32Key(0))?.readBigUInt64LE(8) ?? -1n
+  const v = inst.process.map('fl_root_forks').lookup(u32Key(0))
+  if (!v) return -1n
+  const out = Buffer.alloc(4)
+  const subreaper = getNative().libc.prctlOut(PR_GET_CHILD_SUBREAPER, out) !== 0 || out.readInt32LE(0) !== 0
+  const forks = v.readBigUInt64LE(8)
+  return subreaper ? forks : forks - v.readBigUInt64LE(16)
 }
 
 /**
@@ -90,7 +103,7 @@ export function seedTargets(inst: Instance, ctx: SeedContext): Seeded {
   // The fds the seeding keeps open for the process's life, opened together at its first walk.
   commFd ??= fs.openSync('/proc/self/comm', 'r')
   // Count this process's forks from here on: a later arming may then skip the walk.
-  const rf = Buffer.alloc(16)
+  const rf = Buffer.alloc(24)
   rf.writeUInt32LE(ctx.tgid, 0)
   inst.process.map('fl_root_forks').update(u32Key(0), rf)
   // The iterator link holds no attachment; keep it for the life of the instance.

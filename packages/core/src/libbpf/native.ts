@@ -86,6 +86,8 @@ export interface Libc {
   capget(hdr: Buffer, data: Buffer): number
   capset(hdr: Buffer, data: Buffer): number
   prctl(option: number, a2: number, a3: number, a4: number, a5: number): number
+  /** prctl with an out-pointer as its second argument (PR_GET_CHILD_SUBREAPER and the like). */
+  prctlOut(option: number, out: Buffer): number
   /** AF_UNIX sockets for owner liveness and the tc lock (engine/state/abstract-socket.ts): the address is a raw sockaddr_un. */
   socket(domain: number, type: number, protocol: number): number
   bind(fd: number, addr: Buffer, len: number): number
@@ -207,6 +209,9 @@ export function getNative(): Native {
     capset: libcHandle.func('int capset(void *hdr, void *data)') as Libc['capset'],
     // variadic in C; integer arguments pass the same way on x86-64 and arm64
     prctl: libcHandle.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)') as Libc['prctl'],
+    prctlOut: ((f) => (option: number, out: Buffer) => f(option, out, 0, 0, 0))(
+      libcHandle.func('int prctl(int option, _Inout_ uint8_t *a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
+    ) as Libc['prctlOut'],
     socket: libcHandle.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
     bind: libcHandle.func('int bind(int fd, const void *addr, uint32 len)') as Libc['bind'],
     connect: libcHandle.func('int connect(int fd, const void *addr, uint32 len)') as Libc['connect'],
