@@ -107,14 +107,15 @@ describe.each(MECHANISMS)('DNS faults (%s)', { timeout: 120_000 }, (mechanism) =
       const cfg = withPin(mechanism, { target: children, dns: [{ name: bad, answer }] })
       await withFailureConfig(cfg, async (f) => {
         for (const [client, run] of Object.entries(clients) as [keyof typeof clients, (n: string[]) => Promise<Outcome[]>][]) {
-          const [b, g] = await run([bad, good])
+          // The good name first: the client's first lookup pays for loading its resolver code.
+          const [g, b] = await run([good, bad])
           expect(b, client).toMatchObject({ name: bad, result: EXPECTED[client][answer] })
           expect(g, client).toMatchObject({ name: good, result: 'ok' })
           if (g!.address) expect(g!.address).toBe(ANSWER_A)
-          // A dropped query costs the client its whole timeout (1 s, as each client measured it);
-          // an answer comes back at once (under a second even under emulation).
-          if (answer === 'timeout') expect(b!.ms, client).toBeGreaterThan(900)
-          else expect(b!.ms, client).toBeLessThan(b!.ms + g!.ms + 900)
+          // Each client waits 1 s for an answer (as it measured): a dropped query costs that
+          // whole second, and an answer is taken before it runs out.
+          if (answer === 'timeout') expect(b!.ms, client).toBeGreaterThanOrEqual(990)
+          else expect(b!.ms, client).toBeLessThan(1000)
         }
         expect(await bystander(bad)).toBe(ANSWER_A)
         // The resolver heard the bystander's query only: the targets' never left the machine's TC.
