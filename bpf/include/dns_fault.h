@@ -63,6 +63,18 @@ struct {
 
 #define FL_DNS_AT(a, i) ((a)[fl_bound((i), FL_DNS_NAME_LEN)])
 
+/*
+ * A length of 1..max (max a power of two) that the verifier of every kernel sees as such in the
+ * register a helper gets: 6.1 learns no lower bound from "n != 0", so the bound comes from the
+ * arithmetic itself, and the empty asm keeps clang from undoing it.
+ */
+static __always_inline __u64 fl_dns_len(__u64 n, __u64 max)
+{
+	n = ((n - 1) & (max - 1)) + 1;
+	asm volatile("" : "+r"(n));
+	return n;
+}
+
 /* How many DNS rules are armed: 0 keeps the TC programs' untargeted path as it was. */
 static __always_inline __u32 fl_dns_armed(void)
 {
@@ -290,9 +302,8 @@ static __always_inline int fl_dns_answer_udp(struct __sk_buff *skb, struct fl_dn
 	bpf_skb_store_bytes(skb, l4, uh, sizeof(uh), 0);
 	if (!no_csum) {
 		__builtin_memset(s->seg, 0, sizeof(s->seg));
-		__u64 n = seg_len;
-		asm volatile("" : "+r"(n));
-		if (n < 8 || n > FL_DNS_SEG_LEN || bpf_skb_load_bytes(skb, l4, s->seg, n))
+		__u64 n = fl_dns_len(seg_len, 512);
+		if (n > FL_DNS_SEG_LEN || bpf_skb_load_bytes(skb, l4, s->seg, n))
 			return TC_ACT_SHOT;
 		__u64 words = (n + 3) & ~3ull;
 		if (words > FL_DNS_SEG_LEN)
@@ -350,8 +361,8 @@ static __always_inline int fl_dns_egress(struct __sk_buff *skb, __u32 l2_len, __
 	__u64 n = (__u64)msg_len - 12; /* 64 bits: no zero-extension between the check and the helper */
 	if (n > FL_DNS_NAME_LEN)
 		n = FL_DNS_NAME_LEN;
-	asm volatile("" : "+r"(n)); /* checked below in the register the helper gets */
-	if (n < 1 || n > FL_DNS_NAME_LEN || bpf_skb_load_bytes(skb, msg + 12, s->raw, n))
+	n = fl_dns_len(n, FL_DNS_NAME_LEN);
+	if (n > FL_DNS_NAME_LEN || bpf_skb_load_bytes(skb, msg + 12, s->raw, n))
 		return -1;
 	s->n = n;
 	s->next = 0;
