@@ -8,7 +8,7 @@
  * bystander: it resolves the same names through the same resolver while the rule is armed.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import dns from 'node:dns'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -18,7 +18,7 @@ import { withFailureConfig, type FailureConfigInput } from '../../packages/core/
 import { runJson } from '../support/net.js'
 import { ANSWER_A, startResolver, type Resolver } from '../support/dns.js'
 import { kernelLock } from '../support/kernel-lock.js'
-import { skipUnless } from '../support/requires.js'
+import { skipBecause, skipUnless } from '../support/requires.js'
 
 const CLIENT = fileURLToPath(new URL('../fixtures/dns-client.mjs', import.meta.url))
 const GAI_SRC = fileURLToPath(new URL('../fixtures/gai.c', import.meta.url))
@@ -58,10 +58,10 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true })
 })
 
-/** Runs a client with /etc/resolv.conf naming the test resolver, in a mount namespace of its own. */
-function privateResolv(cmd: string, args: string[]): Promise<Outcome[]> {
+/** Runs a client with /etc/resolv.conf naming the test resolver (or `conf`), in a mount namespace of its own. */
+function privateResolv(cmd: string, args: string[], conf = path.join(dir, 'resolv.conf')): Promise<Outcome[]> {
   const script = 'mount --bind "$0" /etc/resolv.conf && exec "$@"'
-  return runJson<Outcome[]>('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, path.join(dir, 'resolv.conf'), cmd, ...args])
+  return runJson<Outcome[]>('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, conf, cmd, ...args])
 }
 const clients = {
   'glibc getaddrinfo (C)': (names: string[]) => privateResolv(gai, names),
@@ -149,6 +149,53 @@ describe.each(MECHANISMS)('DNS faults (%s)', { timeout: 120_000 }, (mechanism) =
       const r = await clients['Node dns.resolve (c-ares)']([name, name])
       expect(r.map((x) => x.result)).toEqual(['ENOTFOUND', 'ok'])
       expect(f.stats()[name]).toMatchObject({ matched: 2, fired: 1 })
+    })
+  })
+
+  it('IPv6: a resolver on ::1 gets nothing, the clients get the answer', async (ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+    let six: Resolver
+    try {
+      six = await startResolver('::1')
+    } catch (err) {
+      return skipBecause(ctx, `requires [::1]:53 free: ${(err as Error).message}`)
+    }
+    try {
+      const conf = path.join(dir, 'resolv6.conf')
+      fs.writeFileSync(conf, 'nameserver ::1\noptions timeout:1 attempts:1\n')
+      const cfg = withPin(mechanism, { target: children, dns: [{ name: 'v6.faultline.test', answer: 'nxdomain' }, { name: 'v6-sf.faultline.test', answer: 'servfail' }] })
+      await withFailureConfig(cfg, async (f) => {
+        const gai6 = await privateResolv(gai, ['ok6.faultline.test', 'v6.faultline.test', 'v6-sf.faultline.test'], conf)
+        expect(gai6.map((x) => x.result)).toEqual(['ok', 'EAI_NONAME', 'EAI_AGAIN'])
+        expect(gai6[2]!.ms).toBeLessThan(1000) // answered, not timed out
+        const cares = await runJson<Outcome[]>(process.execPath, [CLIENT, 'resolve', '::1', 'v6.faultline.test', 'v6-sf.faultline.test', 'ok6.faultline.test'])
+        expect(cares.map((x) => x.result)).toEqual(['ENOTFOUND', 'ESERVFAIL', 'ok'])
+        expect(f.fired('v6.faultline.test')).toBe(2)
+      })
+      expect(six.asked.map((a) => a.name)).toEqual(['ok6.faultline.test', 'ok6.faultline.test'])
+    } finally {
+      await six.close()
+    }
+  })
+
+  it('a resolver behind another interface: the answer comes back through its ingress', async (ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+    // TEST-NET-2: routed through the default gateway. No resolver lives there (though a network
+    // may intercept DNS: some sandboxes answer NXDOMAIN for any address), so a SERVFAIL within
+    // the client's 2 s can only be faultline's.
+    const remote = '198.51.100.53'
+    const route = spawnSync('ip', ['-j', 'route', 'get', remote], { encoding: 'utf8' })
+    const dev = route.status === 0 ? (JSON.parse(route.stdout) as { dev?: string }[])[0]?.dev : undefined
+    if (!dev || dev === 'lo') return skipBecause(ctx, `requires a route to ${remote} through an interface other than lo (here: ${route.stderr.trim() || dev})`)
+    const conf = path.join(dir, 'resolv-remote.conf')
+    fs.writeFileSync(conf, `nameserver ${remote}\noptions timeout:2 attempts:1\n`)
+    const cfg = withPin(mechanism, { target: children, dns: [{ name: 'far.faultline.test', answer: 'nxdomain' }, { name: 'far-sf.faultline.test', answer: 'servfail' }] })
+    await withFailureConfig(cfg, async (f) => {
+      const r = await privateResolv(gai, ['far.faultline.test', 'far-sf.faultline.test'], conf)
+      expect(r.map((x) => x.result)).toEqual(['EAI_NONAME', 'EAI_AGAIN'])
+      expect(r[1]!.ms).toBeLessThan(2000) // servfail: answered, not timed out
+      expect(f.fired('far.faultline.test')).toBe(1)
+      expect(f.fired('far-sf.faultline.test')).toBe(1)
     })
   })
 

@@ -65,12 +65,15 @@ export interface Resolver {
   close(): Promise<void>
 }
 
-/** Starts the resolver on 127.53.x.y:53 (a random address, so parallel runs do not collide). */
-export async function startResolver(): Promise<Resolver> {
+/**
+ * Starts the resolver on 127.53.x.y:53 (a random address, so parallel runs do not collide), or
+ * on `fixed` (e.g. '::1').
+ */
+export async function startResolver(fixed?: string): Promise<Resolver> {
   for (let attempt = 0; ; attempt++) {
-    const address = `127.53.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`
+    const address = fixed ?? `127.53.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`
     const asked: Resolver['asked'] = []
-    const udp = dgram.createSocket('udp4')
+    const udp = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4')
     udp.on('message', (m, rinfo) => {
       const q = question(m)
       if (q) asked.push({ name: q.name.toLowerCase(), tcp: false })
@@ -104,7 +107,7 @@ export async function startResolver(): Promise<Resolver> {
     } catch (err) {
       udp.close()
       tcp.close()
-      if (attempt < 5) continue
+      if (attempt < 5 && !fixed) continue
       throw err
     }
     return {
