@@ -24,6 +24,7 @@
 #include "include/net.h"
 #include "include/net_maps.h"
 #include "include/bytes.h"
+#include "include/dns_fault.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -252,11 +253,12 @@ static __always_inline int handle(struct __sk_buff *skb, int ingress)
 	}
 	__u32 zero = 0;
 	struct fl_net_state *st = bpf_map_lookup_elem(&fl_net_state, &zero);
-	if (!st || !st->n_rules)
+	__u32 dns = ingress ? 0 : fl_dns_armed(); /* DNS rules act on the targets' queries, at egress */
+	if (!st || !(st->n_rules || dns))
 		return TC_ACT_UNSPEC;
 	__u32 ifindex = skb->ifindex;
 	struct fl_net_dev *dev = bpf_map_lookup_elem(&fl_net_devs, &ifindex);
-	if (!dev || !dev->rules)
+	if (!dev || !(dev->rules || dns))
 		return TC_ACT_UNSPEC;
 	struct fl_pkt p = {};
 	__u32 bits = 0;
@@ -265,6 +267,12 @@ static __always_inline int handle(struct __sk_buff *skb, int ingress)
 		return TC_ACT_UNSPEC;
 	if (sb && fl_bytes_pass(sb, ingress, p.tcp_seq, p.payload_len))
 		return TC_ACT_SHOT;
+	if (dns && p.peer_port == 53) {
+		int verdict = fl_dns_egress(skb, dev->l2_len, p.family, p.proto, p.payload_off - (p.proto == IPPROTO_UDP ? 8 : 0),
+					    p.payload_off, p.payload_len, bits);
+		if (verdict >= 0)
+			return verdict;
+	}
 	struct fl_net_eval e = { .p = &p, .ingress = ingress, .now = bpf_ktime_get_ns(), .armed_ns = st->armed_ns,
 				 .rules = dev->rules, .comm_bits = bits, .hit = -1, .reset = -1 };
 	if (sb && !sb->doomed) {

@@ -43,6 +43,14 @@ describe('faultline doctor', () => {
     for (const f of ['tp_btf', 'cgroup-sockaddr', 'tcx', 'kprobe-override', 'fmod-ret-syscall', 'lsm', 'security-fmod-ret']) expect(names).toContain(f)
   })
 
+  it('says whether DNS faults work here, and through which TC attachment', () => {
+    const report = JSON.parse(cli('doctor', '--json').stdout) as { features: { feature: string; available: boolean }[]; dns: { available: boolean; how: string } }
+    const has = (f: string) => report.features.some((x) => x.feature === f && x.available)
+    expect(report.dns.available).toBe(has('tcx') || has('cls-bpf'))
+    if (report.dns.available) expect(report.dns.how).toMatch(has('tcx') ? /\(tcx\)/ : /\(cls_bpf\)/)
+    expect(cli('doctor').stdout).toMatch(/dns faults .*nxdomain, servfail, timeout by name/)
+  })
+
   it('unprivileged (a CI runner\'s user): probes nothing it may not, says which capabilities each probe needs, exits 0', (ctx) => {
     if (process.getuid?.() !== 0) skipBecause(ctx, 'needs root to drop privileges')
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, 'doctor'], { encoding: 'utf8' })

@@ -163,3 +163,22 @@ describe('parsers', () => {
     expect(parseDuration('fast')).toMatch(/not a duration/)
   })
 })
+
+describe('dns rules', () => {
+  it('normalize: the pattern in lower case without the trailing dot, when as for network rules', () => {
+    const c = validateConfig({ dns: [{ name: 'API.Example.COM.', answer: 'servfail', when: { times: 2, after: '1s' } }, { name: '*.cache.internal', answer: 'timeout' }] })
+    expect(c.dns).toEqual([
+      { name: 'API.Example.COM.', pattern: 'api.example.com', answer: 'servfail', when: { afterMs: 1000, nth: 0, times: 2, probability: 1, seed: undefined }, path: 'dns[0]' },
+      { name: '*.cache.internal', pattern: '*.cache.internal', answer: 'timeout', when: { afterMs: 0, nth: 0, times: 0, probability: 1, seed: undefined }, path: 'dns[1]' },
+    ])
+    expect(validateConfig({ syscalls: [] }).dns).toEqual([])
+  })
+  it('YAML: an error names its line', () => {
+    try {
+      parseConfig('dns:\n  - name: api.example.com\n    answer: refused\n', 'x.yaml')
+      expect.unreachable()
+    } catch (err) {
+      expect((err as ConfigError).issues).toEqual([expect.objectContaining({ path: 'dns[0].answer', line: 3, column: 13 })])
+    }
+  })
+})

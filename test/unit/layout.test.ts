@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { SIZEOF, RULE_OFFSETS, FL_MAX_RULES, FL_OP, prefixMask, probabilityThreshold, FL_PROB_ALWAYS } from '../../packages/core/src/engine/layout.js'
 import { seededDraw, predictSeededFailures } from '../../packages/core/src/engine/prng.js'
 import { NET_SIZEOF } from '../../packages/core/src/engine/network/layout.js'
+import { DNS_SIZEOF, FL_DNS_NAME_LEN, FL_MAX_DNS_RULES } from '../../packages/core/src/engine/network/dns.js'
 
 const INCLUDE = fileURLToPath(new URL('../../bpf/include', import.meta.url))
 
@@ -19,6 +20,7 @@ function cLayout(): Record<string, number> {
 #include <linux/types.h>
 #include "faultline.h"
 #include "net.h"
+#include "dns.h"
 int main(void) {
   printf("{");
   printf("\\"fl_target\\": %zu,", sizeof(struct fl_target));
@@ -31,6 +33,10 @@ int main(void) {
   printf("\\"fl_net_lpm_key\\": %zu,", sizeof(struct fl_net_lpm_key));
   printf("\\"fl_net_state\\": %zu,", sizeof(struct fl_net_state));
   printf("\\"fl_net_dev\\": %zu,", sizeof(struct fl_net_dev));
+  printf("\\"fl_dns_rule\\": %zu,", sizeof(struct fl_dns_rule));
+  printf("\\"fl_dns_state\\": %zu,", sizeof(struct fl_dns_state));
+  printf("\\"FL_MAX_DNS_RULES\\": %d,", FL_MAX_DNS_RULES);
+  printf("\\"FL_DNS_NAME_LEN\\": %d,", FL_DNS_NAME_LEN);
   ${fields}
   printf("\\"FL_MAX_RULES\\": %d,", FL_MAX_RULES);
   printf("\\"FL_OP_CONNECT\\": %d, \\"FL_OP_SETSOCKOPT\\": %d", FL_OP_CONNECT, FL_OP_SETSOCKOPT);
@@ -49,6 +55,11 @@ describe('layout', () => {
   })
   it('network struct sizes match', () => {
     for (const [name, size] of Object.entries(NET_SIZEOF)) expect(c[name], name).toBe(size)
+  })
+  it('dns struct sizes and limits match', () => {
+    for (const [name, size] of Object.entries(DNS_SIZEOF)) expect(c[name], name).toBe(size)
+    expect(c.FL_MAX_DNS_RULES).toBe(FL_MAX_DNS_RULES)
+    expect(c.FL_DNS_NAME_LEN).toBe(FL_DNS_NAME_LEN)
   })
   it('fl_rule offsets match', () => {
     for (const [f, off] of Object.entries(RULE_OFFSETS)) expect(c[`rule.${f}`], f).toBe(off)

@@ -38,6 +38,8 @@ const VALIDATOR_ONLY: Record<string, string> = {
   'delay: on the caller itself': "a rule's field against the config's target",
   'delay: too long': 'a duration string converted across units',
   'delay: jitter above delay': 'one duration against another',
+  'dns: name used twice': 'names unique across rules',
+  'dns: name shared with a network rule': 'names unique across rules',
 }
 
 /** Every config the docs and fixtures show: YAML blocks of the READMEs, YAML files of the fixtures. */
@@ -46,14 +48,14 @@ function exampleConfigs(): [string, string][] {
   for (const readme of ['README.md', 'packages/core/README.md', 'packages/vitest-plugin/README.md', 'packages/jest-environment/README.md']) {
     const text = fs.readFileSync(path.join(ROOT, readme), 'utf8')
     ;[...text.matchAll(/```yaml\n([\s\S]*?)```/g)].forEach((m, i) => {
-      if (!/^\s*(target|syscalls|network|agents_of_chaos):/m.test(m[1]!)) return // not a config (e.g. CI steps)
+      if (!/^\s*(target|syscalls|network|dns|agents_of_chaos):/m.test(m[1]!)) return // not a config (e.g. CI steps)
       out.push([`${readme} yaml block ${i + 1}`, m[1]!])
     })
   }
   const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === 'node_modules' ? [] : walk(path.join(dir, e.name))) : /\.ya?ml$/.test(e.name) ? [path.join(dir, e.name)] : []))
   for (const f of [...walk(path.join(ROOT, 'test/fixtures')), ...walk(path.join(ROOT, 'test/unit/fixtures')), ...walk(path.join(ROOT, 'examples'))]) {
     const text = fs.readFileSync(f, 'utf8')
-    if (/^\s*(target|syscalls|network|agents_of_chaos):/m.test(text)) out.push([path.relative(ROOT, f), text])
+    if (/^\s*(target|syscalls|network|dns|agents_of_chaos):/m.test(text)) out.push([path.relative(ROOT, f), text])
   }
   return out
 }

@@ -42,6 +42,8 @@ export interface DoctorReport {
   network: { tc: string[]; shaping: string[] }
   /** Network rules with action reset: whether this kernel can destroy sockets (bpf_sock_destroy), and why not. */
   resets: { state: MechanismState; why: string }
+  /** DNS failures by name: served by the network TC programs (tcx, else cls_bpf), or why not. */
+  dns: { available: boolean; how: string }
   /** This process can arm at least socket-call rules now. */
   usable: boolean
   /** Nothing found that privileges would not fix (exit status 0). */
@@ -134,6 +136,7 @@ export function doctorReport(): DoctorReport {
     mechanisms,
     network: { tc: capsOf(['tcx', 'cls-bpf']), shaping: capsOf(['htb', 'ifb']) },
     resets: resetState(features),
+    dns: dnsSupport(features),
     usable,
     machineReady: problems.length === 0,
     problems,
@@ -150,6 +153,16 @@ function resetState(features: FeatureResult[]): DoctorReport['resets'] {
   if (!failing.length) return { state: 'yes', why: '' }
   const state: MechanismState = failing.every((r) => r.missingCapabilities) ? 'needs privileges' : 'no'
   return { state, why: failing.map((r) => `${r.feature}: ${r.reason}`).join('; ') }
+}
+
+/** DNS rules ride on the network TC programs: tcx where the kernel has it, else cls_bpf. */
+function dnsSupport(features: FeatureResult[]): DoctorReport['dns'] {
+  const f = (name: string) => features.find((x) => x.feature === name)
+  const tcx = f('tcx')
+  const cls = f('cls-bpf')
+  if (tcx?.available) return { available: true, how: 'in the TC programs (tcx)' }
+  if (cls?.available) return { available: true, how: 'in the TC programs (cls_bpf)' }
+  return { available: false, how: `needs tcx (${tcx?.reason ?? 'not probed'}) or cls_bpf (${cls?.reason ?? 'not probed'})` }
 }
 
 export function formatDoctor(r: DoctorReport, color: boolean): string {
@@ -185,6 +198,7 @@ export function formatDoctor(r: DoctorReport, color: boolean): string {
     `  network faults: TC programs [${r.network.tc.join(', ')}], delay and bandwidth [${r.network.shaping.join(', ')}] and the tc and ip commands`,
     `  ${mark(r.resets.state === 'yes', r.resets.state === 'needs privileges')} connection resets (network action reset): TC programs + bpf_sock_destroy from iter/tcp [${capsOf(['tcx', 'sock-destroy']).join(', ')}]` +
       (r.resets.state === 'yes' ? '' : `\n        ${r.resets.why}`),
+    `  ${mark(r.dns.available)} dns faults         nxdomain, servfail, timeout by name, UDP and TCP port 53: ${r.dns.how}`,
     '',
   ]
   // send-signal delays calls and fexit-corrupt corrupts what they read: neither fails one.

@@ -20,6 +20,7 @@ import { COMM_MAX, LIMITS, MATCH_KEYS, MECHANISMS, OPEN_FLAGS, RULE_KEYS, SCOPES
 import { IFNAME_MAX, NET_ACTIONS, NET_DIRECTIONS, NET_KEYS, NET_MECHANISMS, NET_PROTOCOLS, NET_WHEN_KEYS, RATE_UNITS } from './network.js'
 import { MB_NETWORK_KEYS, MB_SYSCALL_KEYS } from './minderbinder.js'
 import { CORRUPT_KEYS, CORRUPT_MAX_BYTES, CORRUPT_SYSCALLS } from './corrupt.js'
+import { DNS_ANSWERS, DNS_KEYS, DNS_NAME_MAX, DNS_WHEN_KEYS } from './dns.js'
 
 type Schema = Record<string, unknown>
 
@@ -149,6 +150,17 @@ function networkRule(): Schema {
   )
 }
 
+function dnsRule(): Schema {
+  return props('dns[]', DNS_KEYS, {
+    name: text('a DNS name or glob: "api.example.com", "*.example.com" (* any run of characters, dots included; ? one)', {
+      maxLength: DNS_NAME_MAX + 1,
+      pattern: '^[a-zA-Z0-9_*?-]{1,63}(\\.[a-zA-Z0-9_*?-]{1,63})*\\.?$',
+    }),
+    answer: { enum: [...DNS_ANSWERS], description: 'nxdomain, servfail: an answer with that RCODE; timeout: the query is dropped' },
+    when: props('dns when', DNS_WHEN_KEYS, { after: duration, times: int(1, MAX_COUNT, 'at most this many'), probability, seed }, { dependencies: { seed: ['probability'] } }),
+  }, { required: ['name', 'answer'] })
+}
+
 function minderbinder(): Schema {
   const targets = { type: 'array', minItems: 1, items: { type: 'object', required: ['process_name'], properties: { process_name: comm } } }
   const percent = { type: 'number', minimum: 0, maximum: 100 }
@@ -178,11 +190,12 @@ export function configJsonSchema(): Schema {
     }),
     syscalls: { type: 'array', items: syscallRule(), maxItems: LIMITS.syscallRules },
     network: { type: 'array', items: networkRule(), maxItems: LIMITS.networkRules },
+    dns: { type: 'array', items: dnsRule(), maxItems: LIMITS.dnsRules },
   }, { not: { required: ['agents_of_chaos'] } })
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'faultline config',
-    description: "A faultline config (target, syscalls, network) or Minderbinder's agents_of_chaos YAML",
+    description: "A faultline config (target, syscalls, network, dns) or Minderbinder's agents_of_chaos YAML",
     oneOf: [faultline, minderbinder()],
   }
 }

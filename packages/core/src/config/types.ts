@@ -64,6 +64,8 @@ export interface FailureConfigInput {
   syscalls?: SyscallRuleInput[]
   /** Network faults (a later issue); validated by config/network.ts when present. */
   network?: unknown[]
+  /** DNS failures by name; validated by config/dns.ts when present. */
+  dns?: { name: string; answer: 'nxdomain' | 'servfail' | 'timeout'; when?: Pick<WhenInput, 'after' | 'times' | 'probability' | 'seed'> }[]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -134,6 +136,8 @@ export type { NormalizedNetworkRule } from './network.js'
 export type { NormalizedCorrupt } from './corrupt.js'
 import type { NormalizedCorrupt } from './corrupt.js'
 import type { NormalizedNetworkRule } from './network.js'
+export type { NormalizedDnsRule } from './dns.js'
+import type { NormalizedDnsRule } from './dns.js'
 
 export interface NormalizedTarget {
   scope: 'tree' | 'children' | 'system'
@@ -144,6 +148,8 @@ export interface FailureConfig {
   target: NormalizedTarget
   syscalls: NormalizedSyscallRule[]
   network: NormalizedNetworkRule[]
+  /** DNS failures by name (config/dns.ts). */
+  dns: NormalizedDnsRule[]
   /** Advice about rules that could disturb the test runner itself; never fatal. */
   warnings: string[]
 }

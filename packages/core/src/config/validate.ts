@@ -23,11 +23,12 @@ import { parseAddress } from './address.js'
 import { validateNetworkRules, type NormalizedNetworkRule } from './network.js'
 import { checkDelayTarget, validateDelay } from './delay.js'
 import { CORRUPT_SYSCALLS, validateCorrupt } from './corrupt.js'
+import { FL_MAX_DNS_RULES, validateDnsRules, type NormalizedDnsRule } from './dns.js'
 import { FL_MAX_COMMS, FL_MAX_RULES } from '../engine/layout.js'
 import { FL_MAX_NET_RULES } from '../engine/network/layout.js'
 
 // The tables below are the config's shape; config/json-schema.ts builds the JSON Schema from them.
-export const TOP_KEYS = ['target', 'syscalls', 'network']
+export const TOP_KEYS = ['target', 'syscalls', 'network', 'dns']
 export const TARGET_KEYS = ['scope', 'comm']
 export const RULE_KEYS = ['name', 'syscall', 'errno', 'ret', 'delay', 'jitter', 'corrupt', 'match', 'when', 'mechanism']
 export const MECHANISMS = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret', 'fexit-corrupt'] as const
@@ -35,7 +36,7 @@ export const MATCH_KEYS = ['port', 'address', 'family', 'path', 'fd', 'flags']
 export const WHEN_KEYS = ['after', 'nth', 'times', 'probability', 'seed']
 export const SCOPES = ['tree', 'children', 'system'] as const
 /** What the kernel maps hold (bpf/include/faultline.h, net.h): a config beyond them is refused here. */
-export const LIMITS = { syscallRules: FL_MAX_RULES, networkRules: FL_MAX_NET_RULES, comms: FL_MAX_COMMS } as const
+export const LIMITS = { syscallRules: FL_MAX_RULES, networkRules: FL_MAX_NET_RULES, dnsRules: FL_MAX_DNS_RULES, comms: FL_MAX_COMMS } as const
 const OPEN_SYSCALLS = ['open', 'openat', 'openat2', 'creat']
 export const OPEN_FLAGS = ['O_WRONLY', 'O_RDWR', 'O_CREAT', 'O_EXCL', 'O_NOCTTY', 'O_TRUNC', 'O_APPEND', 'O_NONBLOCK', 'O_DSYNC', 'O_DIRECT', 'O_DIRECTORY', 'O_NOFOLLOW', 'O_NOATIME', 'O_CLOEXEC', 'O_SYNC', 'O_PATH', 'O_TMPFILE']
 export const COMM_MAX = 15
@@ -98,6 +99,11 @@ export function validateConfig(input: unknown, source?: string): FailureConfig {
     if (allNames.includes(r.name)) issues.add(`${r.path}.name`, `"${r.name}" is also a syscall rule's name; rule names must be unique`)
   })
   checkDelayTarget(target, syscalls, (p, m) => issues.add(p, m))
+  const dns = validateDnsSection(input.dns, issues)
+  const otherNames = [...allNames, ...network.map((r) => r.name)]
+  dns.forEach((r) => {
+    if (otherNames.includes(r.name)) issues.add(`${r.path}.name`, `"${r.name}" is also the name of a syscall or network rule; rule names must be unique`)
+  })
   if (issues.list.length) throw new ConfigError(issues.list, source)
 
   const warnings: string[] = []
@@ -112,9 +118,20 @@ export function validateConfig(input: unknown, source?: string): FailureConfig {
       }
     }
   }
-  const config: FailureConfig = { target, syscalls, network, warnings }
+  const config: FailureConfig = { target, syscalls, network, dns, warnings }
   validated.add(config)
   return config
+}
+
+function validateDnsSection(raw: unknown, issues: Issues): NormalizedDnsRule[] {
+  if (raw === undefined) return []
+  if (!Array.isArray(raw)) {
+    issues.add('dns', `must be an array of rules { name, answer }, got ${describe(raw)}`)
+    return []
+  }
+  const rules = validateDnsRules(raw, issues.list)
+  if (raw.length > LIMITS.dnsRules) issues.add(`dns[${LIMITS.dnsRules}]`, `a config holds at most ${LIMITS.dnsRules} dns rules; this one has ${raw.length}`)
+  return rules
 }
 
 function validateTarget(raw: unknown, issues: Issues): NormalizedTarget {

@@ -24,6 +24,7 @@ import { FL_TC_PRIORITY, ownerId, prepareClsacts, releaseClsact, removeOwnerReco
 import { FL_MAX_NET_RULES, encodeLpmKey, encodeNetDev, encodeNetRule, encodeNetState } from './layout.js'
 import { classIdOf, isShaping, planShapingRule, setUpShaping, type Shaping } from './shaping.js'
 import { isReset, resetRefusal, ResetArm } from './reset.js'
+import { clearDnsRules, readDnsCounters, writeDnsRules } from './dns.js'
 
 const debug = createDebug('faultline:net')
 /** Keys of the tcx links kept between windows (engine/kept-links.ts) start with this. */
@@ -36,9 +37,11 @@ const MSS_PROGRAMS = ['fl_net_mark_bind4', 'fl_net_mark_bind6']
 export function planNetwork(config: FailureConfig): Refusal[] {
   const refused: Refusal[] = []
   if (config.network.length > FL_MAX_NET_RULES) refused.push({ path: 'network', name: '', reason: `at most ${FL_MAX_NET_RULES} network rules` })
-  if (!config.network.length) return refused // and probe nothing
+  if (!config.network.length && !config.dns.length) return refused // and probe nothing
   refused.push(...planComms(config))
   const mechanism = chooseNetMechanism(config.network)
+  // DNS rules ride on the same TC programs (bpf/include/dns_fault.h).
+  if (!mechanism.ok) for (const r of config.dns) refused.push({ path: r.path, name: r.name, reason: `DNS rules act in the TC programs: ${mechanism.reason}` })
   for (const r of config.network) {
     const ruleRefusal = isShaping(r) ? planShapingRule(r) : isReset(r) ? resetRefusal() : undefined
     if (ruleRefusal) {
@@ -64,7 +67,7 @@ export const networkFamily: FaultFamily = {
   plan(config, inst): Refusal[] | FamilyPlan {
     const refusals = planNetwork(config)
     if (refusals.length) return refusals
-    if (!config.network.length) return { rules: [], warnings: [], prepare() {}, write() {}, attach() {}, clear() {} }
+    if (!config.network.length && !config.dns.length) return { rules: [], warnings: [], prepare() {}, write() {}, attach() {}, clear() {} }
     const choice = chooseNetMechanism(config.network)
     if (!choice.ok) return [{ path: 'network', name: '', reason: choice.reason }] // planNetwork refused it already
     const { mechanism } = choice
@@ -86,11 +89,11 @@ export const networkFamily: FaultFamily = {
         syscall: `net:${r.action}`,
         mechanism,
         read: () => decodeCounters(counters().lookup(u32Key(i)) ?? Buffer.alloc(SIZEOF.fl_counters)),
-      })),
+      })).concat(config.dns.map((r, i) => ({ name: r.name, syscall: `dns:${r.answer}`, mechanism, read: () => readDnsCounters(inst.fault('net'), i) }))),
       prepare(tx) {
         net = inst.fault('net')
         resolved = config.network.map((r) => [...r.hosts, ...r.hostnames.flatMap(resolveHost)].filter((a): a is NormalizedAddress => typeof a !== 'string'))
-        devices = selectInterfaces(config.network, resolved)
+        devices = selectInterfaces(config.network, resolved, config.dns.length > 0)
         const shaped = config.network.map((rule, index) => ({ rule, index })).filter(({ rule }) => isShaping(rule))
         if (shaped.length) shaping = setUpShaping(shaped, devices, tx)
         if (config.network.some(isReset)) reset = tx.step('load the connection reset iterator', () => new ResetArm(config.network, net!, inst))
@@ -123,6 +126,7 @@ export const networkFamily: FaultFamily = {
           for (const d of devices) devMap.update(u32Key(d.ifindex), encodeNetDev(d.l2Len, d.rules))
           obj.map('fl_net_state').update(u32Key(0), encodeNetState(armedNs, config.network.length, shaping))
           reset?.write(armedNs)
+          if (config.dns.length) writeDnsRules(obj, config.dns, armedNs)
         })
       },
       attach(tx) {
@@ -141,7 +145,7 @@ export const networkFamily: FaultFamily = {
           }
         }
         reset?.start()
-        debug('armed %d network rule(s) on %d interface(s) (%s)', config.network.length, devices.length, mechanism)
+        debug('armed %d network and %d dns rule(s) on %d interface(s) (%s)', config.network.length, config.dns.length, devices.length, mechanism)
       },
       stop() {
         try {
@@ -157,6 +161,7 @@ export const networkFamily: FaultFamily = {
         try {
           if (net) {
             net.map('fl_net_state').update(u32Key(0), encodeNetState(0n, 0))
+            clearDnsRules(net, config.dns.length)
             for (const m of [net.map('fl_net_rules'), net.map('fl_net_counters')]) {
               config.network.forEach((_, i) => m.update(u32Key(i), Buffer.alloc(m.valueSize)))
             }

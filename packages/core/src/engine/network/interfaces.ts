@@ -106,8 +106,9 @@ function hostDevices(rule: NormalizedNetworkRule, addrs: NormalizedAddress[]): S
  * The interfaces of the rules (index = the rule's index in config.network), with the addresses
  * each rule's hosts resolved to. Throws FaultlineUnsupportedError naming the rule when one of
  * its interfaces does not exist, has a link type faultline cannot parse, or a host has no route.
+ * everyUp: also every interface that is up, for no network rule (DNS rules use them).
  */
-export function selectInterfaces(rules: NormalizedNetworkRule[], resolved: NormalizedAddress[][]): NetDevice[] {
+export function selectInterfaces(rules: NormalizedNetworkRule[], resolved: NormalizedAddress[][], everyUp = false): NetDevice[] {
   const all = netDevices().filter((d) => !isFaultlineIfb(d.name))
   const byName = new Map<string, NetDevice>()
   const add = (rule: NormalizedNetworkRule, index: number, name: string, explicit: boolean, field = "interface") => {
@@ -130,6 +131,13 @@ export function selectInterfaces(rules: NormalizedNetworkRule[], resolved: Norma
     else if (!resolved[i]?.length) add(rule, i, 'lo', true)
     else for (const n of hostDevices(rule, resolved[i]!)) add(rule, i, n, true, "hosts (the route's interface)")
   })
+  // DNS rules (everyUp): the resolver may be behind any interface; no network rule bits.
+  if (everyUp) {
+    for (const d of all) {
+      const l2Len = L2_LEN[d.type]
+      if (d.up && l2Len !== undefined && !byName.has(d.name)) byName.set(d.name, { name: d.name, ifindex: d.ifindex, l2Len, rules: 0 })
+    }
+  }
   const out = [...byName.values()]
   debug('interfaces: %o', out.map((d) => `${d.name}(l2 ${d.l2Len}, rules 0x${d.rules.toString(16)})`))
   return out

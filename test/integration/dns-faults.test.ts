@@ -1,0 +1,214 @@
+/**
+ * DNS failures by name: the targets' queries for a chosen name get NXDOMAIN or SERVFAIL from the
+ * TC program (the resolver never sees them) or no answer at all, whatever the client: glibc's
+ * getaddrinfo in a C child, Python's socket.getaddrinfo, Node's dns.lookup (glibc) and
+ * dns.resolve (c-ares), and a raw query over TCP. The resolver is test/support/dns.ts on a
+ * loopback address, port 53; getaddrinfo reads it from a private /etc/resolv.conf (a mount
+ * namespace per child), so the machine's resolver is never touched. This process is the
+ * bystander: it resolves the same names through the same resolver while the rule is armed.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { execFileSync, spawnSync } from 'node:child_process'
+import dns from 'node:dns'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { withFailureConfig, type FailureConfigInput } from '../../packages/core/src/index.js'
+import { runJson } from '../support/net.js'
+import { ANSWER_A, startResolver, type Resolver } from '../support/dns.js'
+import { kernelLock } from '../support/kernel-lock.js'
+import { skipBecause, skipUnless } from '../support/requires.js'
+
+const CLIENT = fileURLToPath(new URL('../fixtures/dns-client.mjs', import.meta.url))
+const GAI_SRC = fileURLToPath(new URL('../fixtures/gai.c', import.meta.url))
+const MECHANISMS = ['tcx', 'cls-bpf'] as const
+const children = { scope: 'children' as const }
+const PY = `import json, socket, sys, time
+out = []
+for n in sys.argv[1:]:
+    t0 = time.monotonic()
+    try:
+        socket.getaddrinfo(n, None, socket.AF_INET, socket.SOCK_STREAM)
+        r = 'ok'
+    except socket.gaierror as e:
+        r = {socket.EAI_NONAME: 'EAI_NONAME', socket.EAI_AGAIN: 'EAI_AGAIN'}.get(e.errno, str(e.errno))
+    out.append({'name': n, 'result': r, 'ms': (time.monotonic() - t0) * 1000})
+print(json.dumps(out))`
+
+interface Outcome { name: string; result: string; ms: number; address?: string }
+let resolver: Resolver
+let dir: string
+let gai: string
+
+// cls_bpf variants add clsact qdiscs to the host's interfaces: not while another file compares tc state.
+const tcLock = kernelLock('tc')
+beforeAll(tcLock.acquire, 1_200_000)
+afterAll(tcLock.release)
+beforeAll(async () => {
+  resolver = await startResolver()
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-dns-'))
+  gai = path.join(dir, 'gai')
+  execFileSync('cc', ['-O2', '-o', gai, GAI_SRC])
+  // One try, one second: a dropped query costs the clients a second, not the default 5 s x 2.
+  fs.writeFileSync(path.join(dir, 'resolv.conf'), `nameserver ${resolver.address}\noptions timeout:1 attempts:1\n`)
+})
+afterAll(async () => {
+  await resolver?.close()
+  if (dir) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/** Runs a client with /etc/resolv.conf naming the test resolver (or `conf`), in a mount namespace of its own. */
+function privateResolv(cmd: string, args: string[], conf = path.join(dir, 'resolv.conf')): Promise<Outcome[]> {
+  const script = 'mount --bind "$0" /etc/resolv.conf && exec "$@"'
+  return runJson<Outcome[]>('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, conf, cmd, ...args])
+}
+const clients = {
+  'glibc getaddrinfo (C)': (names: string[]) => privateResolv(gai, names),
+  'Python socket.getaddrinfo': (names: string[]) => privateResolv('python3', ['-c', PY, ...names]),
+  'Node dns.lookup': (names: string[]) => privateResolv(process.execPath, [CLIENT, 'lookup', resolver.address, ...names]),
+  'Node dns.resolve (c-ares)': (names: string[]) => runJson<Outcome[]>(process.execPath, [CLIENT, 'resolve', resolver.address, ...names]),
+}
+/** What each client reports for NXDOMAIN, SERVFAIL and a query nobody answers. */
+const EXPECTED: Record<keyof typeof clients, Record<'nxdomain' | 'servfail' | 'timeout', string>> = {
+  'glibc getaddrinfo (C)': { nxdomain: 'EAI_NONAME', servfail: 'EAI_AGAIN', timeout: 'EAI_AGAIN' },
+  'Python socket.getaddrinfo': { nxdomain: 'EAI_NONAME', servfail: 'EAI_AGAIN', timeout: 'EAI_AGAIN' },
+  'Node dns.lookup': { nxdomain: 'ENOTFOUND', servfail: 'EAI_AGAIN', timeout: 'EAI_AGAIN' },
+  'Node dns.resolve (c-ares)': { nxdomain: 'ENOTFOUND', servfail: 'ESERVFAIL', timeout: 'ETIMEOUT' },
+}
+
+/** This process (not a target) asks the same resolver. */
+async function bystander(name: string): Promise<string> {
+  const r = new dns.promises.Resolver({ timeout: 2000, tries: 2 })
+  r.setServers([resolver.address])
+  try {
+    return (await r.resolve4(name))[0]!
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? String(e)
+  }
+}
+
+const asked = (name: string) => resolver.asked.filter((a) => a.name === name).length
+
+// A network rule that never fires pins how the TC programs attach, so both ways are tested
+// wherever the kernel has them (DNS rules themselves use the network rules' choice).
+const withPin = (mechanism: (typeof MECHANISMS)[number], cfg: FailureConfigInput): FailureConfigInput => ({
+  ...cfg,
+  network: [{ name: 'pin', action: 'drop', protocol: 'udp', port: 9, hosts: ['192.0.2.1'], interface: 'lo', mechanism }],
+})
+
+describe.each(MECHANISMS)('DNS faults (%s)', { timeout: 120_000 }, (mechanism) => {
+  for (const answer of ['nxdomain', 'servfail', 'timeout'] as const) {
+    it(`${answer}: the named query fails for every client, other names resolve, the bystander resolves it`, async (ctx) => {
+      skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+      const bad = `api-${answer}.faultline.test`
+      const good = `other-${answer}.faultline.test`
+      const before = asked(bad)
+      const cfg = withPin(mechanism, { target: children, dns: [{ name: bad, answer }] })
+      await withFailureConfig(cfg, async (f) => {
+        for (const [client, run] of Object.entries(clients) as [keyof typeof clients, (n: string[]) => Promise<Outcome[]>][]) {
+          // The good name first: the client's first lookup pays for loading its resolver code.
+          const [g, b] = await run([good, bad])
+          expect(b, client).toMatchObject({ name: bad, result: EXPECTED[client][answer] })
+          expect(g, client).toMatchObject({ name: good, result: 'ok' })
+          if (g!.address) expect(g!.address).toBe(ANSWER_A)
+          // Each client waits 1 s for an answer (as it measured): a dropped query costs that
+          // whole second, and an answer is taken before it runs out.
+          if (answer === 'timeout') expect(b!.ms, client).toBeGreaterThanOrEqual(990)
+          else expect(b!.ms, client).toBeLessThan(1000)
+        }
+        expect(await bystander(bad)).toBe(ANSWER_A)
+        // The resolver heard the bystander's query only: the targets' never left the machine's TC.
+        expect(asked(bad) - before).toBe(1)
+        expect(f.fired(bad)).toBeGreaterThanOrEqual(4)
+        expect(f.stats()[bad]).toMatchObject({ syscall: `dns:${answer}`, mechanism })
+      })
+      // Disarmed: the target resolves the name again.
+      const [after] = await clients['glibc getaddrinfo (C)']([bad])
+      expect(after).toMatchObject({ result: 'ok' })
+    })
+  }
+
+  it('globs: * spans labels, ? one character, case is ignored; other names pass', async (ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+    const cfg = withPin(mechanism, { target: children, dns: [{ name: '*.glob.faultline.test', answer: 'nxdomain' }, { name: 'db?.faultline.test', answer: 'servfail' }] })
+    await withFailureConfig(cfg, async (f) => {
+      const names = ['a.glob.faultline.test', 'x.y.glob.faultline.test', 'API.Glob.FaultLine.Test', 'glob.faultline.test', 'db1.faultline.test', 'db12.faultline.test']
+      const r = await clients['glibc getaddrinfo (C)'](names)
+      expect(r.map((x) => x.result)).toEqual(['EAI_NONAME', 'EAI_NONAME', 'EAI_NONAME', 'ok', 'EAI_AGAIN', 'ok'])
+      expect(f.fired('*.glob.faultline.test')).toBe(3)
+      expect(f.fired('db?.faultline.test')).toBeGreaterThanOrEqual(1)
+    })
+  })
+
+  it('when.times: only the first query fails', async (ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+    const name = 'once.faultline.test'
+    const cfg = withPin(mechanism, { target: children, dns: [{ name, answer: 'nxdomain', when: { times: 1 } }] })
+    await withFailureConfig(cfg, async (f) => {
+      const r = await clients['Node dns.resolve (c-ares)']([name, name])
+      expect(r.map((x) => x.result)).toEqual(['ENOTFOUND', 'ok'])
+      expect(f.stats()[name]).toMatchObject({ matched: 2, fired: 1 })
+    })
+  })
+
+  it('IPv6: a resolver on ::1 gets nothing, the clients get the answer', async (ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+    let six: Resolver
+    try {
+      six = await startResolver('::1')
+    } catch (err) {
+      return skipBecause(ctx, `requires [::1]:53 free: ${(err as Error).message}`)
+    }
+    try {
+      const conf = path.join(dir, 'resolv6.conf')
+      fs.writeFileSync(conf, 'nameserver ::1\noptions timeout:1 attempts:1\n')
+      const cfg = withPin(mechanism, { target: children, dns: [{ name: 'v6.faultline.test', answer: 'nxdomain' }, { name: 'v6-sf.faultline.test', answer: 'servfail' }] })
+      await withFailureConfig(cfg, async (f) => {
+        const gai6 = await privateResolv(gai, ['ok6.faultline.test', 'v6.faultline.test', 'v6-sf.faultline.test'], conf)
+        expect(gai6.map((x) => x.result)).toEqual(['ok', 'EAI_NONAME', 'EAI_AGAIN'])
+        expect(gai6[2]!.ms).toBeLessThan(1000) // answered, not timed out
+        const cares = await runJson<Outcome[]>(process.execPath, [CLIENT, 'resolve', '::1', 'v6.faultline.test', 'v6-sf.faultline.test', 'ok6.faultline.test'])
+        expect(cares.map((x) => x.result)).toEqual(['ENOTFOUND', 'ESERVFAIL', 'ok'])
+        expect(f.fired('v6.faultline.test')).toBe(2)
+      })
+      expect(six.asked.map((a) => a.name)).toEqual(['ok6.faultline.test', 'ok6.faultline.test'])
+    } finally {
+      await six.close()
+    }
+  })
+
+  it('a resolver behind another interface: the answer comes back through its ingress', async (ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+    // TEST-NET-2: routed through the default gateway. No resolver lives there (though a network
+    // may intercept DNS: some sandboxes answer NXDOMAIN for any address), so a SERVFAIL within
+    // the client's 2 s can only be faultline's.
+    const remote = '198.51.100.53'
+    const route = spawnSync('ip', ['-j', 'route', 'get', remote], { encoding: 'utf8' })
+    const dev = route.status === 0 ? (JSON.parse(route.stdout) as { dev?: string }[])[0]?.dev : undefined
+    if (!dev || dev === 'lo') return skipBecause(ctx, `requires a route to ${remote} through an interface other than lo (here: ${route.stderr.trim() || dev})`)
+    const conf = path.join(dir, 'resolv-remote.conf')
+    fs.writeFileSync(conf, `nameserver ${remote}\noptions timeout:2 attempts:1\n`)
+    const cfg = withPin(mechanism, { target: children, dns: [{ name: 'far.faultline.test', answer: 'nxdomain' }, { name: 'far-sf.faultline.test', answer: 'servfail' }] })
+    await withFailureConfig(cfg, async (f) => {
+      const r = await privateResolv(gai, ['far.faultline.test', 'far-sf.faultline.test'], conf)
+      expect(r.map((x) => x.result)).toEqual(['EAI_NONAME', 'EAI_AGAIN'])
+      expect(r[1]!.ms).toBeLessThan(2000) // servfail: answered, not timed out
+      expect(f.fired('far.faultline.test')).toBe(1)
+      expect(f.fired('far-sf.faultline.test')).toBe(1)
+    })
+  })
+
+  it('over TCP the named query is dropped whatever the answer; other names are answered', async (ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+    const cfg = withPin(mechanism, { target: children, dns: [{ name: 'tcp-a.faultline.test', answer: 'timeout' }, { name: 'tcp-b.faultline.test', answer: 'nxdomain' }] })
+    const before = resolver.asked.filter((a) => a.tcp).length
+    await withFailureConfig(cfg, async (f) => {
+      const r = await runJson<Outcome[]>(process.execPath, [CLIENT, 'tcp', resolver.address, 'tcp-a.faultline.test', 'tcp-b.faultline.test', 'tcp-c.faultline.test'])
+      expect(r.map((x) => x.result)).toEqual(['ETIMEOUT', 'ETIMEOUT', 'ok'])
+      expect(f.fired('tcp-a.faultline.test')).toBeGreaterThanOrEqual(1)
+      expect(f.fired('tcp-b.faultline.test')).toBeGreaterThanOrEqual(1)
+    })
+    expect(resolver.asked.filter((a) => a.tcp).slice(before).map((a) => a.name)).toEqual(['tcp-c.faultline.test'])
+  })
+})
