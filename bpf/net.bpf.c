@@ -289,8 +289,10 @@ static __always_inline int handle(struct __sk_buff *skb, int ingress)
 	struct fl_net_rule *r = bpf_map_lookup_elem(&fl_net_rules, &key);
 	if (!r)
 		return TC_ACT_UNSPEC;
+	/* stolen: a redirect to no device (freed by skb_do_redirect), which the sender is told went
+	 * out; not TC_ACT_STOLEN, which tcx takes for "next program" and lets the packet pass. */
 	if (r->action == FL_NET_DROP)
-		return (r->flags & FL_NET_STOLEN) ? TC_ACT_STOLEN : TC_ACT_SHOT;
+		return (r->flags & FL_NET_STOLEN) ? bpf_redirect(0, 0) : TC_ACT_SHOT;
 	if (r->action == FL_NET_CORRUPT) {
 		/* Flip the first bytes of the payload; checksums are left wrong on purpose. */
 		__u32 word;

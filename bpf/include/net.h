@@ -17,7 +17,7 @@ enum fl_net_action { FL_NET_DROP = 1, FL_NET_CORRUPT = 2, FL_NET_DUPLICATE = 3, 
 #define FL_NET_INGRESS 2u
 
 /* fl_net_rule.flags */
-#define FL_NET_STOLEN 1u     /* drop as TC_ACT_STOLEN: the sender is told the packet left */
+#define FL_NET_STOLEN 1u     /* drop the sender is told left (a redirect to no device; tcx ignores TC_ACT_STOLEN) */
 #define FL_NET_SEEDED 2u
 #define FL_NET_HOSTS 4u      /* only peers in fl_net_hosts */
 #define FL_NET_ALLOW 8u      /* never peers in fl_net_allow */

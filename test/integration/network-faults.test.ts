@@ -91,6 +91,16 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
     expect(bpfIdsOf().links).toEqual(before)
   })
 
+  it('stolen: true drops too (tcx runs the next program on TC_ACT_STOLEN: a redirect to no device, on both)', async (ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+    await withFailureConfig({ target: children, network: pin([{ name: 'quiet', action: 'drop', stolen: true, direction: 'egress', protocol: 'udp', port }]) }, async (f) => {
+      expect((await sendFromChild(20)).length).toBe(0)
+      expect(await sendFromHere(20)).toBe(20)
+      expect(f.fired('quiet')).toBe(20)
+    })
+    expect((await sendFromChild(5)).length).toBe(5)
+  })
+
   it('a seeded 30 % drop over 10 000 packets drops the predicted ones, and 25-35 % in all', async (ctx) => {
     skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     const predicted = predictSeededFailures(7, 0.3, 10_000)
