@@ -51,18 +51,6 @@ int BPF_PROG(probe_lsm, int family, int type, int protocol, int kern) { return 0
 SEC("fmod_ret/security_socket_create")
 int BPF_PROG(probe_security_fmod_ret, int family, int type, int protocol, int kern) { return 0; }
 
-/* bpf_sock_destroy from an iter/tcp program (Linux >= 6.5): the kfunc is declared __weak, so
- * where it is missing this program alone fails to load (the other probes load without it). */
-#include "include/sock_iter.h"
-SEC("iter/tcp")
-int probe_sock_destroy(struct bpf_iter__tcp *ctx)
-{
-	struct sock_common *skc = ctx->sk_common;
-	if (skc && skc->skc_state == 0xff) /* never: the probe destroys nothing */
-		bpf_sock_destroy(skc);
-	return 0;
-}
-
 /* fexit (BPF trampolines, as fentry): the target (__x64_sys_getppid / __arm64_sys_getppid) is
  * set before load. Corrupted reads use fexit on the read syscalls. */
 SEC("fexit")

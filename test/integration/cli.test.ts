@@ -66,12 +66,14 @@ describe('faultline doctor', () => {
     if (process.getuid?.() !== 0) skipBecause(ctx, 'needs root to drop privileges')
     const caps = '+bpf,+perfmon,+net_admin'
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, process.execPath, BIN, 'doctor', '--json'], { encoding: 'utf8' })
-    const report = JSON.parse(r.stdout) as { features: { feature: Feature; available: boolean }[]; usable: boolean; missingCapabilities: string[] }
+    const report = JSON.parse(r.stdout) as { features: { feature: Feature; available: boolean; reason?: string }[]; usable: boolean; missingCapabilities: string[]; problems: string[] }
+    // what made it unusable, when it is: the problems and every feature it found missing
+    const why = JSON.stringify({ problems: report.problems, missing: report.features.filter((f) => !f.available).map((f) => `${f.feature}: ${f.reason}`) })
     expect(report.missingCapabilities).toEqual([])
     for (const f of ['cls-bpf', 'netem', 'tbf', 'htb', 'ifb'] as const) {
       expect(report.features.find((x) => x.feature === f)?.available, f).toBe(probeFeature(f).available)
     }
-    expect(report.usable).toBe(true)
+    expect(report.usable, why).toBe(true)
     expect(r.status).toBe(0)
   })
 })

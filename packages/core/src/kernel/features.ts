@@ -196,7 +196,7 @@ function probeBpf(feature: BpfFeature): FeatureResult {
   let link: Link | undefined
   let step = 'open'
   try {
-    obj = BpfObject.open(bpfObjectPath(feature === 'send-signal' ? 'delay' : 'probe'))
+    obj = BpfObject.open(bpfObjectPath(feature === 'send-signal' ? 'delay' : feature === 'sock-destroy' ? 'probe_sock_destroy' : 'probe'))
     for (const p of obj.programs()) if (p.name !== name) obj.setAutoload(p.name, false)
     if (feature === 'fmod-ret-syscall') obj.setAttachTarget(name, `${syscallPrefix()}close`)
     if (feature === 'fexit') obj.setAttachTarget(name, `${syscallPrefix()}read`)
