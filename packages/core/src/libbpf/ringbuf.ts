@@ -4,8 +4,8 @@
  */
 import { getNative, type RingBufferPtr } from './native.js'
 import { LibbpfError } from './errors.js'
+import { FdMap } from './map.js'
 
-const ENOENT = 2
 const EINTR = 4
 
 export class RingBuffer {
@@ -46,48 +46,6 @@ export class RingBuffer {
   }
 }
 
-/** A map known only by its fd (inherited from the process that loaded it). */
-export class FdMap {
-  constructor(
-    readonly fd: number,
-    readonly keySize: number,
-    readonly valueSize: number,
-  ) {}
-
-  update(key: Buffer, value: Buffer): void {
-    const err = getNative().lib.bpf_map_update_elem(this.fd, key, value, 0n)
-    if (err < 0) throw new LibbpfError(`update map fd ${this.fd}`, -err)
-  }
-
-  lookup(key: Buffer): Buffer | undefined {
-    const value = Buffer.alloc(this.valueSize)
-    const err = getNative().lib.bpf_map_lookup_elem(this.fd, key, value)
-    if (err === -ENOENT) return undefined
-    if (err < 0) throw new LibbpfError(`lookup in map fd ${this.fd}`, -err)
-    return value
-  }
-
-  delete(key: Buffer): boolean {
-    const err = getNative().lib.bpf_map_delete_elem(this.fd, key)
-    if (err < 0 && err !== -ENOENT) throw new LibbpfError(`delete from map fd ${this.fd}`, -err)
-    return err === 0
-  }
-
-  keys(): Buffer[] {
-    const { lib } = getNative()
-    const out: Buffer[] = []
-    let prev: Buffer | null = null
-    for (;;) {
-      const next = Buffer.alloc(this.keySize)
-      const err = lib.bpf_map_get_next_key(this.fd, prev, next)
-      if (err === -ENOENT) return out
-      if (err < 0) throw new LibbpfError(`iterate map fd ${this.fd}`, -err)
-      out.push(next)
-      prev = next
-    }
-  }
-}
-
 /** Whether `fd` (a pipe whose writer never writes) has hung up or become readable, without waiting. */
 export function fdHungUp(fd: number): boolean {
   const pfd = Buffer.alloc(8)
@@ -98,3 +56,5 @@ export function fdHungUp(fd: number): boolean {
   const revents = pfd.readInt16LE(6)
   return (revents & (0x010 /* POLLHUP */ | 0x008 /* POLLERR */ | 0x020 /* POLLNVAL */ | 0x001)) !== 0
 }
+
+export { FdMap }
