@@ -30,17 +30,18 @@ struct {
 	__type(value, __u64);
 } fl_track_adds SEC(".maps");
 
-/* [0] -> the arming process (global tgid, written by user space), how many processes it has
- * forked since user space last zeroed the counts, and how many of its children have exited
- * since: counted armed or not. While forks == exits after a seeding that found no descendant,
- * the process still has none (an exited child's own children went to init: user space checks it
- * is no subreaper), and arming skips the walk of every task (fl_seed) for an entry of its own
- * written from user space. A test that spawned and reaped a child arms without the walk. */
+/* [0] -> the arming process (global tgid, written once by user space), how many processes it has
+ * forked, and how many of those forks fl_root_children could not record (full): counted armed or
+ * not, never reset. A seeding that found no descendant notes `forks`; while no child forked
+ * after that note is alive (fl_root_children) and none went unrecorded, the process still has
+ * none (an exited child's own children went to init: user space checks it is no subreaper), and
+ * arming skips the walk of every task (fl_seed) for an entry of its own written from user space.
+ * A test that spawned and reaped a child arms without the walk. */
 struct fl_root_forks {
 	__u32 root;
 	__u32 _pad;
 	__u64 forks;
-	__u64 exits;
+	__u64 lost;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -48,6 +49,17 @@ struct {
 	__type(key, __u32);
 	__type(value, struct fl_root_forks);
 } fl_root_forks SEC(".maps");
+
+/* Live children of the arming process: tgid -> its fork's number in fl_root_forks.forks (from 1).
+ * Deleted at the child's exit. A set rather than an exit count: every exiting thread of a group
+ * can see its live count at 0 (it is read after exit_mm, not where it dropped), so counting exits
+ * counted one child twice and took a live child for none. A delete succeeds once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} fl_root_children SEC(".maps");
 
 static __always_inline void count_add(void)
 {
@@ -98,8 +110,12 @@ int BPF_PROG(fl_fork, struct task_struct *parent, struct task_struct *child)
 		return 0; /* a new thread: its process is already tracked (or not) */
 	__u32 zero = 0;
 	struct fl_root_forks *rf = bpf_map_lookup_elem(&fl_root_forks, &zero);
-	if (rf && rf->root == ptgid)
-		__sync_fetch_and_add(&rf->forks, 1);
+	/* real_parent, not `parent`: a CLONE_PARENT child of a child is the root's child too */
+	if (rf && rf->root && rf->root == BPF_CORE_READ(child, real_parent, tgid)) {
+		__u64 nth = __sync_fetch_and_add(&rf->forks, 1) + 1;
+		if (bpf_map_update_elem(&fl_root_children, &ctgid, &nth, BPF_ANY))
+			__sync_fetch_and_add(&rf->lost, 1);
+	}
 	struct fl_target *p = bpf_map_lookup_elem(&fl_targets, &ptgid);
 	if (!p || !(p->flags & FL_TARGET_TRACK))
 		return 0;
@@ -156,10 +172,7 @@ int BPF_PROG(fl_exit, struct task_struct *p)
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
 	__u32 tgid = BPF_CORE_READ(p, tgid);
-	__u32 zero = 0;
-	struct fl_root_forks *rf = bpf_map_lookup_elem(&fl_root_forks, &zero);
-	if (rf && rf->root && BPF_CORE_READ(p, real_parent, tgid) == rf->root)
-		__sync_fetch_and_add(&rf->exits, 1);
+	bpf_map_delete_elem(&fl_root_children, &tgid);
 	bpf_map_delete_elem(&fl_targets, &tgid);
 	return 0;
 }

@@ -29,10 +29,12 @@ export interface SeedContext {
 /** The key of the kept link of each tracking tracepoint (session.ts attaches them). */
 export const trackingLinkKey = (program: string): string => `tracepoint ${program}`
 
-/** Whether the last walk found no process but this one, and fl_root_forks has counted since... */
+/** Whether the last walk found no process but this one... */
 let aloneSinceWalk = false
-/** ...through this fork tracepoint link, attached all along (a released one counted nothing). */
+/** ...through this fork tracepoint link, attached all along (a released one recorded nothing)... */
 let forkLinkAtWalk: Link | undefined
+/** ...and fl_root_forks as it was right before that walk. */
+let forksAtWalk: RootForks | undefined
 let commFd: number | undefined
 
 let seedLink: Link | undefined
@@ -63,27 +65,45 @@ function ownComm(): string {
 
 const PR_GET_CHILD_SUBREAPER = 37
 
-/**
- * Children this process forked since the last walk that may still be alive: forks less the exits
- * of its children (fl_root_forks). A subreaper inherits its children's orphans, so there only
- * forks count: any fork may have left a descendant.
- */
-function rootForks(inst: Instance): bigint {
+/** fl_root_forks (process.bpf.c): this process's forks, and those fl_root_children missed. */
+interface RootForks {
+  forks: bigint
+  lost: bigint
+}
+
+function rootForks(inst: Instance): RootForks | undefined {
   const v = inst.process.map('fl_root_forks').lookup(u32Key(0))
-  if (!v) return -1n
+  if (!v || v.readUInt32LE(0) === 0) return undefined
+  return { forks: v.readBigUInt64LE(8), lost: v.readBigUInt64LE(16) }
+}
+
+/**
+ * Whether every child this process forked since the last walk has exited (fl_root_children
+ * holds the live ones, by fork number). A subreaper inherits its children's orphans, so there
+ * any fork since may have left a descendant.
+ */
+function noChildSinceWalk(inst: Instance): boolean {
+  const now = rootForks(inst)
+  if (!now || !forksAtWalk || now.lost !== forksAtWalk.lost) return false
+  if (now.forks === forksAtWalk.forks) return true
   const out = Buffer.alloc(4)
   const subreaper = getNative().libc.prctlOut(PR_GET_CHILD_SUBREAPER, out) !== 0 || out.readInt32LE(0) !== 0
-  const forks = v.readBigUInt64LE(8)
-  return subreaper ? forks : forks - v.readBigUInt64LE(16)
+  if (subreaper) return false
+  const children = inst.process.map('fl_root_children')
+  for (const k of children.keys()) {
+    const nth = children.lookup(k)
+    if (nth && nth.readBigUInt64LE(0) > forksAtWalk.forks) return false
+  }
+  return true
 }
 
 /**
  * This process's own entry, as fl_seed would write it, when it provably has no descendant: the
- * last walk found none and it forked nothing since (fl_root_forks). Checked again after the write:
+ * last walk found none and every child forked since has exited. Checked again after the write:
  * a fork before the entry existed was not tracked, and then the walk runs. Undefined: walk.
  */
 function seedAlone(inst: Instance, ctx: SeedContext): Seeded | undefined {
-  if (ctx.system || !aloneSinceWalk || keptLink(trackingLinkKey('fl_fork')) !== forkLinkAtWalk || rootForks(inst) !== 0n) return undefined
+  if (ctx.system || !aloneSinceWalk || keptLink(trackingLinkKey('fl_fork')) !== forkLinkAtWalk || !noChildSinceWalk(inst)) return undefined
   const bitsBuf = inst.maps.fl_comms.lookup(encodeComm(ownComm()))
   const bits = bitsBuf ? bitsBuf.readUInt32LE(0) : 0
   let flags = FL_TARGET_TRACK
@@ -94,7 +114,7 @@ function seedAlone(inst: Instance, ctx: SeedContext): Seeded | undefined {
   t.writeBigUInt64LE(ctx.armedNs, 8)
   t.writeUInt32LE(process.pid, 16) // vpid: process.pid is this process's pid in its namespace (identity.ts checks)
   inst.maps.fl_targets.update(u32Key(ctx.tgid), t)
-  return rootForks(inst) === 0n ? { keys: [ctx.tgid], pids: [process.pid] } : undefined
+  return noChildSinceWalk(inst) ? { keys: [ctx.tgid], pids: [process.pid] } : undefined
 }
 
 export function seedTargets(inst: Instance, ctx: SeedContext): Seeded {
@@ -102,10 +122,14 @@ export function seedTargets(inst: Instance, ctx: SeedContext): Seeded {
   if (alone) return alone
   // The fds the seeding keeps open for the process's life, opened together at its first walk.
   commFd ??= fs.openSync('/proc/self/comm', 'r')
-  // Count this process's forks from here on: a later arming may then skip the walk.
-  const rf = Buffer.alloc(24)
-  rf.writeUInt32LE(ctx.tgid, 0)
-  inst.process.map('fl_root_forks').update(u32Key(0), rf)
+  // Record this process's forks from here on (once: the counts are never reset, so no write of
+  // ours races a fork's increment): a later arming may then skip the walk.
+  if (!rootForks(inst)) {
+    const rf = Buffer.alloc(24)
+    rf.writeUInt32LE(ctx.tgid, 0)
+    inst.process.map('fl_root_forks').update(u32Key(0), rf)
+  }
+  const forksBefore = rootForks(inst)
   // The iterator link holds no attachment; keep it for the life of the instance.
   seedLink ??= attachIter(inst.process.program('fl_seed'))
   const before = lastPid()
@@ -126,6 +150,7 @@ export function seedTargets(inst: Instance, ctx: SeedContext): Seeded {
   if (!seeded.keys.includes(ctx.tgid)) seeded.keys.push(ctx.tgid)
   aloneSinceWalk = !ctx.system && seeded.keys.length === 1
   forkLinkAtWalk = keptLink(trackingLinkKey('fl_fork'))
+  forksAtWalk = forksBefore
   return seeded
 }
 
