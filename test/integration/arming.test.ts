@@ -329,3 +329,18 @@ describe('the trampoline check without CAP_SYS_ADMIN', { timeout: 60_000 }, () =
     expect(JSON.parse(r.stdout)).toEqual([expect.stringMatching(/syscalls\[0\] \(k\): cannot check whether another process has a BPF trampoline on __x64_sys_rmdir.*needs CAP_SYS_ADMIN/)])
   })
 })
+
+describe('arming under a sampling profiler', { timeout: 120_000 }, () => {
+  // A signal during verification fails the load with EAGAIN, and libbpf gives up after five
+  // tries: `node --cpu-prof` at a 50 µs interval failed the first arming 4 times out of 4.
+  it('a process sampled by `node --cpu-prof` every 50 µs loads and arms', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const core = fileURLToPath(new URL('../../packages/core/dist/index.js', import.meta.url))
+    const script = `const m = await import(${JSON.stringify(core)})
+      await m.withFailureConfig({ syscalls: [{ name: 'x', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: 1 } }] }, async () => {})
+      console.log('armed')`
+    const prof = fs.mkdtempSync(path.join(dir, 'prof-'))
+    const r = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '50', '--cpu-prof-dir', prof, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 100_000 })
+    expect({ status: r.status, out: r.stdout.trim(), err: r.stderr.slice(0, 2000) }).toEqual({ status: 0, out: 'armed', err: '' })
+  })
+})

@@ -96,6 +96,8 @@ export interface Libc {
   ioctl(fd: number, request: number, arg: Buffer): number
   /** fds: `n` x struct pollfd { int fd; short events; short revents }. */
   poll(fds: Buffer, n: number, timeoutMs: number): number
+  /** `set`/`old`: glibc sigset_t, 128 bytes (libbpf/signals.ts). */
+  pthread_sigmask(how: number, set: Buffer, old: Buffer | null): number
 }
 
 interface Native {
@@ -218,6 +220,7 @@ export function getNative(): Native {
     // variadic in C; a pointer passes the same way on x86-64 and arm64
     ioctl: libcHandle.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)') as Libc['ioctl'],
     poll: libcHandle.func('int poll(_Inout_ void *fds, unsigned long n, int timeout)') as Libc['poll'],
+    pthread_sigmask: libcHandle.func('int pthread_sigmask(int how, const uint8_t *set, _Out_ uint8_t *old)') as Libc['pthread_sigmask'],
   }
   const typed = lib as unknown as Libbpf
   const major = typed.libbpf_major_version()

@@ -3,6 +3,7 @@ import { getNative, type MapPtr, type ObjectPtr, type ProgramPtr } from './nativ
 import { LibbpfError } from './errors.js'
 import { withLog } from './log.js'
 import { BpfMap } from './map.js'
+import { withSignalsHeld } from './signals.js'
 
 export class BpfProgram {
   constructor(
@@ -88,7 +89,8 @@ export class BpfObject {
   /** Creates the maps and loads the programs into the kernel. Errors carry the verifier log. */
   load(): void {
     const { lib } = getNative()
-    const { result: err, log } = withLog(() => lib.bpf_object__load(this.ptr))
+    // Signals held: one arriving during verification fails the load (libbpf/signals.ts).
+    const { result: err, log } = withLog(() => withSignalsHeld(() => lib.bpf_object__load(this.ptr)))
     if (err < 0) throw new LibbpfError(`load BPF object ${this.path}`, -err, log.slice(-40))
   }
 
