@@ -72,7 +72,7 @@ for (const kernel of kernels) {
   }
   const expect = new Set(KERNELS[kernel].expect)
   const files = report.testResults.map((f) => {
-    const row = { file: path.relative(REPO, f.name), passed: 0, failed: 0, skipped: 0, wrongSkips: [], failures: [] }
+    const row = { file: path.relative(REPO, f.name), passed: 0, failed: 0, skipped: 0, wrongSkips: [], failures: [], seconds: (f.endTime - f.startTime) / 1000 || 0 }
     if (f.status === 'failed' && f.assertionResults.length === 0) {
       row.failed++
       row.failures.push(f.message?.split('\n')[0] ?? 'suite failed to run')
@@ -105,6 +105,11 @@ console.log(`\nkernel matrix: passed/failed/skipped per test file`)
 console.log(['test file'.padEnd(w0), ...results.map((r, i) => r.kernel.padStart(widths[i]))].join('  '))
 for (const file of allFiles) console.log([file.padEnd(w0), ...results.map((r, i) => cell(r, file).padStart(widths[i]))].join('  '))
 console.log(['time'.padEnd(w0), ...results.map((r, i) => `${r.seconds.toFixed(0)} s`.padStart(widths[i]))].join('  '))
+// Where each kernel's time goes (files run two at a time, so these add up to more than its time).
+for (const r of results) {
+  const slow = [...r.files].sort((a, b) => b.seconds - a.seconds).slice(0, 6)
+  if (slow.length) console.log(`slowest on ${r.kernel}: ${slow.map((f) => `${path.basename(f.file, '.test.ts')} ${f.seconds.toFixed(0)} s`).join(', ')}`)
+}
 let passed = 0, failed = 0, skipped = 0
 for (const r of results) {
   if (r.error) { failed++; console.log(`\n${r.kernel}: ${r.error}`) }
@@ -115,6 +120,6 @@ for (const r of results) {
   }
 }
 fs.mkdirSync(path.join(REPO, '.test-results'), { recursive: true })
-fs.writeFileSync(path.join(REPO, '.test-results', 'vm.counts.json'), JSON.stringify({ passed, failed, skipped, kernels: results.map((r) => ({ kernel: r.kernel, seconds: r.seconds })) }))
+fs.writeFileSync(path.join(REPO, '.test-results', 'vm.counts.json'), JSON.stringify({ passed, failed, skipped, kernels: results.map((r) => ({ kernel: r.kernel, seconds: r.seconds, files: Object.fromEntries(r.files.map((f) => [f.file, f.seconds])) })) }))
 console.log(`vm matrix: ${passed} passed, ${failed} failed, ${skipped} skipped`)
 process.exit(failed ? 1 : 0)
