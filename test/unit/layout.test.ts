@@ -9,6 +9,7 @@ import { SIZEOF, RULE_OFFSETS, FL_MAX_RULES, FL_OP, prefixMask, probabilityThres
 import { seededDraw, predictSeededFailures } from '../../packages/core/src/engine/prng.js'
 import { NET_SIZEOF } from '../../packages/core/src/engine/network/layout.js'
 import { DNS_SIZEOF, FL_DNS_NAME_LEN, FL_MAX_DNS_RULES } from '../../packages/core/src/engine/network/dns.js'
+import { RESET_STATE_SIZE } from '../../packages/core/src/engine/network/reset.js'
 
 const INCLUDE = fileURLToPath(new URL('../../bpf/include', import.meta.url))
 
@@ -86,5 +87,28 @@ describe('layout', () => {
     const hits = predictSeededFailures(7, 0.3, 10_000).length
     expect(hits).toBeGreaterThan(2800)
     expect(hits).toBeLessThan(3200)
+  })
+})
+
+/** A struct as the compiler laid it out in an object's BTF: its size and its members' byte offsets. */
+function btfStruct(object: string, name: string): { size: number; offsets: Record<string, number> } {
+  const file = fileURLToPath(new URL(`../../packages/core/bpf/${process.arch}/${object}`, import.meta.url))
+  const btf = JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', file], { encoding: 'utf8' })) as {
+    types: { kind: string; name?: string; size?: number; members?: { name: string; bits_offset: number }[] }[]
+  }
+  const t = btf.types.find((x) => x.kind === 'STRUCT' && x.name === name)
+  if (!t) throw new Error(`${object}: no struct ${name} in its BTF`)
+  return { size: t.size ?? 0, offsets: Object.fromEntries((t.members ?? []).map((m) => [m.name, m.bits_offset / 8])) }
+}
+
+describe('structs of one object, written or read by the engine (read from the object BTF)', () => {
+  it('fl_root_forks (engine/targets.ts)', () => {
+    expect(btfStruct('process.bpf.o', 'fl_root_forks')).toEqual({ size: 24, offsets: { root: 0, _pad: 4, forks: 8, lost: 16 } })
+  })
+  it('fl_reset_state (engine/network/reset.ts)', () => {
+    expect(btfStruct('net.bpf.o', 'fl_reset_state')).toEqual({ size: RESET_STATE_SIZE, offsets: { doomed: 0, n_rules: 8, gen: 12, waiting: 16 } })
+  })
+  it('fl_corrupt (engine/backends/corrupt.ts)', () => {
+    expect(btfStruct('corrupt.bpf.o', 'fl_corrupt')).toEqual({ size: 16, offsets: { bytes: 0, _pad: 4, seed: 8 } })
   })
 })
