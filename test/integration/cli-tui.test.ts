@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { skipBecause, skipUnless } from '../support/requires.js'
+import { skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
 import { startServer } from '../support/net.js'
 
 const BIN = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import.meta.url))
@@ -116,6 +116,29 @@ describe('faultline run on a terminal (tmux)', () => {
       const end = await waitFor(session, (s) => /EXIT=\d+/.test(s), 'the command to stop')
       expect(end).toMatch(/EXIT=143/)
       expect(end).toMatch(/^refuse\s+connect\s+cgroup\s+0\s+0\s+0$/m)
+    } finally {
+      tmux('kill-server')
+    }
+  }, 120_000)
+
+  it('shows every kind of rule in the panel: a delay rule and a DNS rule beside a syscall rule', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf', 'send-signal')
+    skipUnlessAny(ctx, 'tcx', 'cls-bpf')
+    if (tmux('-V').status !== 0) skipBecause(ctx, 'requires tmux')
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-tui-'))
+    const cfg = path.join(dir, 'faults.yaml')
+    fs.writeFileSync(cfg, `syscalls:\n  - name: refuse\n    syscall: connect\n    errno: ECONNREFUSED\n    match: { port: 9 }\n  - name: slow-open\n    syscall: openat\n    delay: 200ms\n    match: { path: ${dir}/slow }\ndns:\n  - name: api.example.com\n    answer: nxdomain\n`)
+    const session = 'kinds'
+    const cmd = `${process.execPath} ${BIN} run -c ${cfg} -- sh -c 'echo started; sleep 600'; echo EXIT=$?; sleep 600`
+    expect(tmux('-u', 'new-session', '-d', '-s', session, '-x', '120', '-y', '30', cmd).status).toBe(0)
+    try {
+      const screen = await waitFor(session, (s) => s.includes('started') && s.includes('-- faultline --'), 'the live view')
+      expect(screen).toMatch(/^[> ] refuse\s+cgroup\s+\d+/m)
+      expect(screen).toMatch(/^[> ] slow-open\s+send-signal\s+\d+/m)
+      expect(screen).toMatch(/^[> ] api\.example\.com\s+(tcx|cls_bpf)\s+\d+/m)
+      expect(screen.split('\n').findIndex((l) => l.startsWith('-- faultline --'))).toBe(30 - 7) // 3 rules: a panel of 7 rows
+      tmux('send-keys', '-t', session, 'q')
+      await waitFor(session, (s) => /EXIT=\d+/.test(s), 'the command to stop')
     } finally {
       tmux('kill-server')
     }

@@ -163,6 +163,21 @@ describe('faultline run', () => {
   })
 })
 
+describe('faultline run with a delay rule', () => {
+  // The CLI arms for the command's tree only ('tree' becomes 'children'), so a delay rule, which
+  // is refused where it would stop the arming process, is judged for the command.
+  it("delays the command's calls as it measures them; the CLI itself is never stopped", (ctx) => {
+    skipUnless(ctx, 'tp_btf', 'send-signal')
+    const file = tmpFile('slow.txt', 'x')
+    const cfg = tmpFile('f.yaml', `syscalls:\n  - name: slow-open\n    syscall: openat\n    delay: 400ms\n    match: { path: ${file} }\n`)
+    const timed = `const t = process.hrtime.bigint(); require('fs').readFileSync(${JSON.stringify(file)}); console.log(Number(process.hrtime.bigint() - t) / 1e6)`
+    const r = spawnSync(process.execPath, [BIN, 'run', '-c', cfg, '--', process.execPath, '-e', timed], { encoding: 'utf8', timeout: 100_000 })
+    expect(r.status, r.stderr).toBe(0)
+    expect(Number(r.stdout.trim())).toBeGreaterThanOrEqual(400)
+    expect(r.stderr).toMatch(/slow-open\s+openat\s+send-signal\s+\d+\s+1\s+1/)
+  })
+})
+
 describe('faultline run: status and --json', () => {
   // Separate tests: each run starts node twice, seconds apiece under emulation on a loaded machine.
   it('a command ended by any signal exits 128 + its number, like a shell', (ctx) => {

@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { loadConfigSync, validateConfig } from '../config/index.js'
-import type { FailureConfig, NormalizedNetworkRule, NormalizedSyscallRule } from '../config/types.js'
+import type { FailureConfig, NormalizedDnsRule, NormalizedNetworkRule, NormalizedSyscallRule } from '../config/types.js'
 import { arm, type Session } from '../engine/session.js'
 import type { RuleStats } from '../engine/handle.js'
 import type { RuleCounters } from '../engine/layout.js'
@@ -43,6 +43,15 @@ export function exitStatus(code: number | null, signal: NodeJS.Signals | null): 
   return 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0)
 }
 
+/** Before validation: a config's 'tree' (or no target) means the command's tree, never the CLI. */
+function cliTarget(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value
+  const target = (value as { target?: unknown }).target
+  if (target !== undefined && (typeof target !== 'object' || target === null || Array.isArray(target))) return value
+  const t = (target ?? {}) as { scope?: unknown }
+  return t.scope === undefined || t.scope === 'tree' ? { ...value, target: { ...t, scope: 'children' } } : value
+}
+
 /** The config with the command-line target applied: 'tree' becomes 'children' (never the CLI). */
 function withTarget(loaded: FailureConfig, scope: string | undefined, comm: string[] | undefined): FailureConfig {
   if (scope === undefined && comm === undefined) {
@@ -66,7 +75,10 @@ const describeWhen = (w: NormalizedSyscallRule['when']) =>
     .filter(Boolean)
     .join(', ') || 'every matching call'
 
-function ruleDetail(rule: NormalizedSyscallRule | NormalizedNetworkRule): string {
+type AnyRule = NormalizedSyscallRule | NormalizedNetworkRule | NormalizedDnsRule
+
+function ruleDetail(rule: AnyRule): string {
+  if ('answer' in rule) return `DNS queries for ${rule.name} get ${rule.answer}; when: ${describeWhen(rule.when)}`
   if ('syscall' in rule) {
     const m = rule.match
     const match = [m.port && `port ${m.port}`, m.address && `address ${m.address.text}`, m.family, m.path && `path ${m.path}`, m.fd && `fd ${m.fd}`, m.flags && `flags ${m.flags.join('|')}`]
@@ -152,7 +164,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const configPath = values.config as string | undefined
   if (!configPath) throw new UsageError('-c <config.yaml> is required', RUN_USAGE)
   if (cmd.length === 0) throw new UsageError('no command given (put it after --)', RUN_USAGE)
-  const config = withTarget(loadConfigSync(configPath), values.scope as string | undefined, values.comm as string[] | undefined)
+  const config = withTarget(loadConfigSync(configPath, cliTarget), values.scope as string | undefined, values.comm as string[] | undefined)
   for (const w of config.warnings) console.error(`faultline: warning: ${w}`)
 
   const tty = !values.quiet && !values.json && process.stdout.isTTY && process.stdin.isTTY
@@ -161,7 +173,7 @@ export async function runCommand(args: string[]): Promise<number> {
   // On a terminal the output goes through us (into the scroll region) and the keys are ours.
   // There it also gets its own process group, so q stops the whole command, not only its first process.
   const child = spawn(cmd[0]!, cmd.slice(1), { stdio: tty ? ['ignore', 'pipe', 'pipe'] : 'inherit', detached: tty })
-  const rules = [...config.syscalls, ...config.network]
+  const rules: AnyRule[] = [...config.syscalls, ...config.network, ...config.dns]
   const ui = tty ? liveView(child, tally, config, path.basename(configPath), rules, t0) : plainView(tally, !!values.quiet || !!values.json, t0)
   // On a terminal the command has its own process group: a signal to faultline goes to all of it.
   const forward = (sig: NodeJS.Signals) => signalCommand(child, sig, !!tty)
@@ -215,7 +227,7 @@ function plainView(tally: Tally, quiet: boolean, t0: number): Ui {
   return { stop: () => clearInterval(timer) }
 }
 
-function liveView(child: ChildProcess, tally: Tally, config: FailureConfig, title: string, rules: (NormalizedSyscallRule | NormalizedNetworkRule)[], t0: number): Ui {
+function liveView(child: ChildProcess, tally: Tally, config: FailureConfig, title: string, rules: AnyRule[], t0: number): Ui {
   const out = process.stdout
   const screen = new Screen(out, rules.length)
   let selected = 0

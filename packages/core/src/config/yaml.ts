@@ -6,7 +6,12 @@ import { ConfigError, type ConfigIssue } from './errors.js'
 import { validateConfig } from './validate.js'
 import { fromMinderbinder, isMinderbinder } from './minderbinder.js'
 
-export function parseConfig(text: string, source?: string): FailureConfig {
+/**
+ * `prepare` sees the document's value before validation (not a Minderbinder one): the CLI's run
+ * sets its target there, so that checks that depend on the target (a delay rule on the caller)
+ * judge the config it will arm.
+ */
+export function parseConfig(text: string, source?: string, prepare: (value: unknown) => unknown = (v) => v): FailureConfig {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter })
   const tooDeep = doc.errors.find((e) => /call stack/i.test(e.message))
@@ -23,7 +28,7 @@ export function parseConfig(text: string, source?: string): FailureConfig {
         source,
       )
     }
-    return isMinderbinder(json) ? fromMinderbinder(json, source) : validateConfig(json, source)
+    return isMinderbinder(json) ? fromMinderbinder(json, source) : validateConfig(prepare(json), source)
   }
   if (doc.errors.length) {
     throw new ConfigError(
@@ -43,7 +48,7 @@ export function parseConfig(text: string, source?: string): FailureConfig {
     throw new ConfigError([{ path: '', message: 'the document is empty: a config needs syscalls: or network: (or agents_of_chaos:)' }], source)
   }
   try {
-    return isMinderbinder(value) ? fromMinderbinder(value, source) : validateConfig(value, source)
+    return isMinderbinder(value) ? fromMinderbinder(value, source) : validateConfig(prepare(value), source)
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     throw new ConfigError(err.issues.map((i) => locate(doc, lineCounter, i)), err.source)
@@ -86,14 +91,14 @@ function locate(doc: Document, lines: LineCounter, issue: ConfigIssue): ConfigIs
   return { ...issue, line: pos.line, column: pos.col }
 }
 
-export function loadConfigSync(path: string): FailureConfig {
+export function loadConfigSync(path: string, prepare?: (value: unknown) => unknown): FailureConfig {
   let text: string
   try {
     text = fs.readFileSync(path, 'utf8')
   } catch (err) {
     throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }], path)
   }
-  return parseConfig(text, path)
+  return parseConfig(text, path, prepare)
 }
 
 export async function loadConfig(path: string): Promise<FailureConfig> {
