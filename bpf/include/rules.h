@@ -36,6 +36,29 @@ static __always_inline __u32 fl_seeded_draw(__u64 seed, __u64 index)
 	return (__u32)(fl_splitmix64(seed, index) >> 32);
 }
 
+/* The `when` stage every kind of rule shares (syscall, network, DNS), once a call matched: past
+ * `after` (`since_ns`: time since the window opened, or since the exec), then only the nth
+ * eligible call (0: any), then a draw under `prob` (seeded: the index-th draw of `seed`), then
+ * at most `times` (0: no limit). Counts eligible and slots in `c`; 1 when the rule fires, and
+ * the caller counts fired. */
+static __always_inline int fl_when_fires(struct fl_counters *c, __u64 since_ns, __u64 after_ns, __u32 nth,
+					 __u32 prob, int seeded, __u64 seed, __u32 times)
+{
+	if (after_ns && since_ns < after_ns)
+		return 0;
+	__u64 index = __sync_fetch_and_add(&c->eligible, 1);
+	if (nth && index + 1 != nth)
+		return 0;
+	if (prob != FL_PROB_ALWAYS) {
+		__u32 draw = seeded ? fl_seeded_draw(seed, index) : bpf_get_prandom_u32();
+		if (draw >= prob)
+			return 0;
+	}
+	if (times && __sync_fetch_and_add(&c->slots, 1) >= times)
+		return 0;
+	return 1;
+}
+
 static __always_inline int fl_addr_matches(const struct fl_rule *r, const struct fl_call *c)
 {
 	if (!c->has_addr || c->family != r->family)
@@ -102,17 +125,7 @@ static long fl_eval_rule(__u32 i, void *data)
 	__sync_fetch_and_add(&cnt->matched, 1);
 
 	__u64 base = (r->flags & FL_RULE_AFTER_FROM_EXEC) ? ec->target->exec_ns : ec->base_armed_ns;
-	if (r->after_ns && ec->now - base < r->after_ns)
-		return 0;
-	__u64 index = __sync_fetch_and_add(&cnt->eligible, 1);
-	if (r->nth && index + 1 != r->nth)
-		return 0;
-	if (r->prob != FL_PROB_ALWAYS) {
-		__u32 draw = (r->flags & FL_RULE_SEEDED) ? fl_seeded_draw(r->seed, index) : bpf_get_prandom_u32();
-		if (draw >= r->prob)
-			return 0;
-	}
-	if (r->times && __sync_fetch_and_add(&cnt->slots, 1) >= r->times)
+	if (!fl_when_fires(cnt, ec->now - base, r->after_ns, r->nth, r->prob, r->flags & FL_RULE_SEEDED, r->seed, r->times))
 		return 0;
 	ec->fired_index = __sync_fetch_and_add(&cnt->fired, 1);
 	ec->rule = (__s32)i;
