@@ -17,12 +17,18 @@ setup() { # dir, extra npm packages...
   printf "import { defineConfig } from 'vitest/config'\nimport { faultline } from '@faultline/vitest-plugin'\nexport default defineConfig({ plugins: [faultline({ onUnsupported: 'skip' })] })\n" > vitest.config.mjs
   cp "$repo/test/acceptance/quickstart.test.mjs" "$repo/test/acceptance/readme-example.test.mjs" .
 }
+kinds() { # the delay and DNS kinds from the tarball (test/acceptance/kinds.test.mjs), in its own run
+  cp "$repo/test/acceptance/kinds.test.mjs" . && out=$(node node_modules/vitest/vitest.mjs run kinds.test.mjs 2>&1); rc=$?; rm kinds.test.mjs
+  [ "$rc" -eq 0 ] && grep -q "kinds-slow-open fired 1x" <<<"$out" && grep -q "api.example.com fired" <<<"$out" || { echo "$out" | tail -30; false; }
+}
 setup "$work/v4" vitest@4
 CASE="Vitest 4, Node $(node -v), root: fault fired, summary printed"
 out=$(node node_modules/vitest/vitest.mjs run 2>&1)
 check grep -q "db-down fired 1x (connect via cgroup)" <<<"$out"
 CASE="Vitest 4: the README's withFailureConfig, called inside a test, is in the report"
 check grep -q "readme-db-down fired 1x (connect via cgroup)" <<<"$out"
+CASE="Vitest 4: a delay rule and a DNS rule from the tarball fire, in the report"
+check kinds
 CASE="Vitest 4, unprivileged: skipped with the missing capabilities named"
 chown -R nobody "$work/v4"
 out=$(runuser -u nobody -- env HOME=/tmp node node_modules/vitest/vitest.mjs run --reporter=verbose 2>&1)
