@@ -2,8 +2,9 @@
  * One test per mechanism with Node processes only: what depends on the architecture works on
  * this one. The syscall numbers come from its table (arm64 has no open or unlink, only openat
  * and unlinkat), the path, flags and fd filters read the arguments from its saved registers
- * (x86-64 di/si/dx..., arm64 orig_x0/regs[1..5]), and the BPF objects are the ones built for
- * process.arch. The arm64 VM kernel runs this file as its suite (test/vm/kernels.mjs: its
+ * (x86-64 di/si/dx..., arm64 orig_x0/regs[1..5]), the corrupt rules' fexit programs attach to
+ * this architecture's syscall functions (__x64_sys_read, __arm64_sys_read...), and the BPF
+ * objects are the ones built for process.arch. The arm64 VM kernel runs this file as its suite (test/vm/kernels.mjs: its
  * userland has Node but no compiler, Python or x86-64 Go binary); every other kernel runs it too.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
@@ -184,23 +185,30 @@ describe(`this architecture (${process.arch})`, SLOW, () => {
     expect(Math.max(...(await io<number[]>('readv', file, 2)))).toBeLessThan(delay)
   })
 
-  it('fexit + bpf_probe_write_user: a child reads a file corrupted exactly at the predicted offsets; this process reads it clean', async (ctx) => {
+  it('fexit + bpf_probe_write_user: a child\'s read, pread64 and readv of a file differ exactly at the predicted offsets; this process reads it clean', async (ctx) => {
     skipUnless(ctx, 'tp_btf', 'fexit', 'probe-write-user')
     const content = Buffer.concat(Array.from({ length: 32 }, (_, i) => crypto.createHash('sha256').update(`arch ${i}`).digest()))
     const file = path.join(inside, 'blob.bin')
     fs.writeFileSync(file, content)
-    const rule = { name: 'rot', syscall: 'read', corrupt: { bytes: 4, seed: 42 }, match: { path: GLOB } }
-    await withFailureConfig({ target: children, syscalls: [rule] }, async (f) => {
-      const [first, second] = await io('read', file, 2)
+    // One rule per read syscall (their arguments: buffer, offset, iovecs), each with its own seed.
+    const calls = ['read', 'pread64', 'readv'] as const
+    const rules = calls.map((syscall, i) => ({ name: syscall, syscall, corrupt: { bytes: 4, seed: 40 + i }, match: { path: GLOB } }))
+    await withFailureConfig({ target: children, syscalls: rules }, async (f) => {
+      const got = await io('read', file, 'read', 'pread', 'readv', 'read')
       expect(fs.readFileSync(file).equals(content)).toBe(true)
-      for (const [call, got] of [first, second].entries()) {
-        const flips = predictCorruption({ seed: 42, bytes: 4, length: content.length, call })
-        expect(got).not.toBe(content.toString('hex'))
-        expect(got, `read ${call}`).toBe(applyCorruption(content, flips).toString('hex'))
+      // What each call read (pread64: from offset 100; readv: 100 + the rest) and the rule's firing number.
+      const want: [Buffer, number, number][] = [[content, 40, 0], [content.subarray(100), 41, 0], [content, 42, 0], [content, 40, 1]]
+      for (const [i, [data, seed, call]] of want.entries()) {
+        const flips = predictCorruption({ seed, bytes: 4, length: data.length, call })
+        expect(got[i], `call ${i}`).not.toBe(data.toString('hex'))
+        expect(got[i], `call ${i}`).toBe(applyCorruption(data, flips).toString('hex'))
       }
-      expect(f.stats().rot).toMatchObject({ mechanism: 'fexit-corrupt', fired: 2 })
+      const readv = predictCorruption({ seed: 42, bytes: 4, length: content.length }).map((x) => x.offset)
+      expect(readv.some((o) => o < 100) && readv.some((o) => o >= 100)).toBe(true) // both iovecs
+      expect(f.stats().read).toMatchObject({ mechanism: 'fexit-corrupt', fired: 2 })
+      expect([f.fired('pread64'), f.fired('readv')]).toEqual([1, 1])
     })
-    expect(await io('read', file, 1)).toEqual([content.toString('hex')])
+    expect(await io('read', file, 'read')).toEqual([content.toString('hex')])
   })
 
   it('iter/tcp + bpf_sock_destroy: a child\'s HTTP download is reset after N bytes, give or take a segment; this process\'s completes', async (ctx) => {
