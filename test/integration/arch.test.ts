@@ -4,8 +4,9 @@
  * and unlinkat), the path, flags and fd filters read the arguments from its saved registers
  * (x86-64 di/si/dx..., arm64 orig_x0/regs[1..5]), the corrupt rules' fexit programs attach to
  * this architecture's syscall functions (__x64_sys_read, __arm64_sys_read...), and the BPF
- * objects are the ones built for process.arch. The arm64 VM kernel runs this file as its suite (test/vm/kernels.mjs: its
- * userland has Node but no compiler, Python or x86-64 Go binary); every other kernel runs it too.
+ * objects are the ones built for process.arch. The arm64 VM kernel runs this file as its suite
+ * (test/vm/kernels.mjs: its userland has Node but no compiler, Python or x86-64 Go binary);
+ * every other kernel runs it too.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import crypto from 'node:crypto'
