@@ -2,19 +2,26 @@
  * One test per mechanism with Node processes only: what depends on the architecture works on
  * this one. The syscall numbers come from its table (arm64 has no open or unlink, only openat
  * and unlinkat), the path, flags and fd filters read the arguments from its saved registers
- * (x86-64 di/si/dx..., arm64 orig_x0/regs[1..5]), and the BPF objects are the ones built for
- * process.arch. The arm64 VM kernel runs this file as its suite (test/vm/kernels.mjs: its
- * userland has Node but no compiler, Python or x86-64 Go binary); every other kernel runs it too.
+ * (x86-64 di/si/dx..., arm64 orig_x0/regs[1..5]), the corrupt rules' fexit programs attach to
+ * this architecture's syscall functions (__x64_sys_read, __arm64_sys_read...), and the BPF
+ * objects are the ones built for process.arch. The arm64 VM kernel runs this file as its suite
+ * (test/vm/kernels.mjs: its userland has Node but no compiler, Python or x86-64 Go binary);
+ * every other kernel runs it too.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import crypto from 'node:crypto'
 import dgram from 'node:dgram'
 import fs from 'node:fs'
+import http from 'node:http'
+import type net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { withFailureConfig, validateConfig } from '../../packages/core/src/index.js'
+import { withFailureConfig, validateConfig, predictCorruption, applyCorruption } from '../../packages/core/src/index.js'
 import { syscallTable } from '../../packages/core/src/config/syscalls.js'
 import { bpfObjectPath } from '../../packages/core/src/paths.js'
 import { FIXTURES, runJson, startServer, tryConnect } from '../support/net.js'
+import { RESET_CODES, SEGMENT, downloadHere, waitingDownload } from '../support/download.js'
+import { ANSWER_A, startResolver } from '../support/dns.js'
 import { skipUnless, skipUnlessAny } from '../support/requires.js'
 import { kernelLock } from '../support/kernel-lock.js'
 
@@ -25,7 +32,8 @@ const arm64 = process.arch === 'arm64'
 // Node's fs.unlinkSync: unlink(2) on x86-64, unlinkat(2) on arm64 (asm-generic has no unlink).
 const UNLINK = arm64 ? 'unlinkat' : 'unlink'
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-arch-'))
+// Real path: corrupt rules match the path bpf_d_path resolves.
+const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-arch-')))
 const inside = path.join(dir, 'in')
 const outside = path.join(dir, 'out')
 const GLOB = `${inside}/**`
@@ -159,6 +167,99 @@ describe(`this architecture (${process.arch})`, SLOW, () => {
       })
     } finally {
       echo.close()
+    }
+  })
+
+  it('send-signal: a child\'s readv calls each return after the delay, as the child measures them', async (ctx) => {
+    skipUnless(ctx, 'send-signal')
+    // readv: no call a Node child makes by itself (its loader reads with read and pread64).
+    const delay = 300
+    const file = path.join(outside, 'config.json')
+    await withFailureConfig({ target: children, syscalls: [{ name: 'slow-readv', syscall: 'readv', delay: `${delay}ms` }] }, async (f) => {
+      const took = await io<number[]>('readv', file, 2)
+      expect(took).toHaveLength(2)
+      // A pause under emulation's own noise of several seconds: the upper bound only catches a pause never resumed.
+      for (const ms of took) expect(ms).toBeGreaterThanOrEqual(delay - 1)
+      for (const ms of took) expect(ms).toBeLessThan(delay + 10_000)
+      expect(f.stats()['slow-readv']).toMatchObject({ mechanism: 'send-signal', fired: 2 })
+    })
+    expect(Math.max(...(await io<number[]>('readv', file, 2)))).toBeLessThan(delay)
+  })
+
+  it('fexit + bpf_probe_write_user: a child\'s read, pread64 and readv of a file differ exactly at the predicted offsets; this process reads it clean', async (ctx) => {
+    skipUnless(ctx, 'tp_btf', 'fexit', 'probe-write-user')
+    const content = Buffer.concat(Array.from({ length: 32 }, (_, i) => crypto.createHash('sha256').update(`arch ${i}`).digest()))
+    const file = path.join(inside, 'blob.bin')
+    fs.writeFileSync(file, content)
+    // One rule per read syscall (their arguments: buffer, offset, iovecs), each with its own seed.
+    const calls = ['read', 'pread64', 'readv'] as const
+    const rules = calls.map((syscall, i) => ({ name: syscall, syscall, corrupt: { bytes: 4, seed: 40 + i }, match: { path: GLOB } }))
+    await withFailureConfig({ target: children, syscalls: rules }, async (f) => {
+      const got = await io('read', file, 'read', 'pread', 'readv', 'read')
+      expect(fs.readFileSync(file).equals(content)).toBe(true)
+      // What each call read (pread64: from offset 100; readv: 100 + the rest) and the rule's firing number.
+      const want: [Buffer, number, number][] = [[content, 40, 0], [content.subarray(100), 41, 0], [content, 42, 0], [content, 40, 1]]
+      for (const [i, [data, seed, call]] of want.entries()) {
+        const flips = predictCorruption({ seed, bytes: 4, length: data.length, call })
+        expect(got[i], `call ${i}`).not.toBe(data.toString('hex'))
+        expect(got[i], `call ${i}`).toBe(applyCorruption(data, flips).toString('hex'))
+      }
+      const readv = predictCorruption({ seed: 42, bytes: 4, length: content.length }).map((x) => x.offset)
+      expect(readv.some((o) => o < 100) && readv.some((o) => o >= 100)).toBe(true) // both iovecs
+      expect(f.stats().read).toMatchObject({ mechanism: 'fexit-corrupt', fired: 2 })
+      expect([f.fired('pread64'), f.fired('readv')]).toEqual([1, 1])
+    })
+    expect(await io('read', file, 'read')).toEqual([content.toString('hex')])
+  })
+
+  it('iter/tcp + bpf_sock_destroy: a child\'s HTTP download is reset after N bytes, give or take a segment; this process\'s completes', async (ctx) => {
+    skipUnless(ctx, 'sock-destroy', 'cgroup-sockaddr')
+    const body = Buffer.alloc(512 << 10, 'x')
+    const server = http.createServer((req, res) => {
+      req.socket.on('error', () => {})
+      res.writeHead(200, { 'content-length': body.length })
+      res.end(body)
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as net.AddressInfo).port
+    const after = 100_000
+    try {
+      const child = await waitingDownload(port, '/')
+      const { seen, bystander, fired } = await withFailureConfig({ target: children, network: [{ name: 'cut', action: 'reset', port, after_bytes: after }] }, async (f) => {
+        const [seen, bystander] = await Promise.all([child.go(), downloadHere(port, '/')])
+        return { seen, bystander, fired: f.fired('cut') }
+      })
+      expect(RESET_CODES, JSON.stringify(seen)).toContain(seen.code)
+      expect(seen.bytes).toBeGreaterThanOrEqual(after)
+      expect(seen.bytes).toBeLessThan(after + SEGMENT)
+      expect(fired).toBe(1)
+      expect(bystander.code).toBeNull()
+      expect(bystander.bytes).toBeGreaterThan(body.length)
+    } finally {
+      await new Promise((r) => server.close(r))
+    }
+  })
+
+  it('TC DNS answer: a child gets NXDOMAIN for one name and resolves another; this process resolves both', async (ctx) => {
+    skipUnlessAny(ctx, 'tcx', 'cls-bpf')
+    skipUnless(ctx, 'cgroup-sockaddr')
+    const resolver = await startResolver()
+    const [bad, good] = ['api.arch.faultline.test', 'other.arch.faultline.test']
+    try {
+      await withFailureConfig({ target: children, dns: [{ name: bad, answer: 'nxdomain' }] }, async (f) => {
+        // c-ares (dns.resolve) asks the resolver given on its command line: no resolv.conf needed.
+        const [g, b] = await runJson<{ name: string; result: string; address?: string }[]>(process.execPath, [path.join(FIXTURES, 'dns-client.mjs'), 'resolve', resolver.address, good, bad])
+        expect(g).toMatchObject({ name: good, result: 'ok', address: ANSWER_A })
+        expect(b).toMatchObject({ name: bad, result: 'ENOTFOUND' })
+        const here = new (await import('node:dns')).promises.Resolver({ timeout: 2000, tries: 2 })
+        here.setServers([resolver.address])
+        expect(await here.resolve4(bad)).toEqual([ANSWER_A])
+        expect(f.fired(bad)).toBe(1)
+      })
+      // The resolver never heard the child's query for the failed name: only this process's.
+      expect(resolver.asked.map((a) => a.name)).toEqual([good, bad])
+    } finally {
+      await resolver.close()
     }
   })
 })

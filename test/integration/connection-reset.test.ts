@@ -4,31 +4,20 @@
  * to the same server are the bystanders. The child reports what its socket saw.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { spawn } from 'node:child_process'
 import http from 'node:http'
 import net from 'node:net'
 import path from 'node:path'
 import { withFailureConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
 import { probeFeature } from '../../packages/core/src/kernel/index.js'
 import { FIXTURES, runJson } from '../support/net.js'
+import { RESET_CODES, SEGMENT, downloadHere as fromHere, waitingDownload as fromChild } from '../support/download.js'
 import { kernelLock } from '../support/kernel-lock.js'
 import { skipUnless } from '../support/requires.js'
 // @ts-expect-error: a plain .mjs helper of the example, without types
 import { startPostgres } from '../../examples/postgres-service/postgres.mjs'
 
 const children = { scope: 'children' as const }
-/** The largest segment lo carries (TSO/GRO: one skb of up to 64 KB): the most that may pass beyond after_bytes. */
-const SEGMENT = 65536
 const BODY = Buffer.alloc(4 << 20, 'x')
-const RESET_CODES = ['ECONNABORTED', 'ECONNRESET']
-
-interface Seen {
-  bytes: number
-  code: string | null
-  connectedAt: number
-  lastDataAt: number
-  endedAt: number
-}
 
 let server: http.Server
 let port: number
@@ -52,51 +41,8 @@ beforeAll(async () => {
   port = (server.address() as net.AddressInfo).port
 })
 afterAll(() => new Promise<void>((r) => server.close(() => r())))
-
-/** Starts download.cjs --wait; go() makes it connect (inside the window) and resolves what it saw. */
-async function waitingDownload(urlPath: string): Promise<{ go(): Promise<Seen> }> {
-  const child = spawn(process.execPath, [path.join(FIXTURES, 'download.cjs'), String(port), urlPath, '--wait'], { stdio: ['pipe', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout!.on('data', (d) => (out += d))
-  await new Promise<void>((resolve, reject) => {
-    child.on('exit', (c) => reject(new Error(`download.cjs exited ${c} before it was ready: ${out}`)))
-    const check = () => (out.includes('ready') ? resolve() : child.stdout!.once('data', check))
-    check()
-  })
-  const done = new Promise<Seen>((resolve, reject) => {
-    child.on('close', () => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()!) as Seen)
-      } catch {
-        reject(new Error(`download.cjs printed ${JSON.stringify(out)}`))
-      }
-    })
-  })
-  return {
-    go() {
-      child.stdin!.end('go\n')
-      return done
-    },
-  }
-}
-
-/** The same download from this process (not a target): a bystander. */
-function downloadHere(urlPath: string, stopAfterMs?: number): Promise<Seen> {
-  return new Promise((resolve) => {
-    const r: Seen = { bytes: 0, code: null, connectedAt: 0, lastDataAt: 0, endedAt: 0 }
-    const s = net.connect(port, '127.0.0.1', () => {
-      r.connectedAt = Date.now()
-      s.write(`GET ${urlPath} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)
-      if (stopAfterMs) setTimeout(() => s.destroy(), stopAfterMs)
-    })
-    s.on('data', (d) => {
-      r.bytes += d.length
-      r.lastDataAt = Date.now()
-    })
-    s.on('error', (e: NodeJS.ErrnoException) => (r.code = e.code ?? e.message))
-    s.on('close', () => resolve({ ...r, endedAt: Date.now() }))
-  })
-}
+const waitingDownload = (urlPath: string) => fromChild(port, urlPath)
+const downloadHere = (urlPath: string, stopAfterMs?: number) => fromHere(port, urlPath, stopAfterMs)
 
 describe('connection resets (action reset)', { timeout: 120_000 }, () => {
   // it.for, not it.each: only it.for hands the test context (for a skip) to the function.

@@ -67,7 +67,7 @@ export const KERNELS = {
     describe: 'Debian 12 linux-image-6.12.*+deb12-arm64 on qemu-system-aarch64 (TCG), arm64 userland from packages',
     arch: 'arm64',
     package: /^linux-image-6\.12\.\d+\+deb12-arm64$/,
-    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect'],
+    expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'fexit', 'probe-write-user', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy'],
     // Under cross-architecture TCG the whole suite takes too long for CI, and its C, Python and Go
     // fixtures are x86-64 builds or need a compiler: the matrix runs these (one per mechanism) here.
     suite: ['test/integration/arch.test.ts'],
