@@ -3,6 +3,7 @@ import { describe, it, expect } from 'vitest'
 import { fileURLToPath } from 'node:url'
 import { validateConfig, parseConfig, loadConfigSync, ConfigError, parseAddress, parseDuration } from '../../packages/core/src/config/index.js'
 import { BAD_CONFIGS, rule } from '../fixtures/bad-configs.js'
+import { mechanismCoverage } from '../../packages/core/src/kernel/mechanisms.js'
 
 function issuesOf(input: unknown): { path: string; message: string }[] {
   try {
@@ -180,5 +181,15 @@ describe('dns rules', () => {
     } catch (err) {
       expect((err as ConfigError).issues).toEqual([expect.objectContaining({ path: 'dns[0].answer', line: 3, column: 13 })])
     }
+  })
+})
+
+describe("doctor's syscall lists", () => {
+  it('name only calls of the architecture: arm64 has openat and unlinkat, not open or unlink', () => {
+    const lsm = (arch: 'x86_64' | 'arm64') => mechanismCoverage(arch).find((m) => m.mechanism === 'lsm')!.syscalls as string[]
+    expect(lsm('x86_64')).toEqual(expect.arrayContaining(['open', 'openat', 'unlink', 'unlinkat']))
+    expect(lsm('arm64')).toEqual(expect.arrayContaining(['openat', 'unlinkat']))
+    expect(lsm('arm64')).not.toContain('open')
+    expect(lsm('arm64')).not.toContain('unlink')
   })
 })

@@ -18,7 +18,7 @@ import fs from 'node:fs'
 import type { NormalizedSyscallRule } from '../config/types.js'
 import { FL_OP, FL_OP_CORRUPT_BASE, FL_OP_DELAY_BASE, FL_OP_SYS_BASE, type FlOpName } from '../engine/layout.js'
 import { CORRUPT_SYSCALLS } from '../config/corrupt.js'
-import { syscallTable } from '../config/syscalls.js'
+import { currentArch, syscallTable, type Arch } from '../config/syscalls.js'
 import { probeFeature, syscallPrefix, type Feature } from './features.js'
 import { LSM_HOOKS } from './lsm-hooks.js'
 import { kernelBtfHasFunc } from '../libbpf/index.js'
@@ -171,8 +171,11 @@ export interface MechanismCoverage {
   syscalls: string[] | 'any'
 }
 
-/** For `doctor`: each mechanism, whether this kernel has it, and what it can fail. */
-export function mechanismCoverage(): MechanismCoverage[] {
+/** For `doctor`: each mechanism, whether this kernel has it, and what it can fail (the syscalls
+ * of this architecture: arm64 has no open, unlink, rename...). */
+export function mechanismCoverage(arch: Arch = currentArch()): MechanismCoverage[] {
+  const here = syscallTable(arch)
+  const ofThisArch = (names: string[]) => names.filter((n) => Object.hasOwn(here, n))
   return (Object.values(MECHANISMS) as MechanismInfo[]).map((m) => {
     const missing = m.needs.map(probeFeature).filter((r) => !r.available)
     return {
@@ -181,7 +184,7 @@ export function mechanismCoverage(): MechanismCoverage[] {
       available: missing.length === 0,
       reason: missing.map((r) => `${r.feature}: ${r.reason}`).join('; '),
       syscalls:
-        m.mechanism === 'cgroup' ? Object.keys(CGROUP_SYSCALL_OPS) : m.mechanism === 'fexit-corrupt' ? CORRUPT_SYSCALLS : m.mechanism === 'lsm' || m.mechanism === 'security-fmod-ret' ? Object.keys(LSM_HOOKS) : 'any',
+        m.mechanism === 'cgroup' ? ofThisArch(Object.keys(CGROUP_SYSCALL_OPS)) : m.mechanism === 'fexit-corrupt' ? ofThisArch([...CORRUPT_SYSCALLS]) : m.mechanism === 'lsm' || m.mechanism === 'security-fmod-ret' ? ofThisArch(Object.keys(LSM_HOOKS)) : 'any',
     }
   })
 }
