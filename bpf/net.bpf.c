@@ -70,6 +70,7 @@ SEC("cgroup/sendmsg6") int fl_net_mark_sendmsg6(struct bpf_sock_addr *ctx) { mar
 
 struct fl_pkt {
 	__u32 family, proto, payload_off, payload_len;
+	__u32 l4_off; /* the TCP / UDP header */
 	__u32 tcp_seq; /* TCP: the sequence number, host order (bytes.h counts each byte once) */
 	__u16 peer_port;
 	__u8 peer[16];
@@ -109,6 +110,7 @@ static __always_inline int parse(struct __sk_buff *skb, int ingress, __u32 l2_le
 		return -1;
 	}
 	__u32 l4 = 0;
+	p->l4_off = off;
 	if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
 		__u16 ports[2];
 		if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
@@ -260,8 +262,7 @@ static __always_inline int handle(struct __sk_buff *skb, int ingress)
 	if (sb && fl_bytes_pass(sb, ingress, p.tcp_seq, p.payload_len))
 		return TC_ACT_SHOT;
 	if (dns && p.peer_port == 53) {
-		int verdict = fl_dns_egress(skb, dev->l2_len, p.family, p.proto, p.payload_off - (p.proto == IPPROTO_UDP ? 8 : 0),
-					    p.payload_off, p.payload_len, bits);
+		int verdict = fl_dns_egress(skb, dev->l2_len, p.family, p.proto, p.l4_off, p.payload_off, p.payload_len, bits);
 		if (verdict >= 0)
 			return verdict;
 	}

@@ -2,12 +2,13 @@
 /*
  * DNS failures by name, run by net.bpf.c's egress program on the targets' packets to port 53.
  * The question name is read from the query (UDP, or TCP when the segment holds one whole
- * length-prefixed message) and matched against the rules' globs. `timeout` drops the query
- * without the sender knowing. `nxdomain` / `servfail` turn a UDP query into its answer in
- * place: the packet is cut after the question, addresses and ports are swapped, QR, RA and
- * RCODE set, the checksums redone, and it is sent back to the querying socket (see the end of
- * fl_dns_answer_udp); the resolver never sees the query. Over TCP every answer is a drop: a
- * forged segment would desynchronise the server's side of the connection.
+ * length-prefixed message, or two for the same name) and matched against the rules' globs. `timeout` drops the query
+ * without the sender knowing. `nxdomain` / `servfail` turn the query into its answer in place:
+ * the packet is cut after the question, addresses and ports are swapped, QR, RA and RCODE set
+ * (over TCP also the length prefix, sequence numbers, flags and timestamps: fl_dns_tcp_reply),
+ * the checksums redone, and it is sent back to the querying socket (see the end of
+ * fl_dns_answer); the resolver never sees the query. Over TCP the server's side of the
+ * connection is reset first (fl_dns_reset_server).
  */
 #ifndef FAULTLINE_DNS_FAULT_H
 #define FAULTLINE_DNS_FAULT_H
@@ -15,6 +16,7 @@
 #include "faultline.h"
 #include "rules.h"
 #include "dns.h"
+#include "net.h"
 
 /* rule index -> fl_dns_rule; rule index -> fl_counters; [0] -> fl_dns_state. */
 struct {
@@ -38,15 +40,20 @@ struct {
 	__type(value, struct fl_dns_state);
 } fl_dns_state SEC(".maps");
 
-/* The answer's UDP segment at most: UDP header, DNS header, a 255-byte name, type and class;
- * rounded up to the 4-byte words bpf_csum_diff sums. */
-#define FL_DNS_SEG_LEN 288
+/* The answer's segment at most, for its checksum: a TCP header with options (60 bytes) and the
+ * 2-byte length (UDP: an 8-byte header), DNS header, a 255-byte name, type and class; or two
+ * such messages over TCP (fl_dns_egress), as long as they fit. 512: what one bpf_csum_diff
+ * call sums at most. */
+#define FL_DNS_SEG_LEN 512
 
 /* Per-CPU work space of one query (too big for the stack). */
 struct fl_dns_scratch {
 	__u8 raw[FL_DNS_NAME_LEN];  /* the question name as the packet carries it (length-prefixed labels) */
 	char name[FL_DNS_NAME_LEN]; /* ... as text: lower case, dots, NUL */
-	__u8 seg[FL_DNS_SEG_LEN];   /* the answer's UDP segment, zero-padded, for its checksum */
+	__u8 seg[FL_DNS_SEG_LEN];   /* the answer's UDP or TCP segment, zero-padded, for its checksum */
+	__u32 addr[8];              /* the query's IP addresses (IPv4: the first two words) */
+	__u32 pseudo[10];           /* the answer's pseudo header (IPv4: the first three words) */
+	__u8 mac[12];               /* the query's Ethernet addresses */
 	__u32 next, qend, n;        /* name parser: next length byte, end of the name (0 = bad), bytes loaded */
 	__s32 pi, si, star_p, star_s, result; /* glob matcher */
 };
@@ -224,85 +231,166 @@ static __always_inline int fl_dns_vanish(void)
 }
 
 /*
- * The UDP query at l3 (IP header) / l4 (UDP header), its question ending `qend` bytes after the
- * DNS header, becomes the answer with `rcode`; returns the TC verdict (the redirect).
+ * The server's side of a TCP query that is answered here: the query segment, made a reset
+ * (RST|ACK at the sequence number the server expects, so it is accepted), is cloned out to the
+ * server before the segment itself becomes the answer. The server never sees the query, so
+ * without this the connection would be left out of step: the client's FIN, at a sequence number
+ * the server never reached and acknowledging bytes it never sent, would be ignored and
+ * retransmitted for minutes, and the server would keep a connection nobody uses. Reset, the
+ * server's socket is gone, and the client's next segment (its ACK of the answer) is answered
+ * by a reset that ends the client's socket too, after the answer: the answer stays readable
+ * and a further read or write finds the connection reset or closed. The clone carries
+ * FL_DUP_MARK, so these programs pass it (net.bpf.c).
  */
-static __always_inline int fl_dns_answer_udp(struct __sk_buff *skb, struct fl_dns_scratch *s, __u32 l2_len, __u32 family,
-					    __u32 l4, __u32 qend, __u16 rcode)
+static __always_inline void fl_dns_reset_server(struct __sk_buff *skb, __u32 l4)
 {
-	__u32 msg_len = 12 + qend + 4;
-	__u32 seg_len = 8 + msg_len;
-	if (seg_len > FL_DNS_SEG_LEN)
-		return TC_ACT_SHOT;
-	if (skb->len > l4 + seg_len && bpf_skb_change_tail(skb, l4 + seg_len, 0))
-		return TC_ACT_SHOT;
-	/* DNS header: keep the id, opcode, RD and CD; set QR and RA; one question, nothing else. */
+	__u16 flags, rst;
+	if (bpf_skb_load_bytes(skb, l4 + 12, &flags, 2))
+		return;
+	rst = (flags & bpf_htons(0xf000)) | bpf_htons(0x14); /* data offset kept; RST|ACK */
+	if (bpf_skb_store_bytes(skb, l4 + 12, &rst, 2, 0))
+		return;
+	bpf_l4_csum_replace(skb, l4 + 16, flags, rst, 2);
+	__u32 mark = skb->mark;
+	skb->mark = FL_DUP_MARK;
+	bpf_clone_redirect(skb, skb->ifindex, 0);
+	skb->mark = mark;
+}
+
+/*
+ * The TCP header of the query (hlen bytes, `sent` bytes of data after it) as the server's
+ * reply: ports swapped, the reply's sequence number is what the client acknowledged and it
+ * acknowledges the whole query, ACK|PSH. Linux writes the timestamps option first (NOP, NOP,
+ * TS): its values are swapped, so the reply's TSval is the client's TSecr (the server's clock,
+ * which the client's PAWS check compares against) and its TSecr the client's own TSval.
+ */
+static __always_inline int fl_dns_tcp_reply(struct __sk_buff *skb, __u32 l4, __u32 hlen, __u32 sent)
+{
+	struct {
+		__u16 sport, dport;
+		__u32 seq, ack;
+		__u16 flags, window, check, urg;
+	} th;
+	if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)))
+		return -1;
+	__u16 port = th.sport;
+	th.sport = th.dport;
+	th.dport = port;
+	__u32 seq = th.seq;
+	th.seq = th.ack;
+	th.ack = bpf_htonl(bpf_ntohl(seq) + sent);
+	th.flags = (th.flags & bpf_htons(0xf000)) | bpf_htons(0x18);
+	th.check = 0;
+	th.urg = 0;
+	if (bpf_skb_store_bytes(skb, l4, &th, sizeof(th), 0))
+		return -1;
+	__u32 o[3];
+	if (hlen >= 32 && !bpf_skb_load_bytes(skb, l4 + 20, o, sizeof(o)) && o[0] == bpf_htonl(0x0101080a)) {
+		__u32 t = o[1];
+		o[1] = o[2];
+		o[2] = t;
+		bpf_skb_store_bytes(skb, l4 + 24, &o[1], 8, 0);
+	}
+	return 0;
+}
+
+/* The DNS header at `off` as the answer's: keep the id, opcode, RD and CD; set QR and RA; one
+ * question, nothing else. */
+static __always_inline int fl_dns_answer_header(struct __sk_buff *skb, __u32 off, __u16 rcode)
+{
 	__u16 hdr[6];
-	if (bpf_skb_load_bytes(skb, l4 + 8, hdr, sizeof(hdr)))
-		return TC_ACT_SHOT;
+	if (bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr)))
+		return -1;
 	__u16 f = bpf_ntohs(hdr[1]);
 	hdr[1] = bpf_htons(0x8000 | (f & 0x7900) | 0x0080 | (f & 0x0010) | rcode);
 	hdr[2] = bpf_htons(1);
 	hdr[3] = hdr[4] = hdr[5] = 0;
-	if (bpf_skb_store_bytes(skb, l4 + 8, hdr, sizeof(hdr), 0))
+	return bpf_skb_store_bytes(skb, off, hdr, sizeof(hdr), 0);
+}
+
+/*
+ * The query at l4 (its UDP header, or its TCP header of hlen bytes followed by the 2-byte
+ * length; `sent`: the bytes after that header), its question ending `qend` bytes after the DNS
+ * header, becomes the answer with `rcode`; returns the TC verdict (the redirect). `second`: over
+ * TCP, where a second message of the same length and question starts (its length prefix), 0
+ * for none; it gets its answer in the same way.
+ */
+static __always_inline int fl_dns_answer(struct __sk_buff *skb, struct fl_dns_scratch *s, __u32 l2_len, __u32 family,
+					 __u32 proto, __u32 l4, __u32 hlen, __u32 sent, __u32 qend, __u32 second, __u16 rcode)
+{
+	__u32 tcp = proto == IPPROTO_TCP;
+	__u32 prefix = tcp ? 2 : 0;
+	__u32 msg_len = 12 + qend + 4;
+	__u32 seg_len = hlen + (prefix + msg_len) * (second ? 2 : 1);
+	if (seg_len > FL_DNS_SEG_LEN)
 		return TC_ACT_SHOT;
-	if (l2_len == 14) {
-		__u8 mac[12], sw[12];
-		if (bpf_skb_load_bytes(skb, 0, mac, 12))
+	if (skb->len > l4 + seg_len && bpf_skb_change_tail(skb, l4 + seg_len, 0))
+		return TC_ACT_SHOT;
+	if (fl_dns_answer_header(skb, l4 + hlen + prefix, rcode) || (second && fl_dns_answer_header(skb, second + 2, rcode)))
+		return TC_ACT_SHOT;
+	if (tcp) {
+		__u16 len = bpf_htons(msg_len); /* the message is shorter when records followed the question */
+		if (bpf_skb_store_bytes(skb, l4 + hlen, &len, 2, 0))
 			return TC_ACT_SHOT;
-		__builtin_memcpy(sw, mac + 6, 6);
-		__builtin_memcpy(sw + 6, mac, 6);
-		bpf_skb_store_bytes(skb, 0, sw, 12, 0);
 	}
-	/* Pseudo header (addresses swapped: the same sum) and the IP header. */
-	__u32 pseudo[10] = {};
+	/* Work space in the scratch map, not the stack: 6.1 allows this program 512 bytes of stack
+	 * for the TC program and the bpf_loop callbacks together, and little of it is left. */
+	if (l2_len == 14) {
+		if (bpf_skb_load_bytes(skb, 0, s->mac, 12))
+			return TC_ACT_SHOT;
+		bpf_skb_store_bytes(skb, 0, s->mac + 6, 6, 0);
+		bpf_skb_store_bytes(skb, 6, s->mac, 6, 0);
+	}
+	/* The IP header and the pseudo header (addresses swapped: the same sum). */
+	__u32 *pseudo = s->pseudo;
 	__u32 pseudo_len;
 	if (family == 2) {
-		struct iphdr ip;
-		if (bpf_skb_load_bytes(skb, l2_len, &ip, sizeof(ip)))
+		__u16 old_tot, new_tot = bpf_htons(l4 + seg_len - l2_len);
+		if (bpf_skb_load_bytes(skb, l2_len + 2, &old_tot, 2) || bpf_skb_load_bytes(skb, l2_len + 12, s->addr, 8))
 			return TC_ACT_SHOT;
-		__u16 old_tot = ip.tot_len, new_tot = bpf_htons(l4 + seg_len - l2_len);
-		__u32 a = ip.saddr;
-		ip.saddr = ip.daddr;
-		ip.daddr = a;
-		ip.tot_len = new_tot;
-		bpf_skb_store_bytes(skb, l2_len + 12, &ip.saddr, 8, 0);
-		bpf_skb_store_bytes(skb, l2_len + 2, &ip.tot_len, 2, 0);
+		pseudo[0] = s->addr[1];
+		pseudo[1] = s->addr[0];
+		pseudo[2] = bpf_htonl((proto << 16) | seg_len);
+		bpf_skb_store_bytes(skb, l2_len + 12, pseudo, 8, 0);
+		bpf_skb_store_bytes(skb, l2_len + 2, &new_tot, 2, 0);
 		bpf_l3_csum_replace(skb, l2_len + 10, old_tot, new_tot, 2);
-		pseudo[0] = ip.saddr;
-		pseudo[1] = ip.daddr;
-		pseudo[2] = bpf_htonl((IPPROTO_UDP << 16) | seg_len);
 		pseudo_len = 12;
 	} else {
-		struct ipv6hdr ip6;
-		if (bpf_skb_load_bytes(skb, l2_len, &ip6, sizeof(ip6)))
+		__u16 plen = bpf_htons(seg_len);
+		if (bpf_skb_load_bytes(skb, l2_len + 8, s->addr, 32))
 			return TC_ACT_SHOT;
-		__u8 tmp[16];
-		__builtin_memcpy(tmp, &ip6.saddr, 16);
-		__builtin_memcpy(&ip6.saddr, &ip6.daddr, 16);
-		__builtin_memcpy(&ip6.daddr, tmp, 16);
-		ip6.payload_len = bpf_htons(seg_len);
-		bpf_skb_store_bytes(skb, l2_len + 4, &ip6.payload_len, 2, 0);
-		bpf_skb_store_bytes(skb, l2_len + 8, &ip6.saddr, 32, 0);
-		__builtin_memcpy(pseudo, &ip6.saddr, 32);
+		for (int i = 0; i < 4; i++) {
+			pseudo[i] = s->addr[4 + i];
+			pseudo[4 + i] = s->addr[i];
+		}
 		pseudo[8] = bpf_htonl(seg_len);
-		pseudo[9] = bpf_htonl(IPPROTO_UDP);
+		pseudo[9] = bpf_htonl(proto);
+		bpf_skb_store_bytes(skb, l2_len + 4, &plen, 2, 0);
+		bpf_skb_store_bytes(skb, l2_len + 8, pseudo, 32, 0);
 		pseudo_len = 40;
 	}
-	/* UDP header: ports swapped, the new length, and the checksum over all of it. */
-	__u16 uh[4];
-	if (bpf_skb_load_bytes(skb, l4, uh, sizeof(uh)))
-		return TC_ACT_SHOT;
-	__u16 no_csum = family == 2 && uh[3] == 0; /* IPv4 without a UDP checksum: keep it so */
-	__u16 port = uh[0];
-	uh[0] = uh[1];
-	uh[1] = port;
-	uh[2] = bpf_htons(seg_len);
-	uh[3] = 0;
-	bpf_skb_store_bytes(skb, l4, uh, sizeof(uh), 0);
+	/* The transport header, then the checksum over all of the segment. */
+	__u32 check_off = 16;
+	__u16 no_csum = 0;
+	if (tcp) {
+		if (fl_dns_tcp_reply(skb, l4, hlen, sent))
+			return TC_ACT_SHOT;
+	} else {
+		__u16 uh[4];
+		if (bpf_skb_load_bytes(skb, l4, uh, sizeof(uh)))
+			return TC_ACT_SHOT;
+		no_csum = family == 2 && uh[3] == 0; /* IPv4 without a UDP checksum: keep it so */
+		__u16 port = uh[0];
+		uh[0] = uh[1];
+		uh[1] = port;
+		uh[2] = bpf_htons(seg_len);
+		uh[3] = 0;
+		bpf_skb_store_bytes(skb, l4, uh, sizeof(uh), 0);
+		check_off = 6;
+	}
 	if (!no_csum) {
 		__builtin_memset(s->seg, 0, sizeof(s->seg));
-		__u64 n = fl_dns_len(seg_len, 512);
+		__u64 n = fl_dns_len(seg_len, FL_DNS_SEG_LEN);
 		if (n > FL_DNS_SEG_LEN || bpf_skb_load_bytes(skb, l4, s->seg, n))
 			return TC_ACT_SHOT;
 		__u64 words = (n + 3) & ~3ull;
@@ -315,9 +403,9 @@ static __always_inline int fl_dns_answer_udp(struct __sk_buff *skb, struct fl_dn
 		if (sum < 0)
 			return TC_ACT_SHOT;
 		__u16 check = fl_csum_fold((__u32)sum);
-		if (!check)
-			check = 0xffff;
-		bpf_skb_store_bytes(skb, l4 + 6, &check, 2, 0);
+		if (!check && !tcp)
+			check = 0xffff; /* UDP: 0 would mean "no checksum" */
+		bpf_skb_store_bytes(skb, l4 + check_off, &check, 2, 0);
 	}
 	/* On lo the answer goes on as it is: loopback_xmit hands it to lo's receive path with the
 	 * query's route (a local one), so it is delivered to the querying socket. A redirect to
@@ -329,6 +417,39 @@ static __always_inline int fl_dns_answer_udp(struct __sk_buff *skb, struct fl_dn
 	return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
 }
 
+struct fl_dns_same {
+	struct fl_dns_scratch *s;
+	__u32 qend, differ;
+};
+
+static long fl_dns_same_step(__u32 i, void *data)
+{
+	struct fl_dns_same *d = data;
+	if (i >= d->qend || FL_DNS_AT(d->s->raw, i) != FL_DNS_AT(d->s->seg, i)) {
+		d->differ = i < d->qend;
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether the second message at `off` (its DNS header) is a standard query, `msg_len` bytes
+ * long like the first, whose question names the same name (its wire form in s->raw, qend bytes);
+ * the type may differ. Nothing may follow either question, so both answers keep their length. */
+static __always_inline int fl_dns_same_question(struct __sk_buff *skb, struct fl_dns_scratch *s, __u32 off, __u32 msg_len,
+						__u32 qend)
+{
+	__u16 hdr[6];
+	if (12 + qend + 4 != msg_len || bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr)) || (bpf_ntohs(hdr[1]) & 0xf800) ||
+	    bpf_ntohs(hdr[2]) != 1)
+		return 0;
+	__u64 n = fl_dns_len(qend, FL_DNS_NAME_LEN);
+	if (n > FL_DNS_NAME_LEN || bpf_skb_load_bytes(skb, off + 12, s->seg, n))
+		return 0;
+	struct fl_dns_same d = { .s = s, .qend = qend, .differ = 1 };
+	bpf_loop(FL_DNS_NAME_LEN + 1, fl_dns_same_step, &d, 0);
+	return !d.differ;
+}
+
 /*
  * A targeted egress packet to port 53 (l2_len: bytes before the IP header; l4: the UDP/TCP
  * header; payload: where its data starts). Returns the TC verdict when a rule fired, -1 to go on.
@@ -336,14 +457,21 @@ static __always_inline int fl_dns_answer_udp(struct __sk_buff *skb, struct fl_dn
 static __always_inline int fl_dns_egress(struct __sk_buff *skb, __u32 l2_len, __u32 family, __u32 proto, __u32 l4,
 					 __u32 payload, __u32 payload_len, __u32 comm_bits)
 {
-	__u32 msg = payload, msg_len = payload_len;
+	__u32 msg = payload, msg_len = payload_len, second = 0;
 	if (proto == IPPROTO_TCP) {
-		/* One whole length-prefixed message in this segment, as resolvers send a query. */
-		__u16 prefix;
-		if (payload_len < 2 || bpf_skb_load_bytes(skb, payload, &prefix, 2) || bpf_ntohs(prefix) != payload_len - 2)
+		/* One whole length-prefixed message in this segment, as resolvers send a query; or two
+		 * of the same length, as glibc writes the A and AAAA queries of one lookup. */
+		__u16 prefix, prefix2;
+		if (payload_len < 2 || bpf_skb_load_bytes(skb, payload, &prefix, 2))
 			return -1;
+		msg_len = bpf_ntohs(prefix);
+		if (msg_len + 2 != payload_len) {
+			second = payload + 2 + msg_len;
+			if (2 * (msg_len + 2) != payload_len || payload - l4 + payload_len > FL_DNS_SEG_LEN ||
+			    bpf_skb_load_bytes(skb, second, &prefix2, 2) || prefix2 != prefix)
+				return -1;
+		}
 		msg += 2;
-		msg_len -= 2;
 	} else if (proto != IPPROTO_UDP) {
 		return -1;
 	}
@@ -372,6 +500,8 @@ static __always_inline int fl_dns_egress(struct __sk_buff *skb, __u32 l2_len, __
 	__u32 qend = s->qend;
 	if (!qend || 12 + qend + 4 > msg_len)
 		return -1;
+	if (second && !fl_dns_same_question(skb, s, second + 2, msg_len, qend))
+		return -1;
 	struct fl_dns_eval e = { .s = s, .now = bpf_ktime_get_ns(), .armed_ns = st->armed_ns, .comm_bits = comm_bits, .hit = -1 };
 	bpf_loop(st->n_rules > FL_MAX_DNS_RULES ? FL_MAX_DNS_RULES : st->n_rules, fl_dns_rule_step, &e, 0);
 	if (e.hit < 0)
@@ -380,9 +510,12 @@ static __always_inline int fl_dns_egress(struct __sk_buff *skb, __u32 l2_len, __
 	struct fl_dns_rule *r = bpf_map_lookup_elem(&fl_dns_rules, &key);
 	if (!r)
 		return -1;
-	if (r->answer == FL_DNS_TIMEOUT || proto == IPPROTO_TCP)
+	if (r->answer == FL_DNS_TIMEOUT)
 		return fl_dns_vanish();
-	return fl_dns_answer_udp(skb, s, l2_len, family, l4, qend, r->answer == FL_DNS_NXDOMAIN ? 3 : 2);
+	if (proto == IPPROTO_TCP)
+		fl_dns_reset_server(skb, l4);
+	return fl_dns_answer(skb, s, l2_len, family, proto, l4, payload - l4, payload_len, qend, second,
+			     r->answer == FL_DNS_NXDOMAIN ? 3 : 2);
 }
 
 #endif /* FAULTLINE_DNS_FAULT_H */

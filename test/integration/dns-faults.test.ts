@@ -2,21 +2,23 @@
  * DNS failures by name: the targets' queries for a chosen name get NXDOMAIN or SERVFAIL from the
  * TC program (the resolver never sees them) or no answer at all, whatever the client: glibc's
  * getaddrinfo in a C child, Python's socket.getaddrinfo, Node's dns.lookup (glibc) and
- * dns.resolve (c-ares), and a raw query over TCP. The resolver is test/support/dns.ts on a
- * loopback address, port 53; getaddrinfo reads it from a private /etc/resolv.conf (a mount
- * namespace per child), so the machine's resolver is never touched. This process is the
- * bystander: it resolves the same names through the same resolver while the rule is armed.
+ * dns.resolve (c-ares); over TCP glibc (`options use-vc`) and a raw query. The resolver is
+ * test/support/dns.ts on a loopback address, port 53; getaddrinfo reads it from a private
+ * /etc/resolv.conf (a mount namespace per child), so the machine's resolver is never touched.
+ * This process is the bystander: it resolves the same names through the same resolver while
+ * the rule is armed.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { execFileSync, spawnSync } from 'node:child_process'
 import dns from 'node:dns'
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { withFailureConfig, type FailureConfigInput } from '../../packages/core/src/index.js'
 import { runJson } from '../support/net.js'
-import { ANSWER_A, startResolver, type Resolver } from '../support/dns.js'
+import { ANSWER_A, startResolver, tcpQuery, type Resolver } from '../support/dns.js'
 import { kernelLock } from '../support/kernel-lock.js'
 import { skipBecause, skipUnless } from '../support/requires.js'
 
@@ -35,6 +37,8 @@ for n in sys.argv[1:]:
         r = {socket.EAI_NONAME: 'EAI_NONAME', socket.EAI_AGAIN: 'EAI_AGAIN'}.get(e.errno, str(e.errno))
     out.append({'name': n, 'result': r, 'ms': (time.monotonic() - t0) * 1000})
 print(json.dumps(out))`
+/** The same for both families: glibc asks A and AAAA, over TCP both in one segment. */
+const PY_ANY = PY.replace('socket.AF_INET', 'socket.AF_UNSPEC')
 
 interface Outcome { name: string; result: string; ms: number; address?: string }
 let resolver: Resolver
@@ -86,6 +90,33 @@ async function bystander(name: string): Promise<string> {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code ?? String(e)
   }
+}
+
+/** TCP sockets to or from `address`:53 on this machine other than listeners and TIME-WAIT, as `ss` shows them. */
+function openSockets(address: string): string[] {
+  const host = address.includes(':') ? `[${address}]` : address
+  const out = execFileSync('ss', ['-Htan', 'state', 'connected', 'exclude', 'time-wait', `( dport = :53 or sport = :53 ) and ( dst ${host} or src ${host} )`], { encoding: 'utf8' })
+  return out.split('\n').filter(Boolean)
+}
+
+/** A TCP handshake with `host`:53 from this process within 3 s: 'ok' or what happened instead. */
+function tcpReach(host: string): Promise<string> {
+  return new Promise((resolve) => {
+    const c = net.connect({ port: 53, host, timeout: 3000 })
+    c.on('connect', () => (c.destroy(), resolve('ok')))
+    c.on('timeout', () => (c.destroy(), resolve('no answer in 3 s')))
+    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message))
+  })
+}
+
+/** Polls `get` every 100 ms until `done` holds or 5 s pass; returns the last value. */
+async function settle<T>(get: () => T, done: (v: T) => boolean): Promise<T> {
+  let v = get()
+  for (let i = 0; i < 50 && !done(v); i++) {
+    await new Promise((r) => setTimeout(r, 100))
+    v = get()
+  }
+  return v
 }
 
 const asked = (name: string) => resolver.asked.filter((a) => a.name === name).length
@@ -152,7 +183,7 @@ describe.each(MECHANISMS)('DNS faults (%s)', { timeout: 120_000 }, (mechanism) =
     })
   })
 
-  it('IPv6: a resolver on ::1 gets nothing, the clients get the answer', async (ctx) => {
+  it('IPv6: a resolver on ::1 gets nothing, the clients get the answer, over UDP and TCP', async (ctx) => {
     skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     let six: Resolver
     try {
@@ -170,9 +201,18 @@ describe.each(MECHANISMS)('DNS faults (%s)', { timeout: 120_000 }, (mechanism) =
         expect(gai6[2]!.ms).toBeLessThan(1000) // answered, not timed out
         const cares = await runJson<Outcome[]>(process.execPath, [CLIENT, 'resolve', '::1', 'v6.faultline.test', 'v6-sf.faultline.test', 'ok6.faultline.test'])
         expect(cares.map((x) => x.result)).toEqual(['ENOTFOUND', 'ESERVFAIL', 'ok'])
-        expect(f.fired('v6.faultline.test')).toBe(2)
+        // Over TCP (glibc reads a SERVFAIL over TCP as EAI_NONAME), answered at once.
+        const vc = path.join(dir, 'resolv6-tcp.conf')
+        fs.writeFileSync(vc, 'nameserver ::1\noptions use-vc timeout:1 attempts:1\n')
+        const tcp6 = await privateResolv(gai, ['ok6.faultline.test', 'v6.faultline.test', 'v6-sf.faultline.test'], vc)
+        expect(tcp6.map((x) => x.result)).toEqual(['ok', 'EAI_NONAME', 'EAI_NONAME'])
+        expect(Math.max(tcp6[1]!.ms, tcp6[2]!.ms)).toBeLessThan(1000)
+        expect(f.fired('v6.faultline.test')).toBe(3)
+        expect(f.fired('v6-sf.faultline.test')).toBe(3)
+        const left = await settle(() => openSockets('::1'), (x) => x.length === 0 && six.openTcp() === 0)
+        expect({ left, held: six.openTcp() }).toEqual({ left: [], held: 0 })
       })
-      expect(six.asked.map((a) => a.name)).toEqual(['ok6.faultline.test', 'ok6.faultline.test'])
+      expect(six.asked).toEqual([false, false, true].map((tcp) => ({ name: 'ok6.faultline.test', tcp })))
     } finally {
       await six.close()
     }
@@ -199,16 +239,70 @@ describe.each(MECHANISMS)('DNS faults (%s)', { timeout: 120_000 }, (mechanism) =
     })
   })
 
-  it('over TCP the named query is dropped whatever the answer; other names are answered', async (ctx) => {
+  it('over TCP, a resolver behind another interface: the answer comes back through its ingress', async (ctx) => {
     skipUnless(ctx, mechanism, 'cgroup-sockaddr')
-    const cfg = withPin(mechanism, { target: children, dns: [{ name: 'tcp-a.faultline.test', answer: 'timeout' }, { name: 'tcp-b.faultline.test', answer: 'nxdomain' }] })
-    const before = resolver.asked.filter((a) => a.tcp).length
+    // TEST-NET-2 again: this needs a TCP handshake with it (a network that intercepts DNS may
+    // accept it), since only the query, after the handshake, is answered here.
+    const remote = '198.51.100.53'
+    const route = spawnSync('ip', ['-j', 'route', 'get', remote], { encoding: 'utf8' })
+    const dev = route.status === 0 ? (JSON.parse(route.stdout) as { dev?: string }[])[0]?.dev : undefined
+    if (!dev || dev === 'lo') return skipBecause(ctx, `requires a route to ${remote} through an interface other than lo (here: ${route.stderr.trim() || dev})`)
+    const reach = await tcpReach(remote)
+    if (reach !== 'ok') return skipBecause(ctx, `requires a TCP handshake with ${remote}:53 through ${dev} (got ${reach})`)
+    const cfg = withPin(mechanism, { target: children, dns: [{ name: 'far-tcp.faultline.test', answer: 'nxdomain' }, { name: 'far-tcp-sf.faultline.test', answer: 'servfail' }] })
     await withFailureConfig(cfg, async (f) => {
-      const r = await runJson<Outcome[]>(process.execPath, [CLIENT, 'tcp', resolver.address, 'tcp-a.faultline.test', 'tcp-b.faultline.test', 'tcp-c.faultline.test'])
-      expect(r.map((x) => x.result)).toEqual(['ETIMEOUT', 'ETIMEOUT', 'ok'])
-      expect(f.fired('tcp-a.faultline.test')).toBeGreaterThanOrEqual(1)
-      expect(f.fired('tcp-b.faultline.test')).toBeGreaterThanOrEqual(1)
+      // RCODE 2 within the client's 1.5 s can only be faultline's (an intercepting network
+      // answers NXDOMAIN, if anything).
+      const r = await runJson<Outcome[]>(process.execPath, [CLIENT, 'tcp', remote, 'far-tcp.faultline.test', 'far-tcp-sf.faultline.test'])
+      expect(r.map((x) => x.result)).toEqual(['RCODE3', 'RCODE2'])
+      expect(f.fired('far-tcp.faultline.test')).toBe(1)
+      expect(f.fired('far-tcp-sf.faultline.test')).toBe(1)
+      // Whether the client's socket then ends depends on the remote: a Linux server answers the
+      // client's ACK of the answer with a reset (as on lo, tested below); an intercepting
+      // network may not.
     })
-    expect(resolver.asked.filter((a) => a.tcp).slice(before).map((a) => a.name)).toEqual(['tcp-c.faultline.test'])
+  })
+
+  it('over TCP: nxdomain and servfail are answered at once, timeout is dropped; other names and the bystander resolve; no connection is left', async (ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+    // `options use-vc`: glibc (the C child, Python) sends every query over TCP.
+    const conf = path.join(dir, 'resolv-tcp.conf')
+    fs.writeFileSync(conf, `nameserver ${resolver.address}\noptions use-vc timeout:1 attempts:1\n`)
+    const [ok, nx, sf, to] = ['tcp-ok', 'tcp-nx', 'tcp-sf', 'tcp-to'].map((n) => `${n}.faultline.test`) as [string, string, string, string]
+    const real = 'servfail.tcp.faultline.test'
+    const cfg = withPin(mechanism, { target: children, dns: [{ name: nx, answer: 'nxdomain' }, { name: sf, answer: 'servfail' }, { name: to, answer: 'timeout' }] })
+    const before = resolver.asked.length
+    await withFailureConfig(cfg, async (f) => {
+      // glibc reads a SERVFAIL over TCP as EAI_NONAME when it asked for A only, EAI_AGAIN when
+      // it asked A and AAAA (one segment): the same as the resolver's own SERVFAIL (for a name
+      // under servfail.).
+      const tcpClients = [['glibc getaddrinfo (C)', gai, [], 'EAI_NONAME'], ['Python socket.getaddrinfo', 'python3', ['-c', PY], 'EAI_NONAME'], ['Python, A and AAAA', 'python3', ['-c', PY_ANY], 'EAI_AGAIN']] as const
+      for (const [client, cmd, args, servfail] of tcpClients) {
+        const r = await privateResolv(cmd, [...args, ok, nx, sf, real], conf)
+        expect(r.map((x) => x.result), client).toEqual(['ok', 'EAI_NONAME', servfail, servfail])
+        // glibc waits 1 s for an answer; these came at once (as the child measured).
+        expect(r[1]!.ms, client).toBeLessThan(1000)
+        expect(r[2]!.ms, client).toBeLessThan(1000)
+      }
+      // One length-prefixed query per connection, 1.5 s for the answer (dns-client.mjs).
+      const raw = await runJson<Outcome[]>(process.execPath, [CLIENT, 'tcp', resolver.address, ok, nx, sf])
+      expect(raw.map((x) => x.result)).toEqual(['ok', 'RCODE3', 'RCODE2'])
+      expect(raw[1]!.ms).toBeLessThan(1000)
+      expect(raw[2]!.ms).toBeLessThan(1000)
+      // The answered connections were reset on the resolver's side, and the clients' sockets end
+      // (their FIN gets a reset): nothing is left but TIME-WAIT of the connections closed normally.
+      const left = await settle(() => openSockets(resolver.address), (x) => x.length === 0 && resolver.openTcp() === 0)
+      expect({ left, held: resolver.openTcp() }).toEqual({ left: [], held: 0 })
+      // timeout: dropped, and so is each retransmission while the rule is armed.
+      const [dropped] = await runJson<Outcome[]>(process.execPath, [CLIENT, 'tcp', resolver.address, to])
+      expect(dropped).toMatchObject({ result: 'ETIMEOUT' })
+      // This process is no target: its TCP query for the same name is answered by the resolver.
+      expect(await tcpQuery(resolver.address, nx)).toBe(0)
+      expect(f.stats()[nx]).toMatchObject({ fired: 4 })
+      expect(f.stats()[sf]).toMatchObject({ fired: 4 })
+      expect(f.fired(to)).toBeGreaterThanOrEqual(1)
+    })
+    // The resolver heard the other names from each client and the bystander's query, all over TCP.
+    expect(resolver.asked.slice(before).filter((a) => a.name !== to)).toEqual([ok, real, ok, real, ok, ok, real, real, ok, nx].map((name) => ({ name, tcp: true })))
   })
 })

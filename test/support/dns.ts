@@ -1,6 +1,7 @@
 /**
  * A tiny DNS resolver for tests, on a loopback address, port 53, over UDP and TCP: every A
- * question gets 10.53.0.1, every other type an empty NOERROR answer. It records the names it
+ * question gets 10.53.0.1, every other type an empty NOERROR answer; a name under `servfail.`
+ * gets a real SERVFAIL, for comparing a client's view of faultline's with it. It records the names it
  * was asked, so a test can tell a query that never reached it (faultline answered or dropped it).
  */
 import dgram from 'node:dgram'
@@ -38,14 +39,16 @@ export function encodeQuery(name: string, id: number, type = 1): Buffer {
 function answer(q: Buffer): Buffer | undefined {
   const qs = question(q)
   if (!qs) return undefined
+  const servfail = qs.name.toLowerCase().startsWith('servfail.')
+  const a = qs.type === 1 && !servfail
   const hdr = Buffer.from(q.subarray(0, 12))
-  hdr.writeUInt16BE(0x8180 | (q.readUInt16BE(2) & 0x0100), 2)
+  hdr.writeUInt16BE(0x8180 | (q.readUInt16BE(2) & 0x0100) | (servfail ? 2 : 0), 2)
   hdr.writeUInt16BE(1, 4)
-  hdr.writeUInt16BE(qs.type === 1 ? 1 : 0, 6)
+  hdr.writeUInt16BE(a ? 1 : 0, 6)
   hdr.writeUInt16BE(0, 8)
   hdr.writeUInt16BE(0, 10)
   const parts = [hdr, q.subarray(12, qs.end)]
-  if (qs.type === 1) {
+  if (a) {
     const rr = Buffer.alloc(16)
     rr.writeUInt16BE(0xc00c, 0) // the question's name
     rr.writeUInt16BE(1, 2)
@@ -62,7 +65,30 @@ export interface Resolver {
   address: string
   /** Names asked so far, in order, with the transport. */
   asked: { name: string; tcp: boolean }[]
+  /** TCP connections the resolver holds open now. */
+  openTcp(): number
   close(): Promise<void>
+}
+
+/** One A query over TCP from this process, waiting `ms` for the answer: its RCODE (0 = NOERROR), or an error code. */
+export function tcpQuery(server: string, name: string, ms = 2000): Promise<number | string> {
+  return new Promise((resolve) => {
+    const q = encodeQuery(name, 0x4242)
+    const s = net.connect(53, server)
+    const timer = setTimeout(() => done('ETIMEOUT'), ms)
+    function done(r: number | string) {
+      clearTimeout(timer)
+      s.destroy()
+      resolve(r)
+    }
+    let buf = Buffer.alloc(0)
+    s.on('connect', () => s.write(Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q])))
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d])
+      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) done(buf.readUInt16BE(4) & 0xf)
+    })
+    s.on('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message))
+  })
 }
 
 /**
@@ -80,8 +106,11 @@ export async function startResolver(fixed?: string): Promise<Resolver> {
       const a = answer(m)
       if (a) udp.send(a, rinfo.port, rinfo.address)
     })
+    const conns = new Set<net.Socket>()
     const tcp = net.createServer((s) => {
       let buf = Buffer.alloc(0)
+      conns.add(s)
+      s.on('close', () => conns.delete(s))
       s.on('error', () => {})
       s.on('data', (d) => {
         buf = Buffer.concat([buf, d])
@@ -113,8 +142,10 @@ export async function startResolver(fixed?: string): Promise<Resolver> {
     return {
       address,
       asked,
+      openTcp: () => conns.size,
       close: async () => {
         udp.close()
+        for (const c of conns) c.destroy()
         await new Promise((r) => tcp.close(r))
       },
     }
