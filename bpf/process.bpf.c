@@ -50,7 +50,8 @@ struct {
 	__type(value, struct fl_root_forks);
 } fl_root_forks SEC(".maps");
 
-/* Live children of the arming process: tgid -> its fork's number in fl_root_forks.forks (from 1).
+/* Live children of the arming process: tgid -> its fork's number in fl_root_forks.forks (from 1;
+ * ~0 between its entry and its number).
  * Deleted at the child's exit. A set rather than an exit count: every exiting thread of a group
  * can see its live count at 0 (it is read after exit_mm, not where it dropped), so counting exits
  * counted one child twice and took a live child for none. A delete succeeds once. */
@@ -112,9 +113,15 @@ int BPF_PROG(fl_fork, struct task_struct *parent, struct task_struct *child)
 	struct fl_root_forks *rf = bpf_map_lookup_elem(&fl_root_forks, &zero);
 	/* real_parent, not `parent`: a CLONE_PARENT child of a child is the root's child too */
 	if (rf && rf->root && rf->root == BPF_CORE_READ(child, real_parent, tgid)) {
-		__u64 nth = __sync_fetch_and_add(&rf->forks, 1) + 1;
-		if (bpf_map_update_elem(&fl_root_children, &ctgid, &nth, BPF_ANY))
+		/* In the set before it is counted: a reader that sees the count moved finds the child
+		 * there, as "not numbered yet" (after any walk) until its number is written. */
+		__u64 nth = ~0ULL;
+		if (bpf_map_update_elem(&fl_root_children, &ctgid, &nth, BPF_ANY)) {
 			__sync_fetch_and_add(&rf->lost, 1);
+		} else {
+			nth = __sync_fetch_and_add(&rf->forks, 1) + 1;
+			bpf_map_update_elem(&fl_root_children, &ctgid, &nth, BPF_EXIST);
+		}
 	}
 	struct fl_target *p = bpf_map_lookup_elem(&fl_targets, &ptgid);
 	if (!p || !(p->flags & FL_TARGET_TRACK))

@@ -197,15 +197,7 @@ static long fl_dns_rule_step(__u32 i, void *data)
 	if (!fl_dns_glob_match(r->name, e->s))
 		return 0;
 	__sync_fetch_and_add(&c->matched, 1);
-	if (r->after_ns && e->now - e->armed_ns < r->after_ns)
-		return 0;
-	__u64 index = __sync_fetch_and_add(&c->eligible, 1);
-	if (r->prob != FL_PROB_ALWAYS) {
-		__u32 draw = (r->flags & FL_DNS_SEEDED) ? fl_seeded_draw(r->seed, index) : bpf_get_prandom_u32();
-		if (draw >= r->prob)
-			return 0;
-	}
-	if (r->times && __sync_fetch_and_add(&c->slots, 1) >= r->times)
+	if (!fl_when_fires(c, e->now - e->armed_ns, r->after_ns, 0, r->prob, r->flags & FL_DNS_SEEDED, r->seed, r->times))
 		return 0;
 	__sync_fetch_and_add(&c->fired, 1);
 	e->hit = i;
