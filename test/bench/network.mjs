@@ -4,7 +4,9 @@
 //   2. a bystander loopback TCP flow (throughput, 1-byte round trip, 1-byte request answered by
 //      64 KB) with nothing armed, and while
 //      another process has a drop or a bandwidth rule armed
-// The labels name the mechanism the engine chose (tcx or cls-bpf), read from the handle.
+// The labels name the mechanism the engine chose (tcx or cls-bpf), read from the handle. Arming
+// and spawning are measured in the armer (lib/armer.mjs, a process with no child of its own) as
+// batches of back-to-back ops, as in arm-disarm.mjs (docs/performance.md: method).
 // usage: node test/bench/network.mjs   (after npm run build, as root)
 //   knobs: ROUNDS, N_ARM (drop arm+disarm per round), N_SHAPE, N_SPAWN, FLOW_MB, RTT_N, REQ_N, FAULTLINE_BENCH_SCALE
 import { execFileSync } from 'node:child_process'
@@ -12,8 +14,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { arm, validateConfig } from '../../packages/core/dist/index.js'
-import { figure, goal, knob, meanMs, ratios, report, rounds, spawnTrueMs } from './lib/measure.mjs'
+import { figure, goal, knob, ratios, report, rounds } from './lib/measure.mjs'
 import { startArmer } from './lib/armer-client.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -27,11 +28,10 @@ const REQ_N = knob('REQ_N', 5000)
 
 const dropRule = { network: [{ name: 'd', action: 'drop', protocol: 'udp', port: 9 }] }
 const shapeRule = { network: [{ name: 'b', action: 'bandwidth', rate: '1mbit', protocol: 'udp', port: 9 }] }
-const drop = validateConfig(dropRule)
-const shape = validateConfig(shapeRule)
-const mechanismOf = (cfg) => { const s = arm(cfg); try { return Object.values(s.handle.stats())[0].mechanism } finally { s.disarm() } }
-const dropMech = mechanismOf(drop) // also the first load
-const shapeMech = `${mechanismOf(shape)}+htb`
+const armer = startArmer()
+const mechanismOf = async (config) => (await armer.op('mechanisms', { config }))[0]
+const dropMech = await mechanismOf(dropRule) // also the armer's first load
+const shapeMech = `${await mechanismOf(shapeRule)}+htb`
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-bench-'))
 const bin = path.join(dir, 'loopback-flow')
@@ -41,12 +41,11 @@ const flow = () => ({
   rtt: Number(execFileSync(bin, ['rtt', String(RTT_N)], { encoding: 'utf8' })),
   req: Number(execFileSync(bin, ['req64k', String(REQ_N)], { encoding: 'utf8' })),
 })
-const armer = startArmer()
 const armedFlow = async (rule) => { await armer.arm(rule); try { return flow() } finally { await armer.disarm() } }
 const s = await rounds({
-  spawn: () => spawnTrueMs(N_SPAWN),
-  drop: () => meanMs(() => arm(drop).disarm(), N_ARM),
-  shape: () => meanMs(() => arm(shape).disarm(), N_SHAPE),
+  spawn: async () => (await armer.op('spawn', { n: N_SPAWN })).ms,
+  drop: async () => (await armer.op('arm', { config: dropRule, n: N_ARM })).ms,
+  shape: async () => (await armer.op('arm', { config: shapeRule, n: N_SHAPE })).ms,
   flowBase: () => flow(),
   flowDrop: () => armedFlow(dropRule),
   flowShape: () => armedFlow(shapeRule),
@@ -76,5 +75,6 @@ report('network', `faultline network rules: per-test cost and bystander flows ($
   figure('bystander round trip, drop armed / unarmed', 'ratio', ratios(pick(s.flowDrop, 'rtt'), pick(s.flowBase, 'rtt'))),
   figure('bystander 64 KB response, drop armed / unarmed', 'ratio', ratios(pick(s.flowDrop, 'req'), pick(s.flowBase, 'req'))),
 ], [`${ROUNDS} rounds in random order; drop arm+disarm ${N_ARM} per round, bandwidth ${N_SHAPE} per round; flows of ${FLOW_MB} MB, ${RTT_N} round trips and ${REQ_N} 64 KB responses (medians)`,
+  'arm+disarm and spawn run in the armer process (no child of its own), each state a batch of back-to-back ops timed one by one (mean per op)',
   'the flows are siblings of the armer process: outside its target tree'])
 process.exit(0)

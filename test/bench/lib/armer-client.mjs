@@ -20,6 +20,12 @@ export function startArmer() {
     /** Arms `config` in the armer; resolves to the mechanisms serving its rules. */
     arm: async (config) => (await ask(`arm ${JSON.stringify(config)}`)).slice('armed '.length).split(','),
     disarm: () => ask('disarm'),
+    /** A measuring op of armer.mjs (OPS there): resolves to its result. */
+    op: async (op, args = {}) => {
+      const r = JSON.parse(await ask(JSON.stringify({ op, ...args })))
+      if (r.error) throw new Error(`armer ${op}: ${r.error}`)
+      return r.ok
+    },
     close: () => { child.stdin.end(); return new Promise((r) => child.once('exit', r)) },
   }
 }

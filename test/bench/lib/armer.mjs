@@ -1,16 +1,97 @@
-// A process that arms and disarms on request, so the bench's own children are bystanders:
-// outside the armer's target tree, as another worker or a database would be.
-// stdin lines: `arm <config json>` -> `armed <mechanism,...>`; `disarm` -> `disarmed`; EOF exits.
+// A process that arms on request: the bench's own children are bystanders, outside its target tree,
+// as another worker or a database would be. It also measures what arming costs a test process:
+// it has no child of its own between requests, as a test file's worker has none (a live child
+// makes every arming walk the kernel's tasks: the 'arm' op's withChild measures that case apart).
+// stdin lines, one reply line each:
+//   `arm <config json>` -> `armed <mechanism,...>`; `disarm` -> `disarmed`
+//   `{"op": ...}` -> `{"ok": <result>}` or `{"error": "..."}`; ops below (OPS)
+// EOF exits.
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
 import readline from 'node:readline'
 import { arm, validateConfig } from '../../../packages/core/dist/index.js'
 
+const ru = () => process.resourceUsage().minorPageFault
+
+/** What runs, untimed, before each timed op: nothing, a spawnSync, or 5 ms of busy work (no page faults). */
+const BEFORE = {
+  none: () => {},
+  spawn: () => spawnSync('/bin/true'),
+  busy: () => { const t = performance.now(); while (performance.now() - t < 5); },
+}
+
+/** A fixed mix of JS allocations and 40 cheap syscalls, unrelated to faultline: the control. */
+function control() {
+  const o = []
+  for (let i = 0; i < 300; i++) o.push({ a: i, b: Buffer.alloc(24) })
+  for (let i = 0; i < 40; i++) fs.fstatSync(0)
+  return JSON.stringify(o.slice(0, 50)).length
+}
+
+/**
+ * `n` timed calls of `op`, each after `before` (untimed): mean ms per op and mean minor page
+ * faults per op (getrusage around each op, outside the timed part).
+ */
+function timed(op, n, before = 'none') {
+  const pre = BEFORE[before]
+  if (!pre) throw new Error(`before: ${before}? (${Object.keys(BEFORE).join(', ')})`)
+  let ns = 0n
+  let faults = 0
+  for (let i = 0; i < n; i++) {
+    pre()
+    const f0 = ru()
+    const t0 = process.hrtime.bigint()
+    op()
+    ns += process.hrtime.bigint() - t0
+    faults += ru() - f0
+  }
+  return { ms: Number(ns) / 1e6 / n, faults: faults / n }
+}
+
+const mechanisms = (session) => Object.values(session.handle.stats()).map((r) => r.mechanism)
+
+const OPS = {
+  /** The mechanisms serving a config's rules on this kernel (armed and disarmed once). */
+  mechanisms: ({ config }) => { const s = arm(validateConfig(config)); try { return mechanisms(s) } finally { s.disarm() } },
+  /** spawnSync('/bin/true') `n` times back to back. */
+  spawn: ({ n }) => timed(() => spawnSync('/bin/true'), n),
+  /** arm + disarm of `config` `n` times, each after `before`; withChild: while a child of this process lives. */
+  arm: async ({ config, n, before = 'none', withChild = false }) => {
+    const cfg = validateConfig(config)
+    const child = withChild ? spawn('sleep', ['1000'], { stdio: 'ignore' }) : undefined
+    try {
+      if (child) await new Promise((r) => child.once('spawn', r))
+      return timed(() => arm(cfg).disarm(), n, before)
+    } finally {
+      if (child) { child.kill(); await new Promise((r) => child.once('exit', r)) }
+    }
+  },
+  /** The control workload `n` times, each after `before`. */
+  control: ({ n, before = 'none' }) => timed(control, n, before),
+  /** Runs `argv` (its stdout, a number) while `config` is armed here: the program is a target. */
+  armedRun: ({ config, argv }) => {
+    const s = arm(validateConfig(config))
+    try { return Number(execFileSync(argv[0], argv.slice(1), { encoding: 'utf8' })) } finally { s.disarm() }
+  },
+}
+
 let session
 for await (const line of readline.createInterface({ input: process.stdin })) {
+  if (line.startsWith('{')) {
+    try {
+      const req = JSON.parse(line)
+      const op = OPS[req.op]
+      if (!op) throw new Error(`no op ${req.op}`)
+      process.stdout.write(`${JSON.stringify({ ok: await op(req) })}\n`)
+    } catch (err) {
+      process.stdout.write(`${JSON.stringify({ error: String(err?.message ?? err) })}\n`)
+    }
+    continue
+  }
   try {
     if (line.startsWith('arm ')) {
       session = arm(validateConfig(JSON.parse(line.slice(4))))
-      const mechs = Object.values(session.handle.stats()).map((r) => r.mechanism)
-      process.stdout.write(`armed ${mechs.join(',')}\n`)
+      process.stdout.write(`armed ${mechanisms(session).join(',')}\n`)
     } else if (line === 'disarm') {
       session?.disarm()
       session = undefined

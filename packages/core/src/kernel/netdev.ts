@@ -27,17 +27,31 @@ const AF_INET = 2
 const SOCK_DGRAM = 2
 const SOCK_CLOEXEC = 0x80000
 
+let devBuf = Buffer.alloc(4096)
+
 /** The interface names of this network namespace (/proc/net/dev: "  name: counters..."). */
 export function netDeviceNames(): string[] {
+  // Opened for each call (an fd kept open would stay in the namespace it was opened in), read
+  // into one buffer: every arming's leftovers check reads it.
+  let fd: number | undefined
   try {
-    return fs
-      .readFileSync('/proc/net/dev', 'utf8')
-      .split('\n')
-      .slice(2)
-      .map((l) => l.split(':')[0]!.trim())
-      .filter(Boolean)
+    fd = fs.openSync('/proc/net/dev', 'r')
+    let n = 0
+    for (let got = 1; got > 0; n += got) {
+      if (n === devBuf.length) devBuf = Buffer.concat([devBuf, Buffer.alloc(devBuf.length)])
+      got = fs.readSync(fd, devBuf, n, devBuf.length - n, null)
+    }
+    const names: string[] = []
+    const lines = devBuf.toString('latin1', 0, n).split('\n')
+    for (let i = 2; i < lines.length; i++) {
+      const name = lines[i]!.split(':')[0]!.trim()
+      if (name) names.push(name)
+    }
+    return names
   } catch {
     return []
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
   }
 }
 

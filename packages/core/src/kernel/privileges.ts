@@ -25,14 +25,27 @@ export function lacking(caps: readonly CapName[]): CapName[] {
   return caps.filter((c) => !holds(c, effective))
 }
 
-export function readPrivileges(): Privileges {
-  let capEff = 0n
+/** /proc/self/status, opened once per process (every arming checks): a pread regenerates it. */
+let status: { fd: number; pid: number } | undefined
+const statusBuf = Buffer.alloc(8192)
+
+/** This process's effective capability set (CapEff of /proc/self/status), 0 where there is none. */
+function readCapEff(): bigint {
   try {
-    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))
-    if (m?.[1]) capEff = BigInt(`0x${m[1]}`)
+    if (status?.pid !== process.pid) status = { fd: fs.openSync('/proc/self/status', 'r'), pid: process.pid }
+    const n = fs.readSync(status.fd, statusBuf, 0, statusBuf.length, 0)
+    const text = statusBuf.toString('latin1', 0, n)
+    const at = text.indexOf('\nCapEff:')
+    if (at < 0) return 0n
+    const hex = /^\s*([0-9a-f]+)/.exec(text.slice(at + 8, at + 40))?.[1]
+    return hex ? BigInt(`0x${hex}`) : 0n
   } catch {
-    /* not Linux */
+    return 0n // not Linux
   }
+}
+
+export function readPrivileges(): Privileges {
+  const capEff = readCapEff()
   const has = (c: CapName) => (capEff & (1n << BigInt(CAPS[c]))) !== 0n
   const effective = Object.fromEntries(Object.keys(CAPS).map((c) => [c, has(c as CapName)])) as Record<CapName, boolean>
   const missing = (['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN'] as const).filter((c) => !holds(c, effective))
