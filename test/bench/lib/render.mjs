@@ -131,6 +131,36 @@ export function runLabel(run) {
   return run.vm ? `VM ${run.name}: Linux ${run.kernel} under QEMU TCG on ${run.host ?? 'the host'}` : `host: Linux ${run.kernel} on ${run.machine}`
 }
 
+/** The method section of performance.md: how per-test costs are charged (arm-disarm.mjs, network.mjs). */
+const METHOD = [
+  '## Method: what an arming is charged',
+  '',
+  'An arm + disarm is compared with a `spawnSync(\'/bin/true\')` measured in the same process, the',
+  'armer (`test/bench/lib/armer.mjs`): a Node process that loaded faultline and has no child of its own',
+  'between requests, as a test file\'s worker has none. Each round runs each state once, in random order;',
+  'a state is a batch of back-to-back ops of one kind (50 arm+disarm, 20 spawns), each op timed on its',
+  'own, and the figure is the median over rounds of the batch\'s mean per op, with its IQR. Within a batch',
+  'every op follows one of its own kind, so each is charged what it leaves behind: the page faults and',
+  'cold caches a spawn leaves fall on the next spawn, not on the arming measured after it.',
+  '',
+  'What an arming costs right after other work is measured too, and shown beside it, not hidden: the',
+  'same arm+disarm timed right after an untimed `spawnSync`, and after 5 ms of busy work, with a control',
+  'workload that has nothing to do with faultline (300 small allocations, 40 `fstat()`, a JSON',
+  'stringify) timed the same three ways, and the minor page faults (getrusage) of each op. Right after',
+  'a spawn an arming takes copy-on-write faults that a back-to-back arming does not (the spawn forked',
+  'the process: libuv uses fork+exec), yet after 5 ms of busy work, with no fault at all, it is as slow,',
+  'and the control slows down alike: the extra time is the machine\'s (caches, TLB and branch state',
+  'after a context switch or other work, on a shared virtual machine), paid by whatever code runs next,',
+  'and not a cost of arming. The goal figure is the back-to-back one, measured the same way as its',
+  'baseline; the after-spawn figures give the cost an arming has in a test that has just spawned.',
+  '',
+  'A live child of the arming process (a server started in `beforeAll`) makes each arming walk the',
+  'kernel\'s tasks to seed the target set (`engine/targets.ts`): that case has its own figure.',
+  'Before the 2026-12-02 runs the bench armed in its own process while its armer child lived, so every',
+  'arming it measured walked; its figures of earlier runs are not comparable.',
+  '',
+]
+
 /**
  * Renders performance.md and its SVGs for the given runs ({ name, kernel, machine, vm, host?, date,
  * benches, failed }). Returns { markdown, svgs: { <file>: text } }; svgDir is relative to the md.
@@ -144,7 +174,7 @@ export function renderDocs(runs, { svgDir = 'perf' } = {}) {
     'measured against in the same run (grey bar: baseline; blue: measured against it; green/red: a ratio',
     'goal met/missed, the goal a dashed line; whiskers: IQR). Absolute times differ 3-15x between machines;',
     'compare ratios within one run only. VM runs are emulated (QEMU TCG, no KVM): their absolute figures',
-    'are many times slower than hardware and only their ratios mean something.', '']
+    'are many times slower than hardware and only their ratios mean something.', '', ...METHOD, '']
   const goals = runs.flatMap((r) => r.benches.flatMap((b) => b.figures.filter((f) => f.goal).map((f) => ({ run: r, f }))))
   if (goals.length) {
     md.push('## Goals', '', '| run | figure | median | IQR | goal | verdict |', '|---|---|---|---|---|---|')

@@ -4,7 +4,8 @@
  * which reuse those maps. Loading parses the kernel BTF (~10-15 ms), so it is done once.
  */
 import createDebug from 'debug'
-import { BpfObject, type BpfMap } from '../libbpf/index.js'
+import { BpfObject, attachTracepoint, type BpfMap } from '../libbpf/index.js'
+import { noteFeatureAvailable } from '../kernel/features.js'
 import { bpfObjectPath } from '../paths.js'
 import { syscallTable } from '../config/syscalls.js'
 import { SYSCALL_ARGS } from '../kernel/syscall-args.js'
@@ -28,6 +29,21 @@ export interface Instance {
 
 let instance: Instance | undefined
 
+/**
+ * process.bpf.o's tracking programs are tp_btf programs: once one loaded and attached, the tp_btf
+ * probe (which would load probe.bpf.o and parse the kernel BTF again) has its answer. fl_exit
+ * does nothing while fl_state is zero, as it is before the first arming; a failed attach proves
+ * nothing, and the probe runs as before.
+ */
+function provesTpBtf(processObj: BpfObject): void {
+  try {
+    attachTracepoint(processObj.program('fl_exit')).destroy()
+    noteFeatureAvailable('tp_btf', 'process.bpf.o loaded and attached')
+  } catch (err) {
+    debug('tp_btf not proven by process.bpf.o: %s', (err as Error).message)
+  }
+}
+
 export function getInstance(): Instance {
   if (instance) return instance
   const t0 = performance.now()
@@ -38,6 +54,7 @@ export function getInstance(): Instance {
     processObj.close()
     throw err
   }
+  provesTpBtf(processObj)
   const maps = Object.fromEntries(SHARED_MAPS.map((m) => [m, processObj.map(m)])) as Record<SharedMapName, BpfMap>
   // Where each syscall's path / fd / flags arguments are, for the syscall-level hooks.
   for (const [name, nr] of Object.entries(syscallTable())) {

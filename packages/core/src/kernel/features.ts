@@ -286,6 +286,17 @@ export function seccompFiltered(): boolean {
   }
 }
 
+/**
+ * Records a feature proven available by other means (the engine's own object of that kind loaded
+ * and attached), so probeFeature() does not load its probe: a tp_btf probe parses the kernel BTF
+ * again, ~10 ms of the first arming. An answer already cached stays.
+ */
+export function noteFeatureAvailable(feature: Feature, how: string): void {
+  if (cache.has(feature)) return
+  cache.set(feature, { feature, available: true, reason: 'ok' })
+  debug('probe %s: ok (%s)', feature, how)
+}
+
 /** For tests: forget cached answers. */
 export function resetFeatureCache(): void {
   cache.clear()
