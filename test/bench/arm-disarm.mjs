@@ -26,7 +26,7 @@ import { figure, goal, knob, ratios, report, rounds } from './lib/measure.mjs'
 import { startArmer } from './lib/armer-client.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const ROUNDS = Number(process.env.ROUNDS ?? 11) // not scaled: the IQR needs rounds
+const ROUNDS = Number(process.env.ROUNDS ?? 21) // not scaled: the IQR needs rounds, and a shared machine's spawns swing
 const N_ARM = knob('N_ARM', 50)
 const N_SPAWN = knob('N_SPAWN', 20)
 const N_AFTER = knob('N_AFTER', 20)

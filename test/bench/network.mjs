@@ -18,7 +18,7 @@ import { figure, goal, knob, ratios, report, rounds } from './lib/measure.mjs'
 import { startArmer } from './lib/armer-client.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const ROUNDS = Number(process.env.ROUNDS ?? 7) // not scaled: the IQR needs rounds
+const ROUNDS = Number(process.env.ROUNDS ?? 11) // not scaled: the IQR needs rounds
 const N_ARM = knob('N_ARM', 20)
 const N_SHAPE = knob('N_SHAPE', 3)
 const N_SPAWN = knob('N_SPAWN', 20)

@@ -98,6 +98,15 @@ const nextArming = () => {
   expect(r.status, r.stderr).toBe(0)
 }
 
+/** tcLeftoversLikely() (the first arming's check of tc, over rtnetlink) as a process in the private namespace sees it. */
+const SWEEP_JS = fileURLToPath(new URL('../../packages/core/dist/engine/state/sweep.js', import.meta.url))
+const tcCheck = (): boolean => {
+  const script = `const { tcLeftoversLikely } = await import(${JSON.stringify(SWEEP_JS)}); process.stdout.write(String(tcLeftoversLikely()))`
+  const r = spawnSync(place.wrap[0]!, [...place.wrap.slice(1), process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', env: place.env })
+  expect(r.status, r.stderr).toBe(0)
+  return r.stdout === 'true'
+}
+
 const shapingOf = (owner: number, netns?: string) => {
   const tc = tcState(netns)
   return {
@@ -128,8 +137,10 @@ describe('leftovers of a SIGKILLed process', { timeout: 300_000 }, () => {
     expect(shapingOf(s.owner, NETNS)).toEqual({ htb: true, ifb: true })
     await kill(s)
     expect(shapingOf(s.owner, NETNS)).toEqual({ htb: true, ifb: true }) // not links: they outlive the process
+    expect(tcCheck()).toBe(true) // a first arming's check sees the htb without running tc
     nextArming()
     expect(shapingOf(s.owner, NETNS)).toEqual({ htb: false, ifb: false })
+    expect(tcCheck()).toBe(false)
   })
 
   it('a cls_bpf filter and the clsact qdisc faultline created are removed by the next arming with syscall rules only', async (ctx) => {
@@ -137,10 +148,13 @@ describe('leftovers of a SIGKILLed process', { timeout: 300_000 }, () => {
     const clsactBefore = /qdisc clsact \S+ dev lo /.test(tcState(NETNS).qdiscs)
     const s = await sleeper(clsBpf, place)
     expect(filterOf(s.owner)).toBe(true)
+    expect(tcCheck()).toBe(false) // its owner lives
     await kill(s)
     expect(filterOf(s.owner)).toBe(true)
-    nextArming()
+    expect(tcCheck()).toBe(true) // a first arming's check sees the dead owner's filter without running tc
+    nextArming() // a first arming: it sweeps because the check saw the filter
     expect(filterOf(s.owner)).toBe(false)
+    expect(tcCheck()).toBe(false)
     expect(/qdisc clsact \S+ dev lo /.test(tcState(NETNS).qdiscs)).toBe(clsactBefore)
   })
 

@@ -96,8 +96,8 @@ export function verdict(f) {
 
 /** Prints the table and writes <bench>.json under FAULTLINE_BENCH_OUT when it is set. */
 export function report(bench, title, figures, notes = []) {
-  const out = { bench, title, kernel: kernelRelease(), machine: machineName(), vm: inVm(), node: process.version, date: new Date().toISOString(), figures, notes }
-  console.log(`${title} (${out.kernel}; ${out.machine}; node ${out.node}${out.vm ? '; QEMU TCG guest' : ''})`)
+  const out = { bench, title, kernel: kernelRelease(), machine: machineName(), vm: inVm(), node: process.version, date: new Date().toISOString(), loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), figures, notes }
+  console.log(`${title} (${out.kernel}; ${out.machine}; node ${out.node}${out.vm ? '; QEMU TCG guest' : ''}; load average ${out.loadavg.join(' ')})`)
   const width = Math.max(...figures.map((f) => f.name.length), 10)
   for (const f of figures) {
     const base = f.baseline ? figures.find((b) => b.name === f.baseline) : undefined

@@ -184,7 +184,7 @@ export function renderDocs(runs, { svgDir = 'perf' } = {}) {
   for (const run of runs) {
     md.push(`## ${runLabel(run)}`, '', `Run ${run.date ?? ''}${run.node ? `, node ${run.node}` : ''}; raw JSON: [bench/${run.name}.json](bench/${run.name}.json).`, '')
     for (const b of run.benches) {
-      md.push(`### ${b.title ?? b.bench}`, '', `\`test/bench/${b.bench}.mjs\` on ${b.kernel ?? run.kernel}, ${b.machine ?? run.machine}`, '')
+      md.push(`### ${b.title ?? b.bench}`, '', `\`test/bench/${b.bench}.mjs\` on ${b.kernel ?? run.kernel}, ${b.machine ?? run.machine}${b.loadavg ? `; load average ${b.loadavg.join(', ')} (1, 5, 15 min) when it ended` : ''}`, '')
       const rows = orderFigures(b.figures)
       if (rows.length) {
         md.push('| figure | median | IQR | unit | n | vs baseline |', '|---|---|---|---|---|---|')

@@ -6,8 +6,9 @@
  * live owner's objects are never touched.
  *
  * Every arming sweeps (engine/session.ts, before any fault is live): the first arming of a process
- * looks at the kernel's whole tc state; later ones first run a cheap check (the state directory's
- * records and markers, and /sys/class/net for IFB devices) and sweep only when it finds a dead owner.
+ * looks at the kernel's whole tc state (over rtnetlink: tcLeftoversLikely); every arming runs a
+ * cheap check (the state directory's records and markers, and /proc/net/dev for IFB devices); the
+ * sweep runs only when one of them finds a trace of a dead owner.
  */
 import fs from 'node:fs'
 import createDebug from 'debug'
@@ -17,7 +18,8 @@ import { forgetClsact, markedClsacts, releaseClsact } from './clsact.js'
 import { ifindexOf, listFilters, listQdiscs, netDevices, quietly, type Qdisc } from './iproute.js'
 import { withTcLock } from './lock.js'
 import { legacyRecords, ownerAlive, ownerHex, recordedOwners, removeOwnerRecord } from './owner.js'
-import { FL_TC_PRIORITY, SHAPING_HANDLE, htbOwner, ifbOwner, isFaultlineIfb, isShapingRoot } from './tags.js'
+import { FL_TC_PRIORITY, SHAPING_HANDLE, SHAPING_MAJOR, htbOwner, ifbOwner, isFaultlineIfb, isShapingRoot } from './tags.js'
+import { dumpClsactFilters, dumpQdiscs } from './netlink.js'
 import path from 'node:path'
 import { cgroupDirOf } from '../../kernel/cgroup.js'
 import { sweepTargetCgroups } from './cgroups.js'
@@ -56,6 +58,29 @@ export function leftoversLikely(): boolean {
   if (markedClsacts(entries).some((m) => !ownerAlive(m.owner))) return true
   if (legacyRecords(entries).some((r) => !ownerAlive(r.pid))) return true
   return netDevices().some((d) => isFaultlineIfb(d) && !ownerAlive(ifbOwner(d)))
+}
+
+/**
+ * Whether tc holds anything a dead owner may have left, asked of the kernel over rtnetlink (no
+ * helper process): a shaping root (htb `fa17:`, whatever its owner: the sweep judges it), or a
+ * bpf filter at faultline's priority on a clsact whose owner is not alive. True when it cannot
+ * tell. With leftoversLikely() false too, the full sweep would find nothing to remove.
+ */
+export function tcLeftoversLikely(): boolean {
+  try {
+    const qdiscs = dumpQdiscs()
+    if (qdiscs.some((q) => q.kind === 'htb' && q.handle >>> 16 === SHAPING_MAJOR)) return true
+    for (const q of qdiscs.filter((c) => c.kind === 'clsact')) {
+      for (const direction of ['ingress', 'egress'] as const) {
+        const filters = dumpClsactFilters(q.ifindex, direction)
+        if (filters.some((f) => f.kind === 'bpf' && f.info >>> 16 === FL_TC_PRIORITY && f.handle !== 0 && !ownerAlive(f.handle))) return true
+      }
+    }
+    return false
+  } catch (err) {
+    debug('tc state over rtnetlink: %s; the full sweep runs', (err as Error).message)
+    return true
+  }
 }
 
 /** Removes everything of dead owners in this network namespace; never touches a live owner's objects. */
@@ -149,7 +174,13 @@ export function sweepAtArming(): void {
     }
   }
   try {
-    if (clean && !leftoversLikely()) return
+    // The first arming looks at the whole tc state, over rtnetlink; the sweep, which lists it
+    // with `tc` and removes with `tc`/`ip`, runs only when something may be left.
+    if (!leftoversLikely() && (clean || !tcLeftoversLikely())) {
+      if (!clean) debug('nothing of a dead owner in tc (checked in %s ms)', (performance.now() - t0).toFixed(2))
+      clean = true
+      return
+    }
     const report = sweep()
     // Not retried at every arming when it failed (no iproute2, say): the cheap check still runs.
     clean = true
