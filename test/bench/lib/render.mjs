@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fmt, verdict } from './measure.mjs'
 
-const UNITS = ['ns/call', 'ms', 'us', 'MB/s', 'ratio']
+const UNITS = ['ns/call', 'ms', 'us', 'MB/s', 'ratio', 'faults/op']
 
 /** Checks one bench result; returns a list of problems (empty when it is well-formed). */
 export function checkBench(b) {
@@ -143,16 +143,17 @@ const METHOD = [
   'every op follows one of its own kind, so each is charged what it leaves behind: the page faults and',
   'cold caches a spawn leaves fall on the next spawn, not on the arming measured after it.',
   '',
-  'What an arming costs right after other work is measured too, and shown beside it, not hidden: the',
-  'same arm+disarm timed right after an untimed `spawnSync`, and after 5 ms of busy work, with a control',
-  'workload that has nothing to do with faultline (300 small allocations, 40 `fstat()`, a JSON',
-  'stringify) timed the same three ways, and the minor page faults (getrusage) of each op. Right after',
-  'a spawn an arming takes copy-on-write faults that a back-to-back arming does not (the spawn forked',
-  'the process: libuv uses fork+exec), yet after 5 ms of busy work, with no fault at all, it is as slow,',
-  'and the control slows down alike: the extra time is the machine\'s (caches, TLB and branch state',
-  'after a context switch or other work, on a shared virtual machine), paid by whatever code runs next,',
-  'and not a cost of arming. The goal figure is the back-to-back one, measured the same way as its',
-  'baseline; the after-spawn figures give the cost an arming has in a test that has just spawned.',
+  'What an arming costs right after other work is measured beside it, not hidden: the same arm+disarm',
+  'timed right after an untimed `spawnSync`, and after 5 ms of busy work; a control workload unrelated',
+  'to faultline (300 small allocations, 40 `fstat()`, a JSON stringify) timed the same three ways; and',
+  'the minor page faults (getrusage) of each op. Right after a spawn an arming takes some 30',
+  'copy-on-write faults more than back to back (`spawnSync` forks: libuv uses fork+exec), but after',
+  '5 ms of busy work, with no fault at all, it is slower still: the faults are a small part of it. The',
+  'rest is cold caches: after other work the arming\'s path through V8, koffi and the kernel\'s bpf code',
+  'is no longer cached (the small control slows down much less). That is a real cost a test pays when',
+  'it arms right after other work, and the after-spawn and after-busy-work figures, with their ratio to',
+  'a spawn, give it. The goal figure is the back-to-back one because its baseline, the spawn, is',
+  'measured back to back too, in the same process, so both are charged alike.',
   '',
   'A live child of the arming process (a server started in `beforeAll`) makes each arming walk the',
   'kernel\'s tasks to seed the target set (`engine/targets.ts`): that case has its own figure.',
