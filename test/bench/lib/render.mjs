@@ -159,7 +159,6 @@ const METHOD = [
   'kernel\'s tasks to seed the target set (`engine/targets.ts`): that case has its own figure.',
   'Before the 2026-12-02 runs the bench armed in its own process while its armer child lived, so every',
   'arming it measured walked; its figures of earlier runs are not comparable.',
-  '',
 ]
 
 /**
