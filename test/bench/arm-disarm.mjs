@@ -8,9 +8,10 @@
 //      control workload unrelated to faultline measured the same three ways (it slows down as
 //      much: the cost is the machine's, not arming's), minor page faults per op, and arm + disarm
 //      while the process has a live child (the seeding walks the kernel's tasks then).
-//   3. ns per UDP connect() of a bystander (outside the armer's tree) while armed, vs nothing
-//      armed (goal <= 1.05x), beside the kernel's floor (an empty cgroup program on the root)
-//      and a targeted process whose connect() does not match the rule
+//   3. ns per UDP connect() of a bystander (outside the armer's tree) while armed, and while the
+//      armer is between tests (links kept), vs no faultline program attached anywhere (goal
+//      <= 1.05x), beside the kernel's floor (an empty cgroup program on the root) and a targeted
+//      process whose connect() does not match the rule
 // Every round runs each state once, in random order; figures are medians over rounds, with IQR.
 // usage: node test/bench/arm-disarm.mjs   (after npm run build, as root)
 //   knobs: ROUNDS, N_ARM (arm+disarm per round), N_AFTER (arms after other work), N_SPAWN, N_CALLS, N_FIRST, FAULTLINE_BENCH_SCALE
@@ -61,10 +62,20 @@ const s = await rounds({
   controlAfterSpawn: () => armer.op('control', { n: N_AFTER, before: 'spawn' }),
   controlAfterBusy: () => armer.op('control', { n: N_AFTER, before: 'busy' }),
   first: () => firstLoad(),
-  base: () => connectNs(),
-  empty: () => {
+  // The bystanders' baseline: no program of faultline attached anywhere on the machine (the armer
+  // released its kept links). Any attached cgroup sockaddr program, on whatever cgroup, turns on
+  // the kernel's static key for that hook, and then every connect() on the machine enters the
+  // cgroup BPF code: 'kept' and 'empty' show what that costs.
+  base: async () => { await armer.op('release'); return connectNs() },
+  empty: async () => {
+    await armer.op('release')
     const l = attachCgroup({ program: probe.program('probe_cgroup_sockaddr'), cgroupFd: cg, cgroupPath: 'root' })
     try { return connectNs() } finally { l.destroy() }
+  },
+  kept: async () => {
+    await armer.arm(connectRule)
+    await armer.disarm() // its links stay attached, its maps are zero: between two tests
+    return connectNs()
   },
   bystander: async () => {
     await armer.arm(connectRule)
@@ -77,7 +88,7 @@ await armer.close()
 const first = s.first.slice(0, Math.max(N_FIRST, 1))
 
 const SPAWN = "spawnSync('/bin/true')"
-const BASE = 'connect() ns, nothing armed'
+const BASE = 'connect() ns, no faultline program attached anywhere'
 const CONTROL = 'control: fixed JS + 40 fstat(), back to back'
 const ms = (xs) => xs.map((x) => x.ms)
 const faults = (xs) => xs.map((x) => x.faults)
@@ -104,9 +115,12 @@ report('arm-disarm', `faultline per-test and bystander cost, connect rule via ${
   figure('minor faults per arm+disarm after 5 ms of busy work', 'faults/op', faults(s.armAfterBusy)),
   figure(BASE, 'ns/call', s.base),
   figure('connect() ns, empty cgroup program on root (floor)', 'ns/call', s.empty, BASE),
+  figure(`connect() ns, bystander while another process is between tests: links kept (${mech})`, 'ns/call', s.kept, BASE),
   figure(`connect() ns, bystander while another process is armed (${mech})`, 'ns/call', s.bystander, BASE),
   figure(`connect() ns, targeted, rule not matching (${mech})`, 'ns/call', s.targeted, BASE),
   figure('bystander connect() armed / unarmed', 'ratio', ratios(s.bystander, s.base), null, { goal: goal(1.05) }),
+  figure('bystander connect() between tests (links kept) / unarmed', 'ratio', ratios(s.kept, s.base)),
+  figure('bystander connect() armed / between tests', 'ratio', ratios(s.bystander, s.kept)),
 ], [`${ROUNDS} rounds in random order; per round: arm+disarm ${N_ARM} back to back, ${N_AFTER} after each other kind of work, spawn ${N_SPAWN} back to back; ${N_CALLS} connect() per sample`,
   'arm+disarm and spawn run in the armer process (no child of its own), each state a batch of back-to-back ops timed one by one (mean per op); after-X states run X untimed before each timed op',
   'the bystander is a sibling of the armer process: outside its target tree; the targeted program is the armer\'s child'])

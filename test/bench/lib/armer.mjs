@@ -10,6 +10,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import readline from 'node:readline'
 import { arm, validateConfig } from '../../../packages/core/dist/index.js'
+import { releaseKeptLinks } from '../../../packages/core/dist/engine/kept-links.js'
 
 const ru = () => process.resourceUsage().minorPageFault
 
@@ -61,6 +62,7 @@ const OPS = {
     const child = withChild ? spawn('sleep', ['1000'], { stdio: 'ignore' }) : undefined
     try {
       if (child) await new Promise((r) => child.once('spawn', r))
+      arm(cfg).disarm() // untimed: after a 'release' the links are attached again here, as at a first arming
       return timed(() => arm(cfg).disarm(), n, before)
     } finally {
       if (child) { child.kill(); await new Promise((r) => child.once('exit', r)) }
@@ -68,6 +70,8 @@ const OPS = {
   },
   /** The control workload `n` times, each after `before`. */
   control: ({ n, before = 'none' }) => timed(control, n, before),
+  /** Destroys this process's kept links: no program of faultline stays attached (the bystanders' baseline). */
+  release: () => releaseKeptLinks(),
   /** Runs `argv` (its stdout, a number) while `config` is armed here: the program is a target. */
   armedRun: ({ config, argv }) => {
     const s = arm(validateConfig(config))
