@@ -17,7 +17,7 @@ import { arm, validateConfig, withFailureConfig, cleanupLeftovers } from '../../
 import { keptLinkCount } from '../../packages/core/src/engine/kept-links.js'
 import { ownCgroup } from '../../packages/core/src/engine/target-cgroup.js'
 import { cgroup2Mount, cgroupDirOf } from '../../packages/core/src/kernel/cgroup.js'
-import { bpfIdsOf } from '../support/kernel-view.js'
+import { attachedLinksOfTree, bpfIdsOf } from '../support/kernel-view.js'
 import { startServer, tryConnect, spawnWaitingConnector, type Server } from '../support/net.js'
 import { skipUnless } from '../support/requires.js'
 
@@ -93,6 +93,27 @@ describe('links kept between armings', { timeout: 60_000 }, () => {
     expect(await tryConnect(server.port)).toBe('ok')
     const late = await spawnWaitingConnector(server.port, 1)
     expect(await late.go()).toEqual(['ok'])
+  })
+
+  it('FAULTLINE_KEEP_LINKS=off: the window attaches what it needs and leaves nothing of faultline attached after it', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const cfg = refuse(server.port)
+    process.env.FAULTLINE_KEEP_LINKS = 'off'
+    try {
+      const fired = await withFailureConfig(cfg, async (faults) => {
+        expect(keptLinkCount()).toBeGreaterThanOrEqual(5)
+        expect(await tryConnect(server.port)).toBe('ECONNREFUSED')
+        return faults.fired('refused')
+      })
+      expect(fired).toBe(1)
+      expect(keptLinkCount()).toBe(0)
+      expect(attachedLinksOfTree(process.pid).filter((l) => l.pid === process.pid)).toEqual([])
+      const own = ownCgroup()
+      if (own) expect(ownProgramIdsOnCgroup(own.path)).toEqual([])
+      expect(await tryConnect(server.port)).toBe('ok')
+    } finally {
+      delete process.env.FAULTLINE_KEEP_LINKS
+    }
   })
 
   it('a child started between two windows, after one with no descendant, is a target of the second', async (ctx) => {

@@ -15,7 +15,7 @@ import createDebug from 'debug'
 import { OPEN_FLAG_BITS } from '../kernel/open-flags.js'
 import type { FailureConfig } from '../config/types.js'
 import { attachTracepoint } from '../libbpf/index.js'
-import { keptLinkCount } from './kept-links.js'
+import { keptLinkCount, releaseKeptLinks } from './kept-links.js'
 import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from './errors.js'
 import { getInstance, type Instance } from './instance.js'
@@ -244,6 +244,9 @@ export function arm(config: FailureConfig): Session {
       for (const l of [...links].reverse()) l.destroy()
       handle.freeze()
       detachAll(inst, undefined, plans, planned.length, seeded)
+      // Opted out of kept links: nothing of faultline stays attached between windows, so other
+      // processes pay nothing then (an attached cgroup hook slows every connect() on the machine).
+      if (process.env.FAULTLINE_KEEP_LINKS === 'off') releaseKeptLinks()
       if (active?.session === session) active = undefined
       debug('disarmed')
     },
