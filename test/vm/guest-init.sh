@@ -17,6 +17,14 @@ mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# Pin the static keys that cgroup controllers switch on and off: cpuset's sits in the page
+# allocator. With controllers on in the root's subtree (runc turns them all on, and leaves them),
+# every cgroup a test makes and removes (faultline's per-process target cgroups) patches that code,
+# and QEMU's multi-threaded TCG can then run a stale translation of it: Oops: int3 in
+# __alloc_pages / get_page_from_freelist, twice in one debian-6.12 run. With every controller on
+# from the start and one cgroup that stays, no such key ever drops back to zero.
+for c in $(cat /sys/fs/cgroup/cgroup.controllers); do echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control; done 2>/dev/null
+mkdir -p /sys/fs/cgroup/fl-vm-pinned
 ip link set lo up
 job=$(sed -n 's/.*fl.job=\([^ ]*\).*/\1/p' /proc/cmdline)
 # The job dir is on the read-only root. The command's directory gets a writable overlay
