@@ -74,7 +74,11 @@ const recordPath = (id: number) => path.join(stateDir(), `owner-${ownerHex(id)}.
 export function writeOwnerRecord(): void {
   const id = ownerId()
   const file = path.join(ensureStateDir(), path.basename(recordPath(id)))
-  if (!fs.existsSync(file)) fs.writeFileSync(file, JSON.stringify({ owner: ownerHex(id), pid: process.pid } satisfies OwnerRecord))
+  if (fs.existsSync(file)) return
+  // Whole or not at all: another process may read it (describeOwner) at any moment.
+  const tmp = `${file}.${process.pid}.tmp`
+  fs.writeFileSync(tmp, JSON.stringify({ owner: ownerHex(id), pid: process.pid } satisfies OwnerRecord))
+  fs.renameSync(tmp, file)
 }
 
 export function removeOwnerRecord(id = own?.id): void {
