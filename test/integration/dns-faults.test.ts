@@ -128,6 +128,16 @@ const withPin = (mechanism: (typeof MECHANISMS)[number], cfg: FailureConfigInput
   network: [{ name: 'pin', action: 'drop', protocol: 'udp', port: 9, hosts: ['192.0.2.1'], interface: 'lo', mechanism }],
 })
 
+/** TEST-NET-2, routed through the default gateway: a resolver address behind another interface. */
+const REMOTE = '198.51.100.53'
+
+/** The interface the route to REMOTE leaves by, or why there is none but lo. */
+function remoteDevice(): string | { skip: string } {
+  const route = spawnSync('ip', ['-j', 'route', 'get', REMOTE], { encoding: 'utf8' })
+  const dev = route.status === 0 ? (JSON.parse(route.stdout) as { dev?: string }[])[0]?.dev : undefined
+  return dev && dev !== 'lo' ? dev : { skip: `requires a route to ${REMOTE} through an interface other than lo (here: ${route.stderr.trim() || dev})` }
+}
+
 describe.each(MECHANISMS)('DNS faults (%s)', { timeout: 120_000 }, (mechanism) => {
   for (const answer of ['nxdomain', 'servfail', 'timeout'] as const) {
     it(`${answer}: the named query fails for every client, other names resolve, the bystander resolves it`, async (ctx) => {
@@ -223,10 +233,9 @@ describe.each(MECHANISMS)('DNS faults (%s)', { timeout: 120_000 }, (mechanism) =
     // TEST-NET-2: routed through the default gateway. No resolver lives there (though a network
     // may intercept DNS: some sandboxes answer NXDOMAIN for any address), so a SERVFAIL within
     // the client's 2 s can only be faultline's.
-    const remote = '198.51.100.53'
-    const route = spawnSync('ip', ['-j', 'route', 'get', remote], { encoding: 'utf8' })
-    const dev = route.status === 0 ? (JSON.parse(route.stdout) as { dev?: string }[])[0]?.dev : undefined
-    if (!dev || dev === 'lo') return skipBecause(ctx, `requires a route to ${remote} through an interface other than lo (here: ${route.stderr.trim() || dev})`)
+    const remote = REMOTE
+    const dev = remoteDevice()
+    if (typeof dev !== 'string') return skipBecause(ctx, dev.skip)
     const conf = path.join(dir, 'resolv-remote.conf')
     fs.writeFileSync(conf, `nameserver ${remote}\noptions timeout:2 attempts:1\n`)
     const cfg = withPin(mechanism, { target: children, dns: [{ name: 'far.faultline.test', answer: 'nxdomain' }, { name: 'far-sf.faultline.test', answer: 'servfail' }] })
@@ -243,10 +252,9 @@ describe.each(MECHANISMS)('DNS faults (%s)', { timeout: 120_000 }, (mechanism) =
     skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     // TEST-NET-2 again: this needs a TCP handshake with it (a network that intercepts DNS may
     // accept it), since only the query, after the handshake, is answered here.
-    const remote = '198.51.100.53'
-    const route = spawnSync('ip', ['-j', 'route', 'get', remote], { encoding: 'utf8' })
-    const dev = route.status === 0 ? (JSON.parse(route.stdout) as { dev?: string }[])[0]?.dev : undefined
-    if (!dev || dev === 'lo') return skipBecause(ctx, `requires a route to ${remote} through an interface other than lo (here: ${route.stderr.trim() || dev})`)
+    const remote = REMOTE
+    const dev = remoteDevice()
+    if (typeof dev !== 'string') return skipBecause(ctx, dev.skip)
     const reach = await tcpReach(remote)
     if (reach !== 'ok') return skipBecause(ctx, `requires a TCP handshake with ${remote}:53 through ${dev} (got ${reach})`)
     const cfg = withPin(mechanism, { target: children, dns: [{ name: 'far-tcp.faultline.test', answer: 'nxdomain' }, { name: 'far-tcp-sf.faultline.test', answer: 'servfail' }] })
