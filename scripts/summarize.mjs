@@ -2,6 +2,7 @@
 // {passed, failed, skipped}) into the closing line CI reads. Lists skip reasons and failures.
 import fs from 'node:fs'
 import path from 'node:path'
+import { failureHead } from './failure-head.mjs'
 
 const dir = process.argv[2] ?? '.test-results'
 let passed = 0, failed = 0, skipped = 0
@@ -20,7 +21,7 @@ for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []) {
     }
     for (const t of file.assertionResults ?? []) {
       if (t.status === 'passed') passed++
-      else if (t.status === 'failed') { failed++; failures.push(`${rel} > ${t.fullName}`) }
+      else if (t.status === 'failed') { failed++; failures.push(`${rel} > ${t.fullName}${failureHead(t)}`) }
       else { skipped++; skips.push(`${rel} > ${t.fullName}${t.meta?.skipReason ? ` (${t.meta.skipReason})` : ''}`) }
     }
   }

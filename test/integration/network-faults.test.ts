@@ -57,7 +57,7 @@ async function drained(localPort: number): Promise<void> {
 async function sendFromChild(count: number, payload = 'x', host = '127.0.0.1'): Promise<Buffer[]> {
   received = []
   await runJson('python3', [UDP, 'send', host, String(port), String(count), payload])
-  await settle()
+  await drained(port)
   return received
 }
 async function sendFromHere(count: number): Promise<number> {
@@ -65,7 +65,7 @@ async function sendFromHere(count: number): Promise<number> {
   const tx = dgram.createSocket('udp4')
   for (let i = 0; i < count; i++) await new Promise((r) => tx.send('y', port, '127.0.0.1', r))
   tx.close()
-  await settle()
+  await drained(port)
   return received.length
 }
 
@@ -150,7 +150,7 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
       received = []
       const py = await runJson<number>('python3', [UDP, 'send', '127.0.0.1', String(port), '20', 'p'])
       const js = await fromNode(20)
-      await settle()
+      await drained(port)
       return { sent: py + js, python: received.filter((b) => b.toString() === 'p').length, node: received.filter((b) => b.toString() === 'n').length }
     }
     for (const [comm, dropped, kept] of [['python3', 'python', 'node'], ['node', 'node', 'python']] as const) {
@@ -180,7 +180,7 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
         async () => {
           await runJson('python3', [UDP, 'send', '127.0.0.1', String(any.address().port), '5'])
           await runJson('python3', [UDP, 'send', '127.0.0.2', String(any.address().port), '5'])
-          await settle()
+          await drained(any.address().port)
         },
       )
       expect(got.length).toBe(5) // only the datagrams to 127.0.0.2

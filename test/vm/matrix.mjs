@@ -5,6 +5,7 @@
 // counts as a failure. Writes .test-results/vm.counts.json for the closing line of CI.
 import fs from 'node:fs'
 import path from 'node:path'
+import { failureHead } from '../../scripts/failure-head.mjs'
 import { KERNELS, REPO } from './kernels.mjs'
 import { runInVm } from './run-vm.mjs'
 
@@ -79,7 +80,7 @@ for (const kernel of kernels) {
     }
     for (const t of f.assertionResults) {
       if (t.status === 'passed') row.passed++
-      else if (t.status === 'failed') { row.failed++; row.failures.push(t.fullName) }
+      else if (t.status === 'failed') { row.failed++; row.failures.push(`${t.fullName}${failureHead(t)}`) }
       else {
         // "requires lsm: ..." or "requires one of lsm|tcx: ...": wrong when the kernel should have one.
         const features = /^requires (?:one of )?([\w|-]+):/.exec(t.meta?.skipReason ?? '')?.[1]?.split('|') ?? []
