@@ -106,9 +106,12 @@ if (process.env.FAULTLINE_BENCH_OUT) {
     name: k, unit: k.startsWith('connect') ? 'ns/call' : 'MB/s', median: v.median, iqr: v.iqr,
     baseline: k === 'connect, nothing armed' || k === 'flow, nothing armed' ? null : k.startsWith('connect') ? 'connect, nothing armed' : 'flow, nothing armed',
   }))
-  for (const [k, v] of Object.entries(m)) {
+  // Ratios per round (each against its own round's baseline), so the ratio has a spread of its own.
+  for (const k of Object.keys(m)) {
     if (k.includes('nothing armed')) continue
-    figures.push({ name: `${k}: ratio`, unit: 'ratio', median: v.median / (k.startsWith('connect') ? base : flowBase), iqr: 0, baseline: null })
+    const against = samples[k.startsWith('connect') ? 'connect, nothing armed' : 'flow, nothing armed']
+    const perRound = samples[k].map((x, r) => x / against[r])
+    figures.push({ name: `${k}: ratio`, unit: 'ratio', median: median(perRound), iqr: iqr(perRound), baseline: null })
   }
   fs.mkdirSync(process.env.FAULTLINE_BENCH_OUT, { recursive: true })
   fs.writeFileSync(path.join(process.env.FAULTLINE_BENCH_OUT, 'bystander.json'), JSON.stringify({ bench: 'bystander', kernel: os.release(), machine: `${os.cpus().length} cpus, ${os.cpus()[0]?.model ?? ''}`.trim(), figures }, null, 2))

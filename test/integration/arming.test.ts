@@ -83,7 +83,7 @@ while True:
 
 interface Agent {
   ask(cmd: string, arg: string | number): Promise<unknown>
-  stop(): void
+  stop(): Promise<void>
 }
 
 async function startAgent(): Promise<Agent> {
@@ -100,7 +100,13 @@ async function startAgent(): Promise<Agent> {
       p.stdin.write(`${cmd} ${arg}\n`)
       return JSON.parse(await answer)
     },
-    stop: () => p.kill('SIGKILL'),
+    // Awaits the exit: a child still exiting when the next test starts would change the tracking
+    // maps (its exit is seen by faultline's tracepoint) between that test's before and after views.
+    stop: () => {
+      const exited = p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once('exit', () => r()))
+      p.kill('SIGKILL')
+      return exited
+    },
   }
 }
 
@@ -136,7 +142,7 @@ describe("faultline's helpers never run while faults are live", { timeout: 120_0
       // and after disarm the agent's calls go through
       expect(await agent.ask('connect', server.port)).toBe('ok')
     } finally {
-      agent.stop()
+      await agent.stop()
       await server.close()
     }
   })
@@ -181,7 +187,7 @@ describe("faultline's helpers never run while faults are live", { timeout: 120_0
       expect(r.fired.drop).toBeGreaterThan(0)
       expect(r.fired.bw).toBeGreaterThan(0)
     } finally {
-      agent.stop()
+      await agent.stop()
       await server.close()
     }
   })

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { skipUnless } from '../support/requires.js'
 
 const ARM_ONCE = fileURLToPath(new URL('../fixtures/arm-once.mjs', import.meta.url))
+const LINK_WATCH = fileURLToPath(new URL('../fixtures/link-watch.mjs', import.meta.url))
 const NETNS = `fl-enter-${process.pid}`
 const ONLY_THERE = 'flonlythere0'
 /** An interface of this namespace that the entered one lacks. */
@@ -58,5 +59,26 @@ describe('arming after nsenter --net', { timeout: 300_000 }, () => {
     expect(r.status).not.toBe(0)
     expect(r.stderr).toContain('no cgroup v2 mount in /proc/mounts')
     expect(r.stderr).toContain('`ip netns exec` mounts a fresh /sys without it')
+  })
+})
+
+describe('the interface list kept between armings', { timeout: 120_000 }, () => {
+  it('is listed again exactly when the kernel reports a link change: an interface added, brought up, losing its carrier, renamed, removed', () => {
+    // In this file's namespace: the changes touch no interface the rest of the suite uses.
+    const r = spawnSync('nsenter', [`--net=/run/netns/${NETNS}`, process.execPath, LINK_WATCH], { encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(0)
+    const steps = Object.fromEntries((JSON.parse(r.stdout) as { label: string; devs: string[]; reads: number }[]).map((s) => [s.label, s]))
+    const has = (label: string, dev: string) => steps[label]!.devs.includes(dev)
+    // listed once, then served from memory while nothing changes
+    expect(steps.first!.reads).toBe(1)
+    expect([steps.again!.reads, steps['and again']!.reads, steps.unchanged!.reads, steps['unchanged at the end']!.reads]).toEqual([0, 0, 0, 0])
+    expect(steps.first!.devs).toContain(`${ONLY_THERE}+`)
+    // every change is seen at the next listing
+    expect([has('after add', 'flva-'), has('after add', 'flvb-')]).toEqual([true, true])
+    expect([has('after up', 'flva+'), has('after up', 'flvb+')]).toEqual([true, true])
+    expect(has('after the peer went down', 'flva-')).toBe(true) // its peer down: no carrier
+    expect([has('after rename', 'flvc-'), steps['after rename']!.devs.some((d) => d.startsWith('flva'))]).toEqual([true, false])
+    expect(steps['after del']!.devs.filter((d) => d.startsWith('flv'))).toEqual([])
+    for (const label of ['after add', 'after up', 'after the peer went down', 'after rename', 'after del']) expect(steps[label]!.reads, label).toBeGreaterThanOrEqual(1)
   })
 })

@@ -13,7 +13,7 @@ const PR_CAP_AMBIENT = 47
 const PR_CAP_AMBIENT_RAISE = 2
 const PR_CAP_AMBIENT_LOWER = 3
 
-interface CapSets { effective: bigint; permitted: bigint; inheritable: bigint }
+export interface CapSets { effective: bigint; permitted: bigint; inheritable: bigint }
 
 function header(): Buffer {
   const h = Buffer.alloc(8)
@@ -21,7 +21,8 @@ function header(): Buffer {
   return h
 }
 
-function capget(): CapSets | undefined {
+/** The calling thread's capability sets (capget(2), ~2 µs), or undefined when the call fails. */
+export function capget(): CapSets | undefined {
   const data = Buffer.alloc(24)
   if (getNative().libc.capget(header(), data) !== 0) return undefined
   const word = (o: number) => BigInt(data.readUInt32LE(o)) | (BigInt(data.readUInt32LE(o + 12)) << 32n)

@@ -4,9 +4,12 @@
  * ioctl on a socket of that namespace. Not /sys/class/net: sysfs shows the namespace it was
  * mounted in, so after `nsenter --net` (setns without a new mount) it names another namespace's
  * devices and their ifindexes, and faultline would act on the wrong interfaces.
+ * The list is kept between calls while the kernel reports no link change (kernel/link-watch.ts):
+ * every arming asks for it, and listing costs ~100 µs where the check costs ~2.
  */
 import fs from 'node:fs'
 import { getNative } from '../libbpf/native.js'
+import { linksMayHaveChanged } from './link-watch.js'
 
 export interface NetDev {
   name: string
@@ -30,7 +33,7 @@ const SOCK_CLOEXEC = 0x80000
 let devBuf = Buffer.alloc(4096)
 
 /** The interface names of this network namespace (/proc/net/dev: "  name: counters..."). */
-export function netDeviceNames(): string[] {
+function readNetDeviceNames(): string[] {
   // Opened for each call (an fd kept open would stay in the namespace it was opened in), read
   // into one buffer: every arming's leftovers check reads it.
   let fd: number | undefined
@@ -83,10 +86,30 @@ function query(fd: number, name: string): NetDev | undefined {
   return { name, ifindex: index.readInt32LE(0), type: hw.readUInt16LE(0), up: (f & IFF_UP) !== 0 && (f & IFF_RUNNING) !== 0 }
 }
 
+let known: { names: readonly string[]; devices?: readonly NetDev[] } | undefined
+
+/** `known`, emptied first when a link may have changed since it was filled. */
+function current(): NonNullable<typeof known> {
+  const changed = linksMayHaveChanged() // first: a change while listing shows at the next call
+  if (!known || changed) {
+    const names = readNetDeviceNames()
+    // A failed read is not kept: the next call tries again.
+    known = names.length ? { names } : undefined
+    return { names }
+  }
+  return known
+}
+
+/** The interface names of this network namespace. */
+export function netDeviceNames(): readonly string[] {
+  return current().names
+}
+
 /** Every interface of this network namespace. */
-export function netDevices(): NetDev[] {
-  const names = netDeviceNames()
-  return withSocket((fd) => names.map((n) => query(fd, n)).filter((d): d is NetDev => d !== undefined))
+export function netDevices(): readonly NetDev[] {
+  const k = current()
+  k.devices ??= withSocket((fd) => k.names.map((n) => query(fd, n)).filter((d): d is NetDev => d !== undefined))
+  return k.devices
 }
 
 /** One interface of this network namespace, or undefined. */

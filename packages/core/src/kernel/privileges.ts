@@ -1,5 +1,6 @@
-/** The capabilities faultline needs, read from /proc/self/status (CapEff). */
+/** The capabilities faultline needs: the calling thread's effective set (capget, or CapEff of /proc/self/status). */
 import fs from 'node:fs'
+import { capget } from './ambient-caps.js'
 
 export const CAPS = { CAP_NET_ADMIN: 12, CAP_SYS_ADMIN: 21, CAP_PERFMON: 38, CAP_BPF: 39 } as const
 export type CapName = keyof typeof CAPS
@@ -29,8 +30,19 @@ export function lacking(caps: readonly CapName[]): CapName[] {
 let status: { fd: number; pid: number } | undefined
 const statusBuf = Buffer.alloc(8192)
 
-/** This process's effective capability set (CapEff of /proc/self/status), 0 where there is none. */
+/** The effective set by capget(2) (every arming checks), or undefined where libc cannot be called. */
+function capgetEffective(): bigint | undefined {
+  try {
+    return capget()?.effective
+  } catch {
+    return undefined // libbpf.so.1 missing: getNative() loads it first
+  }
+}
+
+/** This process's effective capability set, 0 where there is none. */
 function readCapEff(): bigint {
+  const viaCapget = capgetEffective()
+  if (viaCapget !== undefined) return viaCapget
   try {
     if (status?.pid !== process.pid) status = { fd: fs.openSync('/proc/self/status', 'r'), pid: process.pid }
     const n = fs.readSync(status.fd, statusBuf, 0, statusBuf.length, 0)
