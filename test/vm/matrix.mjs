@@ -24,7 +24,9 @@ fs.mkdirSync(logDir, { recursive: true })
 // Vitest straight from node_modules (no npm startup: slow under emulation). Without filters a
 // kernel runs its own suite (KERNELS[k].suite) if it names one, else every test file but its
 // KERNELS[k].exclude (files given on the command line run as given).
-const suiteOf = (kernel) => `node node_modules/vitest/vitest.mjs run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --outputFile=/tmp/fl-report.json ${(filters.length ? filters : [...(KERNELS[kernel]?.suite ?? []), ...(KERNELS[kernel]?.exclude ?? []).map((g) => `--exclude '${g}'`)]).join(' ')}; ` +
+// In a VM, pin-keys.mjs first holds a program on each hot hook for the whole run (it says why).
+const PIN = `node test/vm/pin-keys.mjs /tmp/fl-pinned & for i in $(seq 600); do [ -s /tmp/fl-pinned ] && break; sleep 0.2; done; cat /tmp/fl-pinned; `
+const suiteOf = (kernel) => `${kernel === 'host' ? '' : PIN}node node_modules/vitest/vitest.mjs run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --outputFile=/tmp/fl-report.json ${(filters.length ? filters : [...(KERNELS[kernel]?.suite ?? []), ...(KERNELS[kernel]?.exclude ?? []).map((g) => `--exclude '${g}'`)]).join(' ')}; ` +
   `echo ${BEGIN}; cat /tmp/fl-report.json; echo; echo ${END}`
 
 const results = []
