@@ -26,7 +26,8 @@ fs.mkdirSync(logDir, { recursive: true })
 // KERNELS[k].exclude (files given on the command line run as given).
 // In a VM, pin-keys.mjs first holds a program on each hot hook for the whole run (it says why).
 const PIN = `node test/vm/pin-keys.mjs /tmp/fl-pinned & for i in $(seq 600); do [ -s /tmp/fl-pinned ] && break; sleep 0.2; done; cat /tmp/fl-pinned; `
-const suiteOf = (kernel) => `${kernel === 'host' ? '' : PIN}node node_modules/vitest/vitest.mjs run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --outputFile=/tmp/fl-report.json ${(filters.length ? filters : [...(KERNELS[kernel]?.suite ?? []), ...(KERNELS[kernel]?.exclude ?? []).map((g) => `--exclude '${g}'`)]).join(' ')}; ` +
+// `done`: files that ended in a run a guest panic cut short; the retry leaves them out.
+const suiteOf = (kernel, done = []) => `${kernel === 'host' ? '' : PIN}node node_modules/vitest/vitest.mjs run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --reporter=./test/vm/file-reporter.mjs --outputFile=/tmp/fl-report.json ${[...(filters.length ? filters : [...(KERNELS[kernel]?.suite ?? []), ...(KERNELS[kernel]?.exclude ?? []).map((g) => `--exclude '${g}'`)]), ...done.map((f) => `--exclude '${path.relative(REPO, f)}'`), ...(done.length ? ['--passWithNoTests'] : [])].join(' ')}; ` +
   `echo ${BEGIN}; cat /tmp/fl-report.json; echo; echo ${END}`
 
 const results = []
@@ -35,6 +36,8 @@ for (const kernel of kernels) {
   process.stdout.write(`vm matrix: ${kernel} (${KERNELS[kernel]?.describe ?? '?'}) ...\n`)
   let run
   const panics = []
+  /** Files that ended before a panic cut a run short (file-reporter.mjs): kept, not run again. */
+  const ended = []
   try {
     // A guest that oopses on an int3 left by the kernel's own text patching (static keys,
     // trampolines) is QEMU's multi-threaded TCG running a stale translation of the patched
@@ -44,7 +47,7 @@ for (const kernel of kernels) {
       const logFile = path.join(logDir, attempt === 1 ? `${kernel}.log` : `${kernel}.retry.log`)
       const log = fs.createWriteStream(logFile)
       // On the host the same command runs directly (no VM), with a report file of its own.
-      run = await runInVm(kernel, ['sh', '-c', suiteOf(kernel).replaceAll('/tmp/fl-report.json', kernel === 'host' ? '.test-results/vm-host.json.tmp' : '/tmp/fl-report.json')], {
+      run = await runInVm(kernel, ['sh', '-c', suiteOf(kernel, ended.map((e) => e.name)).replaceAll('/tmp/fl-report.json', kernel === 'host' ? '.test-results/vm-host.json.tmp' : '/tmp/fl-report.json')], {
         // a guard against a hung guest, not a budget: CI's budget is the whole run's (.ci/run)
         timeout: 1800,
         onOutput: (s) => { log.write(s); if (verbose) process.stdout.write(s) },
@@ -54,7 +57,10 @@ for (const kernel of kernels) {
       if (!run.output.includes(END) && oops && /Kernel panic/.test(run.output) && attempt === 1) {
         panics.push(oops[0].trim())
         fs.copyFileSync(logFile, path.join(logDir, `${kernel}.panic.log`))
-        process.stdout.write(`vm matrix: ${kernel}: the guest panicked (${oops[0].trim()}, see ${kernel}.panic.log); running it once more\n`)
+        for (const m of run.output.matchAll(/@@FL-FILE@@(.*?)@@FL-FILE-END@@/g)) {
+          try { ended.push(JSON.parse(m[1])) } catch { /* cut by the panic: run again */ }
+        }
+        process.stdout.write(`vm matrix: ${kernel}: the guest panicked (${oops[0].trim()}, see ${kernel}.panic.log); running once more the files that had not ended (${ended.length} had)\n`)
         continue
       }
       break
@@ -74,7 +80,7 @@ for (const kernel of kernels) {
     continue
   }
   const expect = new Set(KERNELS[kernel].expect)
-  const files = report.testResults.map((f) => {
+  const files = [...ended, ...report.testResults].map((f) => {
     const row = { file: path.relative(REPO, f.name), passed: 0, failed: 0, skipped: 0, wrongSkips: [], failures: [], seconds: (f.endTime - f.startTime) / 1000 || 0 }
     if (f.status === 'failed' && f.assertionResults.length === 0) {
       row.failed++
