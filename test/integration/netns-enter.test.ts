@@ -63,7 +63,7 @@ describe('arming after nsenter --net', { timeout: 300_000 }, () => {
 })
 
 describe('the interface list kept between armings', { timeout: 120_000 }, () => {
-  it('is listed again exactly when the kernel reports a link change: an interface added, brought up, losing its carrier, renamed, removed', () => {
+  it('is listed again exactly when the kernel reports a link change: an interface added, brought up, losing its carrier, brought down, renamed, removed', () => {
     // In this file's namespace: the changes touch no interface the rest of the suite uses.
     const r = spawnSync('nsenter', [`--net=/run/netns/${NETNS}`, process.execPath, LINK_WATCH], { encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(0)
@@ -79,6 +79,6 @@ describe('the interface list kept between armings', { timeout: 120_000 }, () => 
     expect(has('after the peer went down', 'flva-')).toBe(true) // its peer down: no carrier
     expect([has('after rename', 'flvc-'), steps['after rename']!.devs.some((d) => d.startsWith('flva'))]).toEqual([true, false])
     expect(steps['after del']!.devs.filter((d) => d.startsWith('flv'))).toEqual([])
-    for (const label of ['after add', 'after up', 'after the peer went down', 'after rename', 'after del']) expect(steps[label]!.reads, label).toBeGreaterThanOrEqual(1)
+    for (const label of ['after add', 'after up', 'after the peer went down', 'after down', 'after rename', 'after del']) expect(steps[label]!.reads, label).toBeGreaterThanOrEqual(1)
   })
 })
