@@ -92,10 +92,10 @@ let known: { names: readonly string[]; devices?: readonly NetDev[] } | undefined
 function current(): NonNullable<typeof known> {
   const changed = linksMayHaveChanged() // first: a change while listing shows at the next call
   if (!known || changed) {
-    const names = readNetDeviceNames()
+    const fresh = { names: readNetDeviceNames() }
     // A failed read is not kept: the next call tries again.
-    known = names.length ? { names } : undefined
-    return { names }
+    known = fresh.names.length ? fresh : undefined
+    return fresh
   }
   return known
 }
