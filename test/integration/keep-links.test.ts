@@ -75,10 +75,10 @@ async function udpReceiver() {
     send: async (n: number) => {
       for (let i = 0; i < n; i++) await new Promise<void>((r) => tx.send('x', port, '127.0.0.1', () => r()))
     },
-    /** The count once it reaches `atLeast` (or after 10 s), plus whatever else arrives in `settleMs`. */
-    received: async (atLeast: number, settleMs = 100) => {
+    /** The count once it reaches `atLeast` (or after 10 s), plus whatever else arrives in 100 ms. */
+    received: async (atLeast: number) => {
       for (const end = Date.now() + 10_000; got < atLeast && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10))
-      await new Promise((r) => setTimeout(r, settleMs))
+      await new Promise((r) => setTimeout(r, 100))
       return got
     },
     close: () => { tx.close(); rx.close() },

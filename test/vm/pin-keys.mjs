@@ -16,13 +16,14 @@ const missing = []
 
 // Program by program, each from its own open: a kernel without one of these hooks refuses only that one.
 const links = []
+const cgroupFd = openCgroup(CGROUP)
 for (const p of BpfObject.open(OBJ).programs()) {
   try {
     const one = BpfObject.open(OBJ)
     for (const q of one.programs()) if (q.name !== p.name) one.setAutoload(q.name, false)
     one.load()
     const prog = one.program(p.name)
-    links.push(p.section.startsWith('cgroup/') ? attachCgroup({ program: prog, cgroupFd: openCgroup(CGROUP), cgroupPath: CGROUP }) : attachTracepoint(prog))
+    links.push(p.section.startsWith('cgroup/') ? attachCgroup({ program: prog, cgroupFd, cgroupPath: CGROUP }) : attachTracepoint(prog))
     pinned.push(p.section)
   } catch (err) {
     missing.push(`${p.section}: ${err.message.split('\n')[0]}`)
