@@ -159,3 +159,24 @@ export function tcState(netns?: string): { qdiscs: string; filters: string; ifbs
 export function mapContents(maps: { name: string; keys(): Buffer[]; lookup(k: Buffer): Buffer | undefined }[]): Record<string, Record<string, string>> {
   return Object.fromEntries(maps.map((m) => [m.name, Object.fromEntries(m.keys().map((k) => [k.toString('hex'), m.lookup(k)?.toString('hex') ?? '-']))]))
 }
+
+/**
+ * Where two views differ, one line per changed leaf ("maps.fl_targets.0a000000: 01.. -> (none)"),
+ * so a failed "exactly as before" check names what changed: toEqual's message elides nested
+ * objects. Empty when they are equal.
+ */
+export function viewDiff(before: unknown, after: unknown, at = ''): string[] {
+  const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v))
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
+  if (isObj(before) && isObj(after) && Array.isArray(before) === Array.isArray(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    return keys.flatMap((k) => viewDiff(before[k], after[k], at ? `${at}.${k}` : k))
+  }
+  if (typeof before === 'string' && typeof after === 'string' && before.includes('\n') && before !== after) {
+    // multi-line text (tc's output): the lines only one side has
+    const a = before.split('\n')
+    const b = after.split('\n')
+    return [...a.filter((l) => !b.includes(l)).map((l) => `${at}: - ${l}`), ...b.filter((l) => !a.includes(l)).map((l) => `${at}: + ${l}`)]
+  }
+  return Object.is(before, after) ? [] : [`${at}: ${show(before)} -> ${show(after)}`]
+}
