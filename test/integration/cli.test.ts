@@ -135,6 +135,21 @@ describe('faultline validate', () => {
     expect(JSON.parse(r.stdout)).toEqual(JSON.parse(fs.readFileSync(shipped, 'utf8')))
   })
 
+  it('--run reads a config as `faultline run` does: a delay rule of the default scope is refused for a test, fine for run', () => {
+    const delay = tmpFile('delay.yaml', 'syscalls:\n  - name: slow\n    syscall: openat\n    delay: 100ms\n')
+    const asTest = cli('validate', delay)
+    expect(asTest.status).toBe(1)
+    expect(asTest.stderr).toMatch(/syscalls\[0\]\.delay: would stop the calling process itself/)
+    const asRun = cli('validate', '--run', delay)
+    expect(asRun.stderr).toBe('')
+    expect(asRun.status).toBe(0)
+    // and --run keeps every other check
+    const bad = tmpFile('delay-bad.yaml', 'syscalls:\n  - name: slow\n    syscall: openat\n    delay: 100 parsecs\n')
+    const r = cli('validate', '--run', bad)
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/syscalls\[0\]\.delay/)
+  })
+
   it('accepts a good config and rejects a bad one naming the field', () => {
     const good = tmpFile('good.yaml', 'syscalls:\n  - name: db\n    syscall: connect\n    errno: ECONNREFUSED\n')
     const bad = tmpFile('bad.yaml', 'syscalls:\n  - name: db\n    syscall: connect\n    errno: ECONREFUSED\n')

@@ -44,7 +44,7 @@ export function exitStatus(code: number | null, signal: NodeJS.Signals | null): 
 }
 
 /** Before validation: a config's 'tree' (or no target) means the command's tree, never the CLI. */
-function cliTarget(value: unknown): unknown {
+export function cliTarget(value: unknown): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return value
   const target = (value as { target?: unknown }).target
   if (target !== undefined && (typeof target !== 'object' || target === null || Array.isArray(target))) return value

@@ -1,6 +1,8 @@
 /**
- * `faultline validate [--kernel] <config.yaml>...`: every check that needs no kernel, each field
- * error as `file:line:column: path: message`. With --kernel it also plans against the running
+ * `faultline validate [--kernel] [--run] <config.yaml>...`: every check that needs no kernel, each
+ * field error as `file:line:column: path: message`. --run reads the files as `faultline run`
+ * does (the default scope 'tree' means the command's processes, not the CLI): a delay rule that
+ * withFailureConfig refuses for stopping the test itself is fine there. With --kernel it also plans against the running
  * kernel (the mechanism each rule would get) and checks what needs the machine (interfaces exist,
  * host names resolve), attaching nothing.
  */
@@ -12,11 +14,15 @@ import { plan } from '../engine/session.js'
 import { chooseNetMechanism } from '../engine/network/mechanism.js'
 import { parseFlags } from './args.js'
 import { netDevice } from '../kernel/netdev.js'
+import { cliTarget } from './run.js'
 
-export const VALIDATE_USAGE = 'validate [--kernel] <config.yaml>...      check configs (faultline\'s or Minderbinder\'s YAML); --kernel: plan them here too'
+export const VALIDATE_USAGE =
+  'validate [--kernel] [--run] <config.yaml>...\n' +
+  "                                          check configs (faultline's or Minderbinder's YAML); --kernel: plan them\n" +
+  '                                          here too; --run: as `faultline run` reads them (scope tree = the command)'
 
 export async function validateCommand(args: string[]): Promise<number> {
-  const { values, positionals: files } = parseFlags(args, { kernel: { type: 'boolean' } }, VALIDATE_USAGE)
+  const { values, positionals: files } = parseFlags(args, { kernel: { type: 'boolean' }, run: { type: 'boolean' } }, VALIDATE_USAGE)
   if (values.help) return console.log(`usage: faultline ${VALIDATE_USAGE}`), 0
   if (files.length === 0) {
     console.error(`faultline validate: no config file given\nusage: faultline ${VALIDATE_USAGE}`)
@@ -26,7 +32,7 @@ export async function validateCommand(args: string[]): Promise<number> {
   for (const f of files) {
     let cfg: FailureConfig
     try {
-      cfg = loadConfigSync(f)
+      cfg = loadConfigSync(f, values.run ? cliTarget : undefined)
     } catch (err) {
       status = 1
       if (!(err instanceof ConfigError)) console.error(`${f}: ${(err as Error).message}`)
