@@ -194,6 +194,16 @@ describe("faultline's helpers never run while faults are live", { timeout: 120_0
 })
 
 describe('attaching is all or nothing at every kernel step', { timeout: 300_000 }, () => {
+  /**
+   * The tc state of the devices the config may touch: lo (every rule names it) and IFB devices.
+   * Other devices' qdiscs are other tests' and the machine's (veths of namespaces, a probe's
+   * dummy device), which a dump taken while one comes or goes lists differently.
+   */
+  const tcOfConfig = () => {
+    const { qdiscs, filters, ifbs } = tcState()
+    const ours = (line: string) => / dev (lo|flifb\S*) /.test(` ${line} `) || /^(lo|flifb\S*):/.test(line)
+    return { qdiscs: qdiscs.split('\n').filter(ours).join('\n'), filters: filters.split(/\n(?=\S+: )/).filter(ours).join('\n'), ifbs }
+  }
   const view = () => {
     const inst = getInstance()
     const net = inst.fault('net')
@@ -201,7 +211,7 @@ describe('attaching is all or nothing at every kernel step', { timeout: 300_000 
     return {
       links: bpfIdsOf().links.sort((a, b) => a - b),
       attached: attachedLinksOfTree(process.pid),
-      tc: tcState(),
+      tc: tcOfConfig(),
       maps: mapContents([...Object.values(shared), ...['fl_net_rules', 'fl_net_counters', 'fl_net_state', 'fl_net_hosts', 'fl_net_allow'].map((m) => net.map(m))]),
     }
   }
@@ -244,7 +254,9 @@ describe('attaching is all or nothing at every kernel step', { timeout: 300_000 
           session = arm(cfg)
         } catch (err) {
           expect((err as Error).name, String(err)).toBe('InjectedFailure')
-          expect(viewDiff(before, view()), `after failing step ${k}${cold ? ' (cold)' : ' (kept links)'}: ${(err as Error).message}`).toEqual([])
+          const diff = viewDiff(before, view())
+          // the changed leaves in the message itself: an array in toEqual's message is elided
+          expect(diff, `after failing step ${k}${cold ? ' (cold)' : ' (kept links)'}: ${(err as Error).message}; changed: ${diff.join('; ')}`).toEqual([])
           continue
         }
         session.disarm()
