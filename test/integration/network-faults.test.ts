@@ -268,6 +268,11 @@ describe('network faults across a veth pair into a namespace the test creates', 
 
   beforeAll(() => {
     if (requires('cgroup-sockaddr')) return
+    // A worker killed before its afterAll (a timeout, Ctrl-C) left its pair in this namespace.
+    for (const [, pid] of execSync('ip netns list', { encoding: 'utf8' }).matchAll(/^fl-ns-(\d+)/gm)) {
+      if (fs.existsSync(`/proc/${pid}`)) continue
+      execSync(`ip link del flv${Number(pid) % 10000}a 2>/dev/null; ip netns del fl-ns-${pid} 2>/dev/null; true`)
+    }
     sh(`ip netns add ${ns}`)
     sh(`ip link add ${hostIf} type veth peer name ${peerIf}`)
     sh(`ip link set ${peerIf} netns ${ns}`)
