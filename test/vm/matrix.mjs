@@ -39,10 +39,12 @@ for (const kernel of kernels) {
   /** Files that ended before a panic cut a run short (file-reporter.mjs): kept, not run again. */
   const ended = []
   try {
-    // A guest that oopses on an int3 left by the kernel's own text patching (static keys,
-    // trampolines) is QEMU's multi-threaded TCG running a stale translation of the patched
-    // code (seen once in 6.12 at __alloc_pages under a full run): the kernel is run once more,
-    // and the panic stays in the summary and in <kernel>.panic.log. A second panic fails it.
+    // A guest that oopses (oops=panic: it stops at once instead of hanging to the timeout) is
+    // run once more for the files that had not ended; the panic stays in the summary and in
+    // <kernel>.panic.log, and a second one fails the kernel. Seen: an int3 left by the kernel's
+    // own text patching (static keys, trampolines), which QEMU's multi-threaded TCG ran from a
+    // stale translation (6.12 at __alloc_pages and syscall_exit_to_user_mode_prepare), and a
+    // NULL dereference in list_lru_add under mkdirat (arm64 6.12.117, once).
     for (let attempt = 1; ; attempt++) {
       const logFile = path.join(logDir, attempt === 1 ? `${kernel}.log` : `${kernel}.retry.log`)
       const log = fs.createWriteStream(logFile)
@@ -53,14 +55,15 @@ for (const kernel of kernels) {
         onOutput: (s) => { log.write(s); if (verbose) process.stdout.write(s) },
       })
       log.end()
-      const oops = /Oops: int3[^\n]*/.exec(run.output)
+      const oops = /Oops[^\n]*/.exec(run.output)
+      const where = /(?:RIP: \S+ |pc : )(\S+)/.exec(run.output)?.[1]
       if (!run.output.includes(END) && oops && /Kernel panic/.test(run.output) && attempt === 1) {
-        panics.push(oops[0].trim())
+        panics.push(`${oops[0].trim()}${where ? ` at ${where}` : ''}`)
         fs.copyFileSync(logFile, path.join(logDir, `${kernel}.panic.log`))
         for (const m of run.output.matchAll(/@@FL-FILE@@(.*?)@@FL-FILE-END@@/g)) {
           try { ended.push(JSON.parse(m[1])) } catch { /* cut by the panic: run again */ }
         }
-        process.stdout.write(`vm matrix: ${kernel}: the guest panicked (${oops[0].trim()}, see ${kernel}.panic.log); running once more the files that had not ended (${ended.length} had)\n`)
+        process.stdout.write(`vm matrix: ${kernel}: the guest panicked (${panics.at(-1)}, see ${kernel}.panic.log); running once more the files that had not ended (${ended.length} had)\n`)
         continue
       }
       break
@@ -69,7 +72,7 @@ for (const kernel of kernels) {
     results.push({ kernel, error: err.message, files: [], seconds: 0 })
     continue
   }
-  if (panics.length) process.stdout.write(`vm matrix: ${kernel}: ran again after a TCG text-patching panic: ${panics.join('; ')}\n`)
+  if (panics.length) process.stdout.write(`vm matrix: ${kernel}: ran again after a guest panic: ${panics.join('; ')}\n`)
   const text = run.output
   const json = text.slice(text.indexOf(BEGIN) + BEGIN.length, text.lastIndexOf(END)).trim()
   let report

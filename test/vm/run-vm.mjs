@@ -82,7 +82,7 @@ export async function runInVm(kernelName, argv, opts = {}) {
     binds = guestBinds([REPO, job, cwd])
   }
   const append = [
-    `console=${machine.console}`, opts.verbose ? '' : 'quiet loglevel=1', 'panic=-1', 'root=/dev/root', 'rootfstype=9p',
+    `console=${machine.console}`, opts.verbose ? '' : 'quiet loglevel=1', 'panic=-1', 'oops=panic', 'root=/dev/root', 'rootfstype=9p',
     `rootflags=${rootflags}`, 'ro', k.initrd ? `fl.init=${guestInit}` : `init=${guestInit}`, `fl.job=${job}`,
     binds && `fl.userland fl.binds=${binds}`, 'lsm=lockdown,capability,landlock,yama,apparmor,bpf',
   ].filter(Boolean).join(' ')
