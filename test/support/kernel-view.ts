@@ -173,7 +173,7 @@ export function viewDiff(before: unknown, after: unknown, at = ''): string[] {
     return keys.flatMap((k) => viewDiff(before[k], after[k], at ? `${at}.${k}` : k))
   }
   if (typeof before === 'string' && typeof after === 'string' && before.includes('\n') && before !== after) {
-    // multi-line text (tc's output): the lines only one side has
+    // multi-line text (tc's output): the lines only one side has (a mere reordering is no change)
     const a = before.split('\n')
     const b = after.split('\n')
     return [...a.filter((l) => !b.includes(l)).map((l) => `${at}: - ${l}`), ...b.filter((l) => !a.includes(l)).map((l) => `${at}: + ${l}`)]
