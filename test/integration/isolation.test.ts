@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { withFailureConfig, validateConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
 import type { Feature } from '../../packages/core/src/kernel/index.js'
 import { startServer, tryConnect, type Server } from '../support/net.js'
-import { bpfIdsOf, kernelView, survivors } from '../support/kernel-view.js'
+import { bpfIdsOf, kernelView, survivors, viewDiff } from '../support/kernel-view.js'
 import { kernelLock } from '../support/kernel-lock.js'
 import { skipBecause, skipUnless, requires } from '../support/requires.js'
 import { BAD_CONFIGS } from '../fixtures/bad-configs.js'
@@ -99,7 +99,8 @@ describe('nothing attached on refusal', () => {
       const err = await withFailureConfig(cfg as never, async () => 'armed').catch((e: unknown) => e)
       expect(err).toBeInstanceOf(FaultlineUnsupportedError)
       expect((err as Error).message).toMatch(message)
-      expect(kernelView()).toEqual(before)
+      const diff = viewDiff(before, kernelView())
+      expect(diff, `changed: ${diff.join('; ')}`).toEqual([])
       expect(await tryConnect(a.port)).toBe('ok') // and the connect rule beside it is not live
     }
 

@@ -2,8 +2,9 @@
  * Test files that share a piece of kernel state must not run at the same time (Vitest runs two
  * files at a time): a named directory lock, held by the file's worker process for its whole run;
  * a dead holder's lock is taken over.
- *   - 'tc': files that compare the machine's tc state (qdiscs, filters, IFB devices) before and
- *     after, or add to it.
+ *   - 'tc': files that compare the machine's tc state (qdiscs, filters, IFB devices) or
+ *     faultline's state directory before and after, or add to either (from any network namespace:
+ *     the directory is shared).
  *   - 'syscall-entry': files that hook syscall entries; a kprobe override is refused while
  *     another process has a trampoline on the same syscall (see engine/backends/sys-kprobe.ts).
  *
