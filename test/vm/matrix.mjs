@@ -43,7 +43,8 @@ for (const kernel of kernels) {
     // run once more for the files that had not ended; the panic stays in the summary and in
     // <kernel>.panic.log, and a second one fails the kernel. Seen: an int3 left by the kernel's
     // own text patching (static keys, trampolines), which QEMU's multi-threaded TCG ran from a
-    // stale translation (6.12 at __alloc_pages and syscall_exit_to_user_mode_prepare), and a
+    // stale translation (6.12 at __alloc_pages, syscall_exit_to_user_mode_prepare and the
+    // fentry site of __x64_sys_read, which every trampoline attach re-patches), and a
     // NULL dereference in list_lru_add under mkdirat (arm64 6.12.117, once).
     for (let attempt = 1; ; attempt++) {
       const logFile = path.join(logDir, attempt === 1 ? `${kernel}.log` : `${kernel}.retry.log`)
@@ -56,7 +57,8 @@ for (const kernel of kernels) {
       })
       log.end()
       const oops = /Oops[^\n]*/.exec(run.output)
-      const where = /(?:RIP: \S+ |pc : )(\S+)/.exec(run.output)?.[1]
+      // x86: "RIP: 0010:__x64_sys_read+0x5/0x20"; arm64: "pc : list_lru_add+0xe4/0x198"
+      const where = /(?:RIP: [0-9a-f]{4}:|pc : )(\S+)/.exec(run.output)?.[1]
       if (!run.output.includes(END) && oops && /Kernel panic/.test(run.output) && attempt === 1) {
         panics.push(`${oops[0].trim()}${where ? ` at ${where}` : ''}`)
         fs.copyFileSync(logFile, path.join(logDir, `${kernel}.panic.log`))
