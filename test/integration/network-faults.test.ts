@@ -260,8 +260,12 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
 })
 
 describe('network faults across a veth pair into a namespace the test creates', () => {
-  const ns = `fl-ns-${process.pid}`
-  const hostIf = `flv${process.pid % 10000}a`
+  // Named after the worker's pid, so a pair whose worker is gone can be told and removed.
+  const nsOf = (pid: number | string) => `fl-ns-${pid}`
+  const hostIfOf = (pid: number | string) => `flv${Number(pid) % 10000}a`
+  const removePair = (pid: number | string) => execSync(`ip link del ${hostIfOf(pid)} 2>/dev/null; ip netns del ${nsOf(pid)} 2>/dev/null; true`)
+  const ns = nsOf(process.pid)
+  const hostIf = hostIfOf(process.pid)
   const peerIf = `flv${process.pid % 10000}b`
   const sh = (cmd: string) => execSync(cmd, { stdio: 'pipe' })
   let ready = false
@@ -270,8 +274,7 @@ describe('network faults across a veth pair into a namespace the test creates', 
     if (requires('cgroup-sockaddr')) return
     // A worker killed before its afterAll (a timeout, Ctrl-C) left its pair in this namespace.
     for (const [, pid] of execSync('ip netns list', { encoding: 'utf8' }).matchAll(/^fl-ns-(\d+)/gm)) {
-      if (fs.existsSync(`/proc/${pid}`)) continue
-      execSync(`ip link del flv${Number(pid) % 10000}a 2>/dev/null; ip netns del fl-ns-${pid} 2>/dev/null; true`)
+      if (!fs.existsSync(`/proc/${pid}`)) removePair(pid!)
     }
     sh(`ip netns add ${ns}`)
     sh(`ip link add ${hostIf} type veth peer name ${peerIf}`)
@@ -281,8 +284,7 @@ describe('network faults across a veth pair into a namespace the test creates', 
     ready = true
   })
   afterAll(() => {
-    if (!ready) return
-    execSync(`ip link del ${hostIf} 2>/dev/null; ip netns del ${ns} 2>/dev/null; true`)
+    if (ready) removePair(process.pid)
   })
 
   it.for(MECHANISMS)('drops the target traffic on the veth and lets the other through (%s)', { timeout: 90_000 }, async (mechanism, ctx) => {

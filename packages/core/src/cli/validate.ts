@@ -1,10 +1,10 @@
 /**
  * `faultline validate [--kernel] [--run] <config.yaml>...`: every check that needs no kernel, each
- * field error as `file:line:column: path: message`. --run reads the files as `faultline run`
- * does (the default scope 'tree' means the command's processes, not the CLI): a delay rule that
- * withFailureConfig refuses for stopping the test itself is fine there. With --kernel it also plans against the running
- * kernel (the mechanism each rule would get) and checks what needs the machine (interfaces exist,
- * host names resolve), attaching nothing.
+ * field error as `file:line:column: path: message`. With --kernel it also plans against the
+ * running kernel (the mechanism each rule would get) and checks what needs the machine
+ * (interfaces exist, host names resolve), attaching nothing. --run reads the files as
+ * `faultline run` does (the default scope 'tree' means the command's processes, not the CLI): a
+ * delay rule that withFailureConfig refuses for stopping the test itself is fine there.
  */
 import dns from 'node:dns/promises'
 import { ConfigError, loadConfigSync } from '../config/index.js'
