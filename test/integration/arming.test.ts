@@ -10,7 +10,6 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { arm, validateConfig, withFailureConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
 import { getInstance } from '../../packages/core/src/engine/instance.js'
@@ -22,6 +21,8 @@ import { attachedLinksOfTree, bpfIdsOf, mapContents, tcState, viewDiff } from '.
 import { kernelLock } from '../support/kernel-lock.js'
 import { startServer } from '../support/net.js'
 import { skipUnless, skipUnlessAny } from '../support/requires.js'
+import { inView, nobodyCommand } from '../support/unprivileged.js'
+import { watchProcess } from '../support/watch.js'
 
 // Changes tc state on lo and hooks syscall entries: not beside files that compare either.
 const tcLock = kernelLock('tc')
@@ -88,11 +89,8 @@ interface Agent {
 
 async function startAgent(): Promise<Agent> {
   const p: ChildProcessWithoutNullStreams = spawn('python3', ['-c', AGENT])
-  p.stderr.on('data', (d) => process.stderr.write(d))
-  const lines = readline.createInterface({ input: p.stdout })
-  const queue: ((l: string) => void)[] = []
-  lines.on('line', (l) => queue.shift()?.(l))
-  const next = () => new Promise<string>((r) => queue.push(r))
+  const out = watchProcess(p, 'the agent')
+  const next = () => out.next()
   expect(JSON.parse(await next())).toBe('ready')
   return {
     async ask(cmd, arg) {
@@ -325,9 +323,9 @@ describe('kprobe override beside a trampoline', { timeout: 120_000 }, () => {
 })
 
 describe('the trampoline check without CAP_SYS_ADMIN', { timeout: 60_000 }, () => {
-  const CORE = fileURLToPath(new URL('../../packages/core/dist/', import.meta.url))
+  const CORE = inView(fileURLToPath(new URL('../../packages/core/dist/', import.meta.url)))
   const asCapOnly = (script: string) =>
-    spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all,+bpf,+perfmon,+net_admin', '--ambient-caps=-all,+bpf,+perfmon,+net_admin', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, FAULTLINE_STATE_DIR: dir } })
+    spawnSync(...nobodyCommand('+bpf,+perfmon,+net_admin', [process.execPath, '--input-type=module', '-e', script]), { encoding: 'utf8', env: { ...process.env, FAULTLINE_STATE_DIR: dir } })
 
   it("listing other processes' links says EPERM and names CAP_SYS_ADMIN instead of coming back empty", () => {
     const r = asCapOnly(`const { tracingLinks } = await import(${JSON.stringify(path.join(CORE, 'libbpf/index.js'))}); console.log(JSON.stringify(tracingLinks()))`)

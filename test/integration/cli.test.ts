@@ -7,6 +7,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { skipBecause, skipUnless } from '../support/requires.js'
 import { startServer } from '../support/net.js'
+import { inView, nobodyCommand } from '../support/unprivileged.js'
 import { probeFeature, type Feature } from '../../packages/core/src/kernel/index.js'
 
 const BIN = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import.meta.url))
@@ -53,7 +54,7 @@ describe('faultline doctor', () => {
 
   it('unprivileged (a CI runner\'s user): probes nothing it may not, says which capabilities each probe needs, exits 0', (ctx) => {
     if (process.getuid?.() !== 0) skipBecause(ctx, 'needs root to drop privileges')
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, 'doctor'], { encoding: 'utf8' })
+    const r = spawnSync(...nobodyCommand('', [process.execPath, inView(BIN), 'doctor']), { encoding: 'utf8' })
     expect(r.stdout).toMatch(/lacks CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN/)
     expect(r.stdout).toMatch(/sudo/)
     expect(r.stdout).not.toMatch(/EPERM|not supported by this kernel/)
@@ -65,7 +66,7 @@ describe('faultline doctor', () => {
   it('as nobody with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (setpriv): the qdiscs as root sees them, never a missing capability as a missing kernel feature', (ctx) => {
     if (process.getuid?.() !== 0) skipBecause(ctx, 'needs root to drop privileges')
     const caps = '+bpf,+perfmon,+net_admin'
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, process.execPath, BIN, 'doctor', '--json'], { encoding: 'utf8' })
+    const r = spawnSync(...nobodyCommand(caps, [process.execPath, inView(BIN), 'doctor', '--json']), { encoding: 'utf8' })
     const report = JSON.parse(r.stdout) as { features: { feature: Feature; available: boolean; reason?: string }[]; usable: boolean; missingCapabilities: string[]; problems: string[] }
     // what made it unusable, when it is: the problems and every feature it found missing
     const why = JSON.stringify({ problems: report.problems, missing: report.features.filter((f) => !f.available).map((f) => `${f.feature}: ${f.reason}`) })

@@ -20,6 +20,7 @@ import { cgroup2Mount, cgroupDirOf } from '../../packages/core/src/kernel/cgroup
 import { attachedLinksOfTree, bpfIdsOf } from '../support/kernel-view.js'
 import { startServer, tryConnect, spawnWaitingConnector, type Server } from '../support/net.js'
 import { skipUnless } from '../support/requires.js'
+import { watchProcess } from '../support/watch.js'
 
 // Its tc changes are tcx links only (kept for this file's life), which no tc state comparison
 // sees (`tc` lists qdiscs and filters): no kernel lock.
@@ -302,8 +303,8 @@ describe('the target cgroup', { timeout: 240_000 }, () => {
     expect(clean.stdout.trim(), clean.stderr).toBe('done')
     expect(mine()).toEqual(before)
     // Killed while armed.
-    const p: ChildProcess = spawn(process.execPath, [path.join(FIXTURES, 'armed-sleeper.mjs'), cfg], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FAULTLINE_CORE: CORE } })
-    await new Promise((r) => p.stdout!.once('data', r))
+    const p: ChildProcess = spawn(process.execPath, [path.join(FIXTURES, 'armed-sleeper.mjs'), cfg], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FAULTLINE_CORE: CORE } })
+    await watchProcess(p, 'the armed sleeper').next()
     expect(mine().length).toBe(before.length + 1)
     const closed = new Promise((r) => p.once('close', r))
     p.kill('SIGKILL')

@@ -15,6 +15,7 @@ import { leftoversLikely, sweep } from '../../packages/core/src/engine/state/ind
 import { processTree, tcState } from '../support/kernel-view.js'
 import { kernelLock } from '../support/kernel-lock.js'
 import { skipUnless, skipUnlessAny } from '../support/requires.js'
+import { watchProcess } from '../support/watch.js'
 
 const tcLock = kernelLock('tc')
 beforeAll(tcLock.acquire, 600_000)
@@ -67,11 +68,8 @@ afterAll(() => {
 /** Arms `config` in a new process (in `where`, optionally through another wrapper, e.g. unshare) and waits until it is armed. */
 async function sleeper(config: object, where: Place, wrapper: string[] = [], env: NodeJS.ProcessEnv = where.env): Promise<Sleeper> {
   const [cmd, ...args] = [...where.wrap, ...wrapper, process.execPath, SLEEPER, JSON.stringify(config)]
-  const proc = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'inherit'], env })
-  const line = await new Promise<string>((resolve, reject) => {
-    proc.stdout!.once('data', (d) => resolve(String(d)))
-    proc.once('exit', (code) => reject(new Error(`the armed sleeper exited with ${code}`)))
-  })
+  const proc = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'], env })
+  const line = await watchProcess(proc, 'the armed sleeper').next()
   const { owner } = JSON.parse(line) as { owner: number }
   // Through a wrapper that forks (unshare --fork) node is a descendant: the pid to kill is node's.
   const pid = processTree(proc.pid!).filter((p) => readCmdline(p).includes(SLEEPER)).pop()!

@@ -14,6 +14,7 @@ import { runJson } from '../support/net.js'
 import { bpfIdsOf } from '../support/kernel-view.js'
 import { kernelLock } from '../support/kernel-lock.js'
 import { requires, skipBecause, skipUnless } from '../support/requires.js'
+import { watchProcess } from '../support/watch.js'
 
 const UDP = fileURLToPath(new URL('../fixtures/udp.py', import.meta.url))
 const ARM_ONCE = fileURLToPath(new URL('../fixtures/arm-once.mjs', import.meta.url))
@@ -193,14 +194,13 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
     skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     const listen = async (cfg?: object) => {
       const child = spawn('python3', [UDP, 'recv', String(port + 1), '1.5'])
-      let out = ''
-      child.stdout.on('data', (d) => (out += d))
-      await new Promise<void>((r) => { const t = setInterval(() => out.includes('ready') && (clearInterval(t), r()), 20) })
+      const out = watchProcess(child, 'udp.py recv')
+      await out.line((l) => l.includes('ready'))
       const tx = dgram.createSocket('udp4')
       for (let i = 0; i < 20; i++) await new Promise((r) => tx.send('z', port + 1, '127.0.0.1', r))
       tx.close()
-      await new Promise((r) => child.on('close', r))
-      return Number(out.trim().split('\n').pop())
+      await out.exited
+      return Number(out.lines.at(-1))
     }
     const inside = await withFailureConfig({ target: children, network: pin([{ name: 'deaf', action: 'drop', direction: 'ingress', protocol: 'udp' }]) }, () => listen())
     expect(inside).toBe(0)
@@ -241,8 +241,8 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
       if (mechanism === 'cls-bpf') expect(once.during).toContain(tag(once.owner))
       expect(tcView()).toBe(before)
 
-      sleeper = spawn('ip', [...node, SLEEPER, config], { stdio: ['pipe', 'pipe', 'inherit'] })
-      const armed = JSON.parse(await new Promise<string>((r) => sleeper!.stdout!.once('data', (d) => r(String(d))))) as { owner: number }
+      sleeper = spawn('ip', [...node, SLEEPER, config], { stdio: ['pipe', 'pipe', 'pipe'] })
+      const armed = JSON.parse(await watchProcess(sleeper, 'the armed sleeper').next()) as { owner: number }
       // Another process arming and disarming meanwhile leaves the live one's filter alone.
       await armOnce()
       if (mechanism === 'cls-bpf') expect(tcView()).toContain(tag(armed.owner))
