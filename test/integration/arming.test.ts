@@ -16,11 +16,10 @@ import { getInstance } from '../../packages/core/src/engine/instance.js'
 import { syscallFamily } from '../../packages/core/src/engine/backends/index.js'
 import { Transaction } from '../../packages/core/src/engine/transaction.js'
 import { keptLinkCount, releaseKeptLinks } from '../../packages/core/src/engine/kept-links.js'
-import { probeFeature } from '../../packages/core/src/kernel/index.js'
 import { attachedLinksOfTree, bpfIdsOf, mapContents, tcState, viewDiff } from '../support/kernel-view.js'
 import { kernelLock } from '../support/kernel-lock.js'
 import { startServer } from '../support/net.js'
-import { skipUnless, skipUnlessAny } from '../support/requires.js'
+import { has, skipUnless, skipUnlessAny } from '../support/requires.js'
 import { inView, nobodyCommand } from '../support/unprivileged.js'
 import { watchProcess } from '../support/watch.js'
 
@@ -222,13 +221,13 @@ describe('attaching is all or nothing at every kernel step', { timeout: 300_000 
     ]
     const entry: [(typeof ENTRY)[number], string][] = [['lsm', 'openat'], ['security-fmod-ret', 'unlink'], ['fmod-ret-syscall', 'mkdir'], ['kprobe-override', 'rmdir']]
     for (const [mechanism, syscall] of entry) {
-      if (probeFeature(mechanism).available) syscalls.push({ name: mechanism, syscall, errno: 'EPERM', mechanism, match: { path: `${dir}/never/**` } })
+      if (has(mechanism)) syscalls.push({ name: mechanism, syscall, errno: 'EPERM', mechanism, match: { path: `${dir}/never/**` } })
     }
     const network: Record<string, unknown>[] = [{ name: 'drop', action: 'drop', protocol: 'udp', port: 9, hosts: ['localhost'], interface: 'lo', mechanism: netMechanism }]
     // Shaping's steps (tc and ip processes, ~0.3 s each under the VM matrix's emulation) are
     // covered where the entry mechanisms are not: on the host; the VMs test those mechanisms.
-    if (probeFeature('htb').available && !ENTRY.some((m) => probeFeature(m).available)) {
-      const direction = probeFeature('ifb-redirect').available ? 'both' : 'egress'
+    if (has('htb') && !ENTRY.some((m) => has(m))) {
+      const direction = has('ifb-redirect') ? 'both' : 'egress'
       network.push({ name: 'bw', action: 'bandwidth', rate: '1mbit', direction, protocol: 'udp', port: 19, interface: 'lo', mechanism: netMechanism })
     }
     return validateConfig({ target: children, syscalls, network })

@@ -5,10 +5,10 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { skipBecause, skipUnless } from '../support/requires.js'
+import { has, skipBecause, skipUnless } from '../support/requires.js'
 import { startServer } from '../support/net.js'
 import { inView, nobodyCommand } from '../support/unprivileged.js'
-import { probeFeature, type Feature } from '../../packages/core/src/kernel/index.js'
+import { FEATURES, probeFeature, type Feature } from '../../packages/core/src/kernel/index.js'
 
 const BIN = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import.meta.url))
 const CONNECT = fileURLToPath(new URL('../fixtures/connect.cjs', import.meta.url))
@@ -38,10 +38,14 @@ describe('faultline doctor', () => {
 
   it('--json agrees with the features the tests probe', () => {
     const r = cli('doctor', '--json')
-    const report = JSON.parse(r.stdout) as { features: { feature: string; available: boolean }[]; usable: boolean }
+    const report = JSON.parse(r.stdout) as { features: { feature: Feature; available: boolean; probeError?: true }[]; usable: boolean }
     expect(report.usable).toBe(true)
-    const names = report.features.map((f) => f.feature)
-    for (const f of ['tp_btf', 'cgroup-sockaddr', 'tcx', 'kprobe-override', 'fmod-ret-syscall', 'lsm', 'security-fmod-ret']) expect(names).toContain(f)
+    // every feature, with the same answer: available, missing, or a failed probe (which fails here)
+    expect(report.features.map((f) => f.feature)).toEqual([...FEATURES])
+    for (const f of report.features) {
+      expect(f.probeError, f.feature).toBeUndefined()
+      expect(f.available, f.feature).toBe(has(f.feature))
+    }
   })
 
   it('says whether DNS faults work here, and through which TC attachment', () => {

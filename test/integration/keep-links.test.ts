@@ -121,8 +121,11 @@ describe('links kept between armings', { timeout: 60_000 }, () => {
       expect(fired).toBe(1)
       expect(keptLinkCount()).toBe(0)
       expect(attachedLinksOfTree(process.pid).filter((l) => l.pid === process.pid)).toEqual([])
+      // this process's programs on neither its own cgroup (where the window put them) nor the root
+      const mine = (dir: string) => ownProgramIdsOnCgroup(dir).filter((id) => bpfIdsOf().progs.includes(id))
       const own = ownCgroup()
-      if (own) expect(ownProgramIdsOnCgroup(own.path)).toEqual([])
+      expect(own, 'the cgroup of its own the hooks go on').toBeTruthy()
+      expect({ own: mine(own!.path), root: mine(cgroup2Mount()!) }).toEqual({ own: [], root: [] })
       expect(await tryConnect(server.port)).toBe('ok')
     } finally {
       delete process.env.FAULTLINE_KEEP_LINKS
@@ -241,10 +244,11 @@ describe('the target cgroup', { timeout: 240_000 }, () => {
       const r = await withFailureConfig(refuse(server.port), async (faults) => {
         expect(faults.warnings).toEqual([expect.stringMatching(/lives in a cgroup of its own .*fl-test-elsewhere.*cgroup v2 root for this window/)])
         expect(ownProgramIdsOnCgroup(cgroup2Mount()!).length).toBeGreaterThanOrEqual(2)
+        // left where it lives, asked while it is alive (after go() it exits)
+        expect(cgroupDirOf(child!.child.pid!)).toBe(elsewhere)
         return child!.go()
       })
       expect(r).toEqual(['ECONNREFUSED'])
-      expect(cgroupDirOf(child.child.pid!) ?? elsewhere).toBe(elsewhere)
       expect(bpfIdsOf().links.length).toBe(kept)
     } finally {
       child?.child.kill('SIGKILL')

@@ -257,7 +257,7 @@ describe('network shaping: delay (netem)', SLOW, () => {
 
 describe('network shaping: refused where the kernel cannot', () => {
   it('without bpf_redirect into IFB (Linux < 6.4), an ingress rule is refused naming it; egress is not', async (ctx) => {
-    if (!requires('ifb-redirect')) return skipBecause(ctx, 'this kernel redirects into IFB: the refusal runs on kernels before 6.4')
+    if (!requires('ifb-redirect')) return skipBecause(ctx, 'this kernel has ifb-redirect: the refusal runs on kernels before 6.4')
     needs(ctx, 'htb')
     await warmUp()
     const before = tcView()

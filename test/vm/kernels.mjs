@@ -1,5 +1,6 @@
 // The kernels of the test matrix: where each comes from, how it boots, and which faultline
-// features it must offer (a test skipped for a feature its kernel should have fails the matrix).
+// features it must offer (a test skipped for a feature its kernel should have fails the matrix,
+// test/vm/skips.mjs; expected-features.test.ts checks the kernel has exactly these).
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -47,6 +48,7 @@ const SAME_ON_6_12 = [
 const EXTRA_MODULES = ['overlay', 'sch_netem', 'sch_tbf', 'sch_ingress', 'cls_bpf', 'ifb', 'veth', 'sch_htb', 'dummy', 'tun']
 
 export const KERNELS = {
+  // The development and CI machine (DESIGN.md): scripts/test.sh checks the host run's skips against it.
   host: {
     describe: 'the running kernel, no VM',
     expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'cls-bpf', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy', 'runc'],
@@ -70,7 +72,7 @@ export const KERNELS = {
     expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'fexit', 'probe-write-user', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy'],
     // Under cross-architecture TCG the whole suite takes too long for CI, and its C, Python and Go
     // fixtures are x86-64 builds or need a compiler: the matrix runs these (one per mechanism) here.
-    suite: ['test/integration/arch.test.ts'],
+    suite: ['test/integration/arch.test.ts', 'test/integration/expected-features.test.ts'],
   },
   'fei-6.12': {
     describe: '6.12 with function error injection and kprobe override (like Ubuntu), everything built in',

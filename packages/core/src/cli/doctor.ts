@@ -92,8 +92,10 @@ export function doctorReport(): DoctorReport {
   const mechanisms = libbpf
     ? mechanismCoverage().map((m) => ({ ...m, ...mechanismState(m, features), capabilities: capsOf(MECHANISMS[m.mechanism].needs) }))
     : []
+  // a probe that got no answer from the kernel says nothing about it: a problem to fix, not a missing feature
+  for (const f of features.filter((f) => f.probeError)) problems.push(`the ${f.feature} probe failed, so whether this kernel has it is unknown: ${f.reason}`)
   const tp = features.find((f) => f.feature === 'tp_btf')
-  if (tp && !tp.available && !tp.missingCapabilities) problems.push(`process tracking (tp_btf) is unavailable: ${tp.reason}`)
+  if (tp && !tp.available && !tp.missingCapabilities && !tp.probeError) problems.push(`process tracking (tp_btf) is unavailable: ${tp.reason}`)
   if (libbpf && !mechanisms.some((m) => m.state !== 'no')) problems.push('no syscall failure mechanism can work on this kernel')
   // tp_btf loads wherever bpf() is allowed to a holder of the capabilities: its EPERM under a seccomp filter is the filter
   const seccompBlocks = container.seccomp === 'filter' && tp?.errno === 1 && !tp.missingCapabilities
@@ -182,10 +184,10 @@ export function formatDoctor(r: DoctorReport, color: boolean): string {
     `  kernel config ${r.kernelConfig ?? 'unreadable (no /boot/config-*, no /proc/config.gz)'}; LSMs ${r.lsms?.join(',') ?? 'unreadable (securityfs)'}`,
     `  container    ${c.detected ? `yes${c.runtime ? ` (${c.runtime})` : ''}: ${c.evidence.join('; ')}` : 'no'}; seccomp ${c.seccomp}`,
     '',
-    'kernel features ("?" = needs privileges to probe)',
+    'kernel features ("?" = needs privileges to probe, "err" = the probe failed: unknown)',
     ...r.features.map(
       (f) =>
-        `  ${mark(f.available, !!f.missingCapabilities)} ${f.feature.padEnd(18)} ${FEATURE_DESCRIPTIONS[f.feature]}` +
+        `  ${f.probeError ? red('err') : mark(f.available, !!f.missingCapabilities)} ${f.feature.padEnd(18)} ${FEATURE_DESCRIPTIONS[f.feature]}` +
         (f.available ? '' : `\n        ${f.reason}`),
     ),
     '',

@@ -71,10 +71,13 @@ interface RootForks {
   lost: bigint
 }
 
+/** struct fl_root_forks of process.bpf.c: { u32 root; u32 _pad; u64 forks; u64 lost } (the layout test checks it). */
+export const ROOT_FORKS = { size: 24, root: 0, forks: 8, lost: 16 } as const
+
 function rootForks(inst: Instance): RootForks | undefined {
   const v = inst.process.map('fl_root_forks').lookup(u32Key(0))
-  if (!v || v.readUInt32LE(0) === 0) return undefined
-  return { forks: v.readBigUInt64LE(8), lost: v.readBigUInt64LE(16) }
+  if (!v || v.readUInt32LE(ROOT_FORKS.root) === 0) return undefined
+  return { forks: v.readBigUInt64LE(ROOT_FORKS.forks), lost: v.readBigUInt64LE(ROOT_FORKS.lost) }
 }
 
 /**
@@ -125,8 +128,8 @@ export function seedTargets(inst: Instance, ctx: SeedContext): Seeded {
   // Record this process's forks from here on (once: the counts are never reset, so no write of
   // ours races a fork's increment): a later arming may then skip the walk.
   if (!rootForks(inst)) {
-    const rf = Buffer.alloc(24)
-    rf.writeUInt32LE(ctx.tgid, 0)
+    const rf = Buffer.alloc(ROOT_FORKS.size)
+    rf.writeUInt32LE(ctx.tgid, ROOT_FORKS.root)
     inst.process.map('fl_root_forks').update(u32Key(0), rf)
   }
   const forksBefore = rootForks(inst)
