@@ -34,11 +34,14 @@ export function worldReadableDir(prefix: string): string {
   return dir
 }
 
+/** argv: name, kinds ('stream', 'dgram' or 'stream,dgram'): stream and datagram names are separate namespaces. */
 const SQUATTER = `import socket, sys
-kind = socket.SOCK_STREAM if sys.argv[2] == 'stream' else socket.SOCK_DGRAM
-s = socket.socket(socket.AF_UNIX, kind)
-s.bind('\\0' + sys.argv[1])
-if kind == socket.SOCK_STREAM: s.listen(16)
+held = []
+for kind in sys.argv[2].split(','):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM if kind == 'stream' else socket.SOCK_DGRAM)
+    s.bind('\\0' + sys.argv[1])
+    if kind == 'stream': s.listen(16)
+    held.append(s)
 print('ready', flush=True)
 sys.stdin.read()
 `
@@ -58,8 +61,11 @@ export function privateNetns(tag: string): { name: string; wrap: string[]; remov
   return { name, wrap: ['nsenter', `--net=/run/netns/${name}`], remove: () => void spawnSync('ip', ['netns', 'del', name]) }
 }
 
-/** Binds @name (a listening stream socket, or a datagram one) as uid 65534 in the namespace `wrap` enters; resolves once bound. */
-export async function squat(name: string, wrap: string[], kind: 'stream' | 'dgram' = 'stream', asUser = AS_NOBODY): Promise<Squatter> {
+/**
+ * Binds @name as uid 65534 in the namespace `wrap` enters, by default both as a listening stream
+ * socket (what faultline uses since issue 23) and a datagram one (what it used before); resolves once bound.
+ */
+export async function squat(name: string, wrap: string[], kind: 'stream,dgram' | 'dgram' | 'stream' = 'stream,dgram', asUser = AS_NOBODY): Promise<Squatter> {
   const dir = worldReadableDir('fl-squatter-')
   const script = path.join(dir, 'squat.py')
   fs.writeFileSync(script, SQUATTER, { mode: 0o644 })
