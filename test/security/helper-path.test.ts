@@ -7,11 +7,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { kernelLock } from '../support/kernel-lock.js'
 import { skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
-import { BIN, CORE, attackUnavailable, privateNetns, runNode, worldReadableDir } from './unprivileged.js'
+import { BIN, CORE, attackPlace, attackUnavailable, privateNetns, runNode, worldReadableDir } from './unprivileged.js'
 
 const tcLock = kernelLock('tc')
 beforeAll(tcLock.acquire, 600_000)
@@ -23,21 +22,20 @@ const SHAPING = { target: { scope: 'children' }, network: [{ name: 'bw', action:
 
 let ns: ReturnType<typeof privateNetns>
 let env: NodeJS.ProcessEnv
+let remove = () => {}
 let bin: string
 let marker: string
 beforeAll(() => {
   if (attackUnavailable()) return
-  ns = privateNetns('path')
   // A directory another user could write (here: world-readable, as node_modules/.bin is to its owner), first in PATH.
   bin = worldReadableDir('fl-sec-path-')
   marker = path.join(bin, 'ran')
   for (const name of IMPOSTORS) fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >> ${marker}\nexit 1\n`, { mode: 0o755 })
-  env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, FAULTLINE_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'fl-sec-path-run-')) }
+  ;({ ns, env, remove } = attackPlace('path', { ...process.env, PATH: `${bin}:${process.env.PATH}` }))
 })
 afterAll(() => {
-  ns?.remove()
+  remove()
   if (bin) fs.rmSync(bin, { recursive: true, force: true })
-  if (env) fs.rmSync(env.FAULTLINE_STATE_DIR!, { recursive: true, force: true })
 })
 
 describe('helper programs placed first in PATH', { timeout: 120_000 }, () => {

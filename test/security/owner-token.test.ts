@@ -6,14 +6,11 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawn, spawnSync } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { kernelLock } from '../support/kernel-lock.js'
 import { tcState } from '../support/kernel-view.js'
 import { skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
-import { BIN, attackUnavailable, privateNetns, squat } from './unprivileged.js'
+import { BIN, attackPlace, attackUnavailable, privateNetns, squat } from './unprivileged.js'
 
 const tcLock = kernelLock('tc')
 beforeAll(tcLock.acquire, 600_000)
@@ -25,15 +22,11 @@ const hex = (owner: number) => owner.toString(16).padStart(8, '0')
 
 let ns: ReturnType<typeof privateNetns>
 let env: NodeJS.ProcessEnv
+let remove = () => {}
 beforeAll(() => {
-  if (attackUnavailable()) return
-  ns = privateNetns('token')
-  env = { ...process.env, FAULTLINE_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'fl-sec-token-run-')) }
+  if (!attackUnavailable()) ({ ns, env, remove } = attackPlace('token'))
 })
-afterAll(() => {
-  ns?.remove()
-  if (env) fs.rmSync(env.FAULTLINE_STATE_DIR!, { recursive: true, force: true })
-})
+afterAll(() => remove())
 
 const htbOf = (owner: number) => new RegExp(`^qdisc htb fa17: dev lo root .*default 0x${hex(owner)}`, 'm').test(tcState(ns.name).qdiscs)
 

@@ -6,12 +6,9 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { kernelLock } from '../support/kernel-lock.js'
 import { skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
-import { AS_NOBODY, BIN, CORE, attackUnavailable, privateNetns, runNode, squat } from './unprivileged.js'
+import { AS_NOBODY, BIN, CORE, attackPlace, attackUnavailable, privateNetns, runNode, squat } from './unprivileged.js'
 
 const tcLock = kernelLock('tc')
 beforeAll(tcLock.acquire, 600_000)
@@ -42,15 +39,11 @@ type Report = { ms: number; error: { name: string; message: string } | null; tic
 
 let ns: ReturnType<typeof privateNetns>
 let env: NodeJS.ProcessEnv
+let remove = () => {}
 beforeAll(() => {
-  if (attackUnavailable()) return
-  ns = privateNetns('lock')
-  env = { ...process.env, FAULTLINE_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'fl-sec-lock-run-')) }
+  if (!attackUnavailable()) ({ ns, env, remove } = attackPlace('lock'))
 })
-afterAll(() => {
-  ns?.remove()
-  if (env) fs.rmSync(env.FAULTLINE_STATE_DIR!, { recursive: true, force: true })
-})
+afterAll(() => remove())
 
 describe('the tc lock squatted by an unprivileged user', { timeout: 120_000 }, () => {
   it('a shaping arming is refused in under 1 s, naming the squatter\'s pid and uid', async (ctx) => {

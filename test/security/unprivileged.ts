@@ -91,6 +91,13 @@ export async function squat(name: string, wrap: string[], kind: 'stream,dgram' |
   }
 }
 
+/** A private network namespace and state directory for one test file; `remove` undoes both. */
+export function attackPlace(tag: string, env: NodeJS.ProcessEnv = process.env): { ns: ReturnType<typeof privateNetns>; env: NodeJS.ProcessEnv; remove(): void } {
+  const ns = privateNetns(tag)
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), `fl-sec-${tag}-run-`))
+  return { ns, env: { ...env, FAULTLINE_STATE_DIR: state }, remove: () => (ns.remove(), fs.rmSync(state, { recursive: true, force: true })) }
+}
+
 /** Runs an ES module script with node in the namespace (as root), with env; returns its JSON output line. */
 export function runNode<T>(wrap: string[], script: string, env: NodeJS.ProcessEnv): T {
   const [cmd, ...args] = [...wrap, process.execPath, '--input-type=module', '-e', script]

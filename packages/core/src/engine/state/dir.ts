@@ -44,7 +44,7 @@ export function untrustedDir(dir: string): string | undefined {
       if (st.uid !== 0 && st.uid !== me) return `${p} belongs to uid ${st.uid}`
       if (p === full && !st.isDirectory() && !st.isSymbolicLink()) return `${p} is not a directory`
       const sticky = (st.mode & 0o1000) !== 0 && p !== full
-      if (!st.isSymbolicLink() && (st.mode & 0o022) !== 0 && !sticky) return `${p} is writable by ${(st.mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(st.mode & 0o7777).toString(8)})`
+      if (!st.isSymbolicLink() && (st.mode & 0o022) !== 0 && !sticky) return `${p} is writable by ${(st.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)})`
       if (p === path.dirname(p)) break
     }
   }
