@@ -32,7 +32,7 @@ interface Result {
 function asNobody(caps: string[]): Result {
   const ns = `fl-caps-${process.pid}`
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-caps-state-'))
-  fs.chmodSync(state, 0o777)
+  fs.chownSync(state, 65534, 65534) // nobody's own: faultline refuses a state directory others can write
   execSync(`ip netns add ${ns} && ip netns exec ${ns} ip link set lo up`)
   try {
     const set = ['-all', ...caps.map((c) => `+${c}`)].join(',')
