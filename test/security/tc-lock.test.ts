@@ -63,6 +63,23 @@ describe('the tc lock squatted by an unprivileged user', { timeout: 120_000 }, (
     }
   })
 
+  it('a squatter that is root of a user namespace of its own (every capability, over nothing of ours) is refused too', async (ctx) => {
+    const why = attackUnavailable()
+    if (why) return skipBecause(ctx, why)
+    const probe = spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), 'unshare', '-Ur', 'true'])
+    if (probe.status !== 0) return skipBecause(ctx, `requires unprivileged user namespaces for this attack: ${String(probe.stderr).trim()}`)
+    const squatter = await squat(LOCK, ns.wrap, 'stream', [...AS_NOBODY, 'unshare', '-Ur'])
+    try {
+      const r = runNode<Report>(ns.wrap, ARM_AND_REPORT, env)
+      expect(r.error?.name).toBe('FaultlineBusyError')
+      expect(r.error?.message).toContain(`held by pid ${squatter.pid} (uid 65534)`)
+      expect(r.error?.message).toContain('a user namespace of its own')
+      expect(r.ms).toBeLessThan(1000)
+    } finally {
+      await squatter.stop()
+    }
+  })
+
   it('`faultline cleanup` refuses at once too, naming the squatter', async (ctx) => {
     const why = attackUnavailable()
     if (why) return skipBecause(ctx, why)

@@ -72,7 +72,8 @@ export default class FaultlineEnvironment extends NodeEnvironment {
     if (!this.fileConfig) return
     // Learn now whether the file's config can be served, so tests can be skipped before they run.
     try {
-      arm(resolveConfig(this.fileConfig)).disarm()
+      const config = resolveConfig(this.fileConfig)
+      await underTcLock(() => arm(config).disarm())
     } catch (err) {
       if (!(err instanceof FaultlineUnsupportedError)) throw err
       this.unsupported = err.message

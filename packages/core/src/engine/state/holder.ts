@@ -5,6 +5,8 @@
  * Its credentials are the listener's (SO_PEERCRED, fixed at listen()); its capabilities are read
  * from /proc/<pid>/status, checked to still be that process (its pidfd where the kernel gives one,
  * else its uid matches the credentials), so a pid reused by another user's process does not pass.
+ * Capabilities count only in this process's user namespace: any user can make one of their own
+ * (`unshare -Ur`), where they hold every capability, over nothing of ours.
  */
 import fs from 'node:fs'
 import { getNative } from '../../libbpf/native.js'
@@ -32,6 +34,15 @@ function statusOf(pid: number): { euid: number; capEff: bigint } | undefined {
   }
 }
 
+/** The process's uid_map, readable by anyone: an unprivileged user's namespace maps only their own uid. */
+function uidMap(pid: number | 'self'): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/uid_map`, 'latin1').replace(/\s+/g, ' ').trim()
+  } catch {
+    return undefined
+  }
+}
+
 /** Whether the process a pidfd names has exited (the pidfd polls readable then). */
 function exited(pidfd: number): boolean {
   const pfd = Buffer.alloc(8)
@@ -52,6 +63,8 @@ export function judgeHolder(name: string): Verdict {
     const st = statusOf(pid)
     if (!st || (pidfd >= 0 && exited(pidfd))) return { held: true, trusted: false, pid, uid, why: 'its listener has exited (a pid may have been reused since)' }
     if (st.euid !== uid) return { held: true, trusted: false, pid, uid, why: `pid ${pid} now runs as uid ${st.euid}: not the process that took the name` }
+    const map = uidMap(pid)
+    if (map === undefined || map !== uidMap('self')) return { held: true, trusted: false, pid, uid, why: 'its capabilities are those of a user namespace of its own' }
     const effective = Object.fromEntries(Object.entries(CAPS).map(([c, bit]) => [c, ((st.capEff >> BigInt(bit)) & 1n) === 1n])) as Record<CapName, boolean>
     const missing = NEEDED.filter((c) => !holds(c, effective))
     if (missing.length) return { held: true, trusted: false, pid, uid, why: `not root, and lacks ${missing.join(', ')}` }
