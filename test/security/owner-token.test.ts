@@ -54,7 +54,7 @@ const cleanup = () => {
 }
 
 describe('the owner token of a dead faultline process held by an unprivileged user', { timeout: 120_000 }, () => {
-  it('`faultline cleanup` removes the dead owner\'s htb all the same', async (ctx) => {
+  it.for(['stream,dgram', 'dgram'] as const)('`faultline cleanup` removes the dead owner\'s htb all the same (squatted as %s)', async (kind, ctx) => {
     const why = attackUnavailable()
     if (why) return skipBecause(ctx, why)
     skipUnless(ctx, 'htb', 'cgroup-sockaddr', 'tp_btf')
@@ -64,7 +64,7 @@ describe('the owner token of a dead faultline process held by an unprivileged us
     // its token is a listening socket of root's: the live owner is not swept
     expect(cleanup().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
     await s.kill()
-    const squatter = await squat(`faultline-owner-${hex(s.owner)}`, ns.wrap)
+    const squatter = await squat(`faultline-owner-${hex(s.owner)}`, ns.wrap, kind)
     try {
       expect(htbOf(s.owner)).toBe(true) // not a link: it outlives its process
       const report = cleanup()

@@ -90,3 +90,35 @@ export function abstractPeer(name: string): Peer {
     libc.close(fd)
   }
 }
+
+// --- the datagram names of faultline before issue 23, still held for older versions running beside this one
+
+const SOCK_DGRAM = 2
+
+/** Binds the datagram name (what older versions hold and check); undefined when it is taken. */
+export function bindLegacy(name: string): number | undefined {
+  const { libc, koffi } = getNative()
+  const fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)
+  if (fd < 0) throw new Error(`faultline: socket(AF_UNIX): errno ${koffi.errno()}`)
+  const { addr, len } = address(name)
+  if (libc.bind(fd, addr, len) === 0) return fd
+  const errno = koffi.errno()
+  libc.close(fd)
+  if (errno === EADDRINUSE) return undefined
+  throw new Error(`faultline: bind the abstract socket @${name}: errno ${errno}`)
+}
+
+/** Whether some process holds the datagram name (connect() only looks the peer up). */
+export function legacyHeld(name: string): boolean {
+  const { libc, koffi } = getNative()
+  const fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)
+  if (fd < 0) throw new Error(`faultline: socket(AF_UNIX): errno ${koffi.errno()}`)
+  try {
+    const { addr, len } = address(name)
+    if (libc.connect(fd, addr, len) === 0) return true
+    const errno = koffi.errno()
+    return errno !== ECONNREFUSED && errno !== ENOENT
+  } finally {
+    libc.close(fd)
+  }
+}

@@ -11,7 +11,8 @@
 import fs from 'node:fs'
 import { getNative } from '../../libbpf/native.js'
 import { CAPS, holds, type CapName } from '../../kernel/privileges.js'
-import { abstractPeer } from './abstract-socket.js'
+import { abstractPeer, legacyHeld } from './abstract-socket.js'
+import { datagramOwnerUid } from './unix-diag.js'
 
 export type Verdict =
   | { held: false }
@@ -54,7 +55,7 @@ function exited(pidfd: number): boolean {
 /** Judges whoever listens on the abstract name `name`. */
 export function judgeHolder(name: string): Verdict {
   const peer = abstractPeer(name)
-  if (!peer.held) return peer
+  if (!peer.held) return legacyHeld(name) ? judgeLegacy(name) : peer
   if ('unknown' in peer) return { held: true, trusted: false, why: `its holder cannot be identified: ${peer.unknown}` }
   const { pid, uid, pidfd } = peer
   try {
@@ -74,8 +75,18 @@ export function judgeHolder(name: string): Verdict {
   }
 }
 
+/**
+ * Only the datagram name is held: an older faultline version (root: trusted, as it was before),
+ * or anyone else's socket. Its owner's uid comes from sock_diag; there is no pid to check.
+ */
+export function judgeLegacy(name: string): Verdict {
+  const uid = datagramOwnerUid(name)
+  if (uid === 0) return { held: true, trusted: true, pid: 0, uid }
+  return { held: true, trusted: false, ...(uid === undefined ? {} : { uid }), why: 'a datagram socket of that name (as faultline before issue 23 held) of a non-root user' }
+}
+
 /** "pid 123 (uid 65534)", or what is known. */
 export function describeHolder(v: Exclude<Verdict, { held: false }>): string {
-  if (v.pid === undefined) return 'an unidentified process'
+  if (v.pid === undefined) return v.uid === undefined ? 'an unidentified process' : `a process of uid ${v.uid}`
   return `pid ${v.pid || '(out of sight)'} (uid ${v.uid})`
 }

@@ -12,8 +12,8 @@
  */
 import createDebug from 'debug'
 import { FaultlineBusyError } from '../errors.js'
-import { closeAbstract, listenAbstract } from './abstract-socket.js'
-import { describeHolder, judgeHolder, type Verdict } from './holder.js'
+import { bindLegacy, closeAbstract, listenAbstract } from './abstract-socket.js'
+import { describeHolder, judgeHolder, judgeLegacy, type Verdict } from './holder.js'
 
 const debug = createDebug('faultline:state')
 const NAME = 'faultline-tc-lock'
@@ -22,6 +22,8 @@ const TIMEOUT_MS = 60_000
 
 let depth = 0
 let fd = -1
+/** The datagram lock of older faultline versions, taken too where free. */
+let legacyFd: number | undefined
 
 type Busy = Exclude<Verdict, { held: false }>
 
@@ -34,6 +36,14 @@ function tryTake(): true | Busy {
   for (let i = 0; i < 3; i++) {
     const got = listenAbstract(NAME)
     if (got !== undefined) {
+      // an older version beside this one takes only the datagram lock: hold it too, or wait for
+      // its holder when that is root (anyone else's is ignored)
+      legacyFd = bindLegacy(NAME)
+      const v = legacyFd === undefined ? judgeLegacy(NAME) : undefined
+      if (v?.held && v.trusted) {
+        closeAbstract(got)
+        return v
+      }
       fd = got
       return true
     }
@@ -46,7 +56,9 @@ function tryTake(): true | Busy {
 function release(): void {
   if (--depth === 0) {
     closeAbstract(fd)
+    if (legacyFd !== undefined) closeAbstract(legacyFd)
     fd = -1
+    legacyFd = undefined
   }
 }
 

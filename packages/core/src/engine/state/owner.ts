@@ -18,7 +18,7 @@ import path from 'node:path'
 import crypto from 'node:crypto'
 import net from 'node:net'
 import createDebug from 'debug'
-import { BACKLOG, listenAbstract } from './abstract-socket.js'
+import { BACKLOG, bindLegacy, closeAbstract, listenAbstract } from './abstract-socket.js'
 import { describeHolder, judgeHolder } from './holder.js'
 import { ensureStateDir, readStateFile, stateDir, stateEntries, writeStateFile } from './dir.js'
 
@@ -39,6 +39,12 @@ export function ownerId(): number {
     const id = (crypto.randomBytes(4).readUInt32LE(0) | ID_BITS) >>> 0
     const fd = listenAbstract(tokenName(id))
     if (fd === undefined) continue // taken by a live process of this network namespace: pick another
+    // the datagram name too, which older faultline versions beside this one check
+    const legacy = bindLegacy(tokenName(id))
+    if (legacy === undefined) {
+      closeAbstract(fd)
+      continue
+    }
     own = { id, server: serveToken(fd) }
     debug('owner id %s (pid %d)', ownerHex(id), process.pid)
     return id
