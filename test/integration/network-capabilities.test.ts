@@ -33,7 +33,7 @@ interface Result {
 function asNobody(caps: string[]): Result {
   const ns = `fl-caps-${process.pid}`
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-caps-state-'))
-  fs.chmodSync(state, 0o777)
+  fs.chownSync(state, 65534, 65534) // nobody's own: faultline refuses a state directory others can write
   execSync(`ip netns add ${ns} && ip netns exec ${ns} ip link set lo up`)
   try {
     const [setpriv, args] = nobodyCommand(caps.map((c) => `+${c}`).join(','), [process.execPath, inView(path.join(FIXTURES, 'caps-net.mjs')), '47011'], { bounding: true })

@@ -14,6 +14,7 @@
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import os from 'node:os'
+import { SYSTEM_DIRS, helperEnv, helperPath, type Helper } from '../helpers.js'
 import type { FeatureResult } from './features.js'
 
 export type QdiscFeature = 'cls-bpf' | 'netem' | 'tbf' | 'htb' | 'ifb' | 'ifb-redirect'
@@ -62,9 +63,17 @@ function inCurrentNamespace(feature: Exclude<QdiscFeature, 'ifb-redirect'>): Spa
   const body = feature === 'ifb' ? 'true' : COMMANDS[feature].replace(/dev lo\b/g, `dev ${dev}`)
   const kinds = feature === 'ifb' ? 'ifb' : 'ifb dummy'
   const script =
-    `trap 'ip link del ${dev} 2>/dev/null' EXIT; made=; for k in ${kinds}; do ip link add ${dev} type $k 2>/dev/null && made=$k && break; done; ` +
-    `[ -n "$made" ] || { ip link add ${dev} type ${feature === 'ifb' ? 'ifb' : 'dummy'}; exit 3; }; ${body}`
-  return spawnSync('sh', ['-c', script], { encoding: 'utf8', timeout: 10_000 })
+    `made=; for k in ${kinds}; do ip link add ${dev} type $k 2>/dev/null && made=$k && break; done; ` +
+    // the trap only once the device is ours: a device of that name made by someone else is never deleted
+    `[ -n "$made" ] || { ip link add ${dev} type ${feature === 'ifb' ? 'ifb' : 'dummy'}; exit 3; }; trap 'ip link del ${dev} 2>/dev/null' EXIT; ${body}`
+  return spawnHelper('sh', ['-c', script])
+}
+
+/** A helper from the system directories (helpers.ts); its absence reads like a failed spawn. */
+function spawnHelper(name: Helper, args: string[]): SpawnSyncReturns<string> {
+  const file = helperPath(name)
+  if (!file) return { pid: 0, output: [], stdout: '', stderr: '', status: null, signal: null, error: new Error(`${name} not found in ${SYSTEM_DIRS.join(', ')}`) }
+  return spawnSync(file, args, { encoding: 'utf8', timeout: 10_000, env: helperEnv() })
 }
 
 /**
@@ -87,7 +96,7 @@ function probeFailure(r: SpawnSyncReturns<string>): string | undefined {
 
 export function probeQdiscFeature(feature: QdiscFeature, probe: (f: 'ifb') => FeatureResult): FeatureResult {
   if (feature === 'ifb-redirect') return probeIfbRedirect(probe('ifb'))
-  const run = (flags: string) => spawnSync('unshare', [flags, 'sh', '-c', COMMANDS[feature]], { encoding: 'utf8', timeout: 10_000 })
+  const run = (flags: string) => spawnHelper('unshare', [flags, helperPath('sh') ?? '/bin/sh', '-c', COMMANDS[feature]])
   let r = run('-n')
   // A new network namespace needs CAP_SYS_ADMIN; without it (capabilities-only runs), one inside
   // a new user namespace, where this process is root, probes the same kernel.
