@@ -5,7 +5,8 @@ import type { ExploreReport, ExploreRun } from './types.js'
 const COLUMNS = ['run', 'rule', 'nth', 'outcome', 'status', 'fired', 'ms'] as const
 
 /** The status column: the exit code, the signal, or '-' (fn resolved, or killed for hanging). */
-export function statusText(run: Pick<ExploreRun, 'exitCode' | 'signal'>): string {
+export function statusText(run: Pick<ExploreRun, 'exitCode' | 'signal' | 'outcome'>): string {
+  if (run.outcome === 'hung') return 'timeout'
   return run.signal ? run.signal : run.exitCode !== null ? `exit ${run.exitCode}` : '-'
 }
 
@@ -46,12 +47,12 @@ export function formatFindings(report: ExploreReport, stderrOf: (run: ExploreRun
   return lines.join('\n')
 }
 
-/** The adapters' lines for one exploration, beside their fault summary (indented by the caller). */
-export function formatExploreReport(report: ExploreReport): string {
+/** The adapters' lines for one exploration, beside their fault summary; `indent` goes before every line but the first. */
+export function formatExploreReport(report: ExploreReport, indent = ''): string {
   const lines = [`explore: ${censusText(report)}; ${report.runs.length} run(s): ${counts(report)}${report.skipped ? `, ${report.skipped} left out by maxRuns` : ''}`]
   for (const r of notHandled(report)) {
     const why = r.error instanceof Error ? `: ${r.error.message.split('\n')[0]}` : ''
-    lines.push(`  ${r.rule} nth ${r.nth}: ${r.outcome} (${statusText(r)})${why}; reproduce with when: { nth: ${r.nth} }`)
+    lines.push(`${indent}  ${r.rule} nth ${r.nth}: ${r.outcome} (${statusText(r)})${why}; reproduce with when: { nth: ${r.nth} }`)
   }
   return lines.join('\n')
 }
