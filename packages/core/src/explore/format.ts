@@ -52,7 +52,8 @@ export function formatExploreReport(report: ExploreReport, indent = ''): string 
   const lines = [`explore: ${censusText(report)}; ${report.runs.length} run(s): ${counts(report)}${report.skipped ? `, ${report.skipped} left out by maxRuns` : ''}`]
   for (const r of notHandled(report)) {
     const why = r.error instanceof Error ? `: ${r.error.message.split('\n')[0]}` : ''
-    lines.push(`${indent}  ${r.rule} nth ${r.nth}: ${r.outcome} (${statusText(r)})${why}; reproduce with when: { nth: ${r.nth} }`)
+    const status = statusText(r)
+    lines.push(`${indent}  ${r.rule} nth ${r.nth}: ${r.outcome}${status === '-' ? '' : ` (${status})`}${why}; reproduce with when: { nth: ${r.nth} }`)
   }
   return lines.join('\n')
 }
