@@ -88,6 +88,14 @@ async function runArmed(input: FailureConfigInput, cmd: string[], timeoutMs: num
   }
 }
 
+/** On a terminal, the run in progress on one line of stderr, replaced by the next output. */
+let progressShown = false
+function progress(text: string): void {
+  if (!process.stderr.isTTY || (!text && !progressShown)) return
+  process.stderr.write(`\r\x1b[K${text}`)
+  progressShown = !!text
+}
+
 function positiveInt(v: string | undefined, flag: string, fallback: number): number {
   if (v === undefined) return fallback
   const n = Number(v)
@@ -118,9 +126,10 @@ export async function exploreCommand(args: string[]): Promise<number> {
   const config = loadConfigSync(configPath, cliTarget)
   for (const w of config.warnings) process.stderr.write(`faultline: warning: ${w}\n`)
   const rules = explorable(config, json)
-  const out = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`)
+  const out = (s: string) => (progress(''), (json ? process.stderr : process.stdout).write(`${s}\n`))
 
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, stopOnSignal)
+  progress('census: running the command with every rule counting only')
   const census = await runArmed(censusConfig(config), cmd, timeoutMs)
   if (census.timedOut || census.code !== 0) {
     const how = census.timedOut ? `did not finish within ${timeoutMs} ms` : census.signal ? `was killed by ${census.signal}` : `exited with ${census.code}`
@@ -136,6 +145,7 @@ export async function exploreCommand(args: string[]): Promise<number> {
   const stderrOf = new Map<ExploreRun, string>()
   for (const [i, p] of plan.runs.entries()) {
     const input = runConfig(config, rules.find((r) => r.name === p.rule)!, p.nth)
+    progress(`running ${i + 1}/${plan.runs.length}: ${p.rule} nth ${p.nth}`)
     const end = await runArmed(input, cmd, timeoutMs)
     const fired = end.stats[p.rule]?.fired ?? 0
     const run: ExploreRun = { rule: p.rule, nth: p.nth, fired, outcome: classify({ ...end, fired }), exitCode: end.code, signal: end.signal, ms: end.ms, config: input }
