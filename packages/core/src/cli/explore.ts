@@ -15,7 +15,7 @@ import { censusConfig, classify, planRuns, runConfig } from '../explore/plan.js'
 import { exploreJson, formatFindings, tableHeader } from '../explore/format.js'
 import type { ExploreRun } from '../explore/types.js'
 import { parseFlags, UsageError } from './args.js'
-import { cliTarget } from './run.js'
+import { cliTarget, exitStatus } from './run.js'
 
 const debug = createDebug('faultline:explore')
 
@@ -50,7 +50,7 @@ function stopOnSignal(sig: NodeJS.Signals): void {
     /* gone */
   }
   process.stderr.write(`faultline explore: stopped by ${sig}\n`)
-  process.exit(130)
+  process.exit(exitStatus(null, sig))
 }
 
 /** Arms `input`, runs the command in its own process group, kills the group past `timeoutMs` and after exit. */
