@@ -21,6 +21,7 @@ const BOOT_MODULES = ['virtio_pci', '9pnet_virtio', '9p']
 const KERNEL_FREE = [
   'test/unit/**', 'test/integration/node-test.test.ts',
   'test/integration/jest-environment.test.ts', 'test/integration/vitest-plugin.test.ts', 'test/integration/cli-tui.test.ts',
+  'test/integration/explore-adapters.test.ts',
 ]
 /**
  * Also left to one VM kernel, debian-6.12 (tcx, netem, lsm, runc): the component example (~7 min

@@ -17,7 +17,7 @@ import type { EnvironmentContext, JestEnvironmentConfig } from '@jest/environmen
 import type { Circus } from '@jest/types'
 import createDebug from 'debug'
 import {
-  arm, disarmActive, observeArmings, resolveConfig, underTcLock, withFailureConfig, FaultlineUnsupportedError,
+  arm, disarmActive, formatExploreReport, observeArmings, observeExplorations, resolveConfig, underTcLock, withFailureConfig, FaultlineUnsupportedError,
   type ConfigSource, type FaultsHandle, type Session,
 } from '@faultline/core'
 
@@ -58,7 +58,9 @@ export default class FaultlineEnvironment extends NodeEnvironment {
     }
     super(config, context)
     this.testPath = context.testPath
-    this.unobserve = observeArmings((h) => this.armed.push(h))
+    const unobserveArmings = observeArmings((h) => this.armed.push(h))
+    const unobserveExplorations = observeExplorations((r) => this.lines.push({ test: this.current, text: formatExploreReport(r, '  ') }))
+    this.unobserve = () => (unobserveArmings(), unobserveExplorations())
     this.options = (config.projectConfig.testEnvironmentOptions?.faultline ?? {}) as FaultlineJestOptions
     const pragma = context.docblockPragmas['faultline-config']
     const fromPragma = Array.isArray(pragma) ? pragma[0] : pragma

@@ -25,6 +25,8 @@ declare module 'vitest' {
   }
   interface TaskMeta {
     faultline?: FaultRecord[]
+    /** exploreFailures reports of the test, formatted by the core. */
+    faultlineExplore?: string[]
     skipReason?: string
   }
 }
