@@ -8,6 +8,8 @@ import type { FaultRecord } from './options.js'
 
 const armed: FaultsHandle[] = []
 observeArmings((h) => armed.push(h))
+// The opt-in to links kept between tests (the environment, when set, wins).
+if (inject('faultlineOptions')?.keepLinks && process.env.FAULTLINE_KEEP_LINKS === undefined) process.env.FAULTLINE_KEEP_LINKS = 'on'
 
 beforeEach(() => {
   armed.length = 0 // armings of beforeAll hooks belong to no test

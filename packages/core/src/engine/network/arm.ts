@@ -53,6 +53,19 @@ export function planNetwork(config: FailureConfig): Refusal[] {
   return refused
 }
 
+/**
+ * The TC programs an interface needs: a direction's where a rule acting on the interface has that
+ * direction (the programs skip rules of the other one), egress where DNS rules act (on queries),
+ * both for a reset rule (it counts the bytes of its connection both ways).
+ */
+export function directionsOf(config: FailureConfig, dev: NetDevice): ('egress' | 'ingress')[] {
+  const rules = config.network.filter((_, i) => (dev.rules >> i) & 1)
+  const both = rules.some(isReset)
+  const egress = both || config.dns.length > 0 || rules.some((r) => r.direction !== 'ingress')
+  const ingress = both || rules.some((r) => r.direction !== 'egress')
+  return [...(egress ? ['egress' as const] : []), ...(ingress ? ['ingress' as const] : [])]
+}
+
 /** Host names resolve once, at arming (getent: the system resolver, synchronously), in prepare. */
 function resolveHost(name: string): NormalizedAddress[] {
   const r = spawnSync('getent', ['ahosts', name], { encoding: 'utf8' })
@@ -133,7 +146,7 @@ export const networkFamily: FaultFamily = {
         const obj = net!
         for (const p of [...MARK_PROGRAMS, ...(shaping?.tcpMss ? MSS_PROGRAMS : [])]) attachCgroupHook(tx, obj.program(p))
         for (const dev of devices) {
-          for (const direction of ['egress', 'ingress'] as const) {
+          for (const direction of directionsOf(config, dev)) {
             const opts = { program: obj.program(`fl_net_${direction}`), ifindex: dev.ifindex, direction, interfaceName: dev.name }
             // tcx links are kept between armings (an idle program returns after one lookup, and
             // fl_net_devs gates each interface); cls_bpf filters outlive the process: per arming.
