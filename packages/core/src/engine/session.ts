@@ -161,6 +161,16 @@ function readTargetPids(inst: Instance): number[] {
   })
 }
 
+/**
+ * The tracking tracepoints a config needs: fork and exit always; exec only where a comm decides
+ * (a comm filter or a rule's comm list: exec renames a process) or scope 'system' adds processes
+ * at exec. Each attached tracepoint is a static key switched on and off per window.
+ */
+function trackingPrograms(config: FailureConfig): string[] {
+  const exec = config.target.scope === 'system' || commBits(config).size > 0
+  return exec ? ['fl_fork', 'fl_exec', 'fl_exit'] : ['fl_fork', 'fl_exit']
+}
+
 /** Plans a config on this kernel without arming it (`faultline validate --kernel`); throws like arm() would. */
 export function plan(config: FailureConfig): PlannedRule[] {
   checkLimits(config)
@@ -209,7 +219,7 @@ export function arm(config: FailureConfig): Session {
     state = tx.step('write the rule and state maps', () => writeConfig(inst, config, planned, armedNs))
     for (const p of plans) p.write(tx, armedNs)
     // Attach: tracking first, then the kernel's walk of existing processes: no fork slips between them.
-    for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) tx.attach(name, () => attachTracepoint(inst.process.program(name)), { keep: trackingLinkKey(name) })
+    for (const name of trackingPrograms(config)) tx.attach(name, () => attachTracepoint(inst.process.program(name)), { keep: trackingLinkKey(name) })
     const me = kernelIdentity(inst)
     seeded = tx.step('seed the targets', () =>
       seedTargets(inst, {

@@ -29,7 +29,9 @@ import { clearDnsRules, readDnsCounters, writeDnsRules } from './dns.js'
 const debug = createDebug('faultline:net')
 /** Keys of the tcx links kept between windows (engine/kept-links.ts) start with this. */
 const TCX_KEY = 'tcx '
-const MARK_PROGRAMS = ['fl_net_mark_create', 'fl_net_mark_connect4', 'fl_net_mark_connect6', 'fl_net_mark_sendmsg4', 'fl_net_mark_sendmsg6']
+const MARK_PROGRAMS = ['fl_net_mark_create', 'fl_net_mark_connect4', 'fl_net_mark_connect6']
+/** UDP sockets made before the window and never connected are marked at sendmsg (a hook of UDP only). */
+const UDP_MARK_PROGRAMS = ['fl_net_mark_sendmsg4', 'fl_net_mark_sendmsg6']
 /** While shaping TCP: the targets' listeners get the clamped MSS too (connect does it for clients). */
 const MSS_PROGRAMS = ['fl_net_mark_bind4', 'fl_net_mark_bind6']
 
@@ -144,7 +146,10 @@ export const networkFamily: FaultFamily = {
       },
       attach(tx) {
         const obj = net!
-        for (const p of [...MARK_PROGRAMS, ...(shaping?.tcpMss ? MSS_PROGRAMS : [])]) attachCgroupHook(tx, obj.program(p))
+        // Each hook type attached switches on its static key for the whole machine, twice per
+        // window (on, then off): only the types the rules need.
+        const udp = config.dns.length > 0 || config.network.some((r) => r.protocol !== 'tcp')
+        for (const p of [...MARK_PROGRAMS, ...(udp ? UDP_MARK_PROGRAMS : []), ...(shaping?.tcpMss ? MSS_PROGRAMS : [])]) attachCgroupHook(tx, obj.program(p))
         for (const dev of devices) {
           for (const direction of directionsOf(config, dev)) {
             const opts = { program: obj.program(`fl_net_${direction}`), ifindex: dev.ifindex, direction, interfaceName: dev.name }
