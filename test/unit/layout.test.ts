@@ -102,9 +102,6 @@ function btfStruct(object: string, name: string): { size: number; offsets: Recor
 }
 
 describe('structs of one object, written or read by the engine (read from the object BTF)', () => {
-  it('fl_root_forks (engine/targets.ts)', () => {
-    expect(btfStruct('process.bpf.o', 'fl_root_forks')).toEqual({ size: 24, offsets: { root: 0, _pad: 4, forks: 8, lost: 16 } })
-  })
   it('fl_reset_state (engine/network/reset.ts)', () => {
     expect(btfStruct('net.bpf.o', 'fl_reset_state')).toEqual({ size: RESET_STATE_SIZE, offsets: { doomed: 0, n_rules: 8, gen: 12, waiting: 16 } })
   })
