@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config'
 // process, and BPF state must never be shared between files.
 export default defineConfig({
   test: {
-    include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
+    include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/security/**/*.test.ts'],
     pool: 'forks',
     setupFiles: ['test/support/setup.ts'],
     testTimeout: 30_000,

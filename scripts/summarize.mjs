@@ -1,10 +1,16 @@
 // Sums every vitest/jest JSON report in a folder (and *.counts.json files of the form
 // {passed, failed, skipped}) into the closing line CI reads. Lists skip reasons and failures.
+// --expect <kernel>: every skip reason is checked against what that machine of test/vm/kernels.mjs
+// is expected to have (test/vm/skips.mjs); a wrong or unknown one counts as a failure.
 import fs from 'node:fs'
 import path from 'node:path'
+import { parseArgs } from 'node:util'
 import { failureHead } from './failure-head.mjs'
 
-const dir = process.argv[2] ?? '.test-results'
+const { values, positionals } = parseArgs({ options: { expect: { type: 'string' } }, allowPositionals: true })
+const dir = positionals[0] ?? '.test-results'
+const judge = values.expect ? await import('../test/vm/skips.mjs') : undefined
+const expected = judge?.expectedOn(values.expect)
 let passed = 0, failed = 0, skipped = 0
 const skips = [], failures = []
 for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []) {
@@ -22,7 +28,12 @@ for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []) {
     for (const t of file.assertionResults ?? []) {
       if (t.status === 'passed') passed++
       else if (t.status === 'failed') { failed++; failures.push(`${rel} > ${t.fullName}${failureHead(t)}`) }
-      else { skipped++; skips.push(`${rel} > ${t.fullName}${t.meta?.skipReason ? ` (${t.meta.skipReason})` : ''}`) }
+      else {
+        const name = `${rel} > ${t.fullName}${t.meta?.skipReason ? ` (${t.meta.skipReason})` : ''}`
+        const wrong = judge?.wrongSkip(t.meta?.skipReason, expected)
+        if (wrong) { failed++; failures.push(`skipped but should not have (${values.expect}: ${wrong}): ${name}`) }
+        else { skipped++; skips.push(name) }
+      }
     }
   }
 }

@@ -10,18 +10,18 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { arm, validateConfig, withFailureConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
 import { getInstance } from '../../packages/core/src/engine/instance.js'
 import { syscallFamily } from '../../packages/core/src/engine/backends/index.js'
 import { Transaction } from '../../packages/core/src/engine/transaction.js'
 import { keptLinkCount, releaseKeptLinks } from '../../packages/core/src/engine/kept-links.js'
-import { probeFeature } from '../../packages/core/src/kernel/index.js'
 import { attachedLinksOfTree, bpfIdsOf, mapContents, tcState, viewDiff } from '../support/kernel-view.js'
 import { kernelLock } from '../support/kernel-lock.js'
 import { startServer } from '../support/net.js'
-import { skipUnless, skipUnlessAny } from '../support/requires.js'
+import { has, skipUnless, skipUnlessAny } from '../support/requires.js'
+import { inView, nobodyCommand } from '../support/unprivileged.js'
+import { watchProcess } from '../support/watch.js'
 
 // Changes tc state on lo and hooks syscall entries: not beside files that compare either.
 const tcLock = kernelLock('tc')
@@ -88,11 +88,8 @@ interface Agent {
 
 async function startAgent(): Promise<Agent> {
   const p: ChildProcessWithoutNullStreams = spawn('python3', ['-c', AGENT])
-  p.stderr.on('data', (d) => process.stderr.write(d))
-  const lines = readline.createInterface({ input: p.stdout })
-  const queue: ((l: string) => void)[] = []
-  lines.on('line', (l) => queue.shift()?.(l))
-  const next = () => new Promise<string>((r) => queue.push(r))
+  const out = watchProcess(p, 'the agent')
+  const next = () => out.next()
   expect(JSON.parse(await next())).toBe('ready')
   return {
     async ask(cmd, arg) {
@@ -224,13 +221,13 @@ describe('attaching is all or nothing at every kernel step', { timeout: 300_000 
     ]
     const entry: [(typeof ENTRY)[number], string][] = [['lsm', 'openat'], ['security-fmod-ret', 'unlink'], ['fmod-ret-syscall', 'mkdir'], ['kprobe-override', 'rmdir']]
     for (const [mechanism, syscall] of entry) {
-      if (probeFeature(mechanism).available) syscalls.push({ name: mechanism, syscall, errno: 'EPERM', mechanism, match: { path: `${dir}/never/**` } })
+      if (has(mechanism)) syscalls.push({ name: mechanism, syscall, errno: 'EPERM', mechanism, match: { path: `${dir}/never/**` } })
     }
     const network: Record<string, unknown>[] = [{ name: 'drop', action: 'drop', protocol: 'udp', port: 9, hosts: ['localhost'], interface: 'lo', mechanism: netMechanism }]
     // Shaping's steps (tc and ip processes, ~0.3 s each under the VM matrix's emulation) are
     // covered where the entry mechanisms are not: on the host; the VMs test those mechanisms.
-    if (probeFeature('htb').available && !ENTRY.some((m) => probeFeature(m).available)) {
-      const direction = probeFeature('ifb-redirect').available ? 'both' : 'egress'
+    if (has('htb') && !ENTRY.some((m) => has(m))) {
+      const direction = has('ifb-redirect') ? 'both' : 'egress'
       network.push({ name: 'bw', action: 'bandwidth', rate: '1mbit', direction, protocol: 'udp', port: 19, interface: 'lo', mechanism: netMechanism })
     }
     return validateConfig({ target: children, syscalls, network })
@@ -337,9 +334,9 @@ describe('kprobe override beside a trampoline', { timeout: 120_000 }, () => {
 })
 
 describe('the trampoline check without CAP_SYS_ADMIN', { timeout: 60_000 }, () => {
-  const CORE = fileURLToPath(new URL('../../packages/core/dist/', import.meta.url))
+  const CORE = inView(fileURLToPath(new URL('../../packages/core/dist/', import.meta.url)))
   const asCapOnly = (script: string) =>
-    spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all,+bpf,+perfmon,+net_admin', '--ambient-caps=-all,+bpf,+perfmon,+net_admin', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, FAULTLINE_STATE_DIR: dir } })
+    spawnSync(...nobodyCommand('+bpf,+perfmon,+net_admin', [process.execPath, '--input-type=module', '-e', script]), { encoding: 'utf8', env: { ...process.env, FAULTLINE_STATE_DIR: dir } })
 
   it("listing other processes' links says EPERM and names CAP_SYS_ADMIN instead of coming back empty", () => {
     const r = asCapOnly(`const { tracingLinks } = await import(${JSON.stringify(path.join(CORE, 'libbpf/index.js'))}); console.log(JSON.stringify(tracingLinks()))`)

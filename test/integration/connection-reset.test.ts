@@ -8,11 +8,10 @@ import http from 'node:http'
 import net from 'node:net'
 import path from 'node:path'
 import { withFailureConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
-import { probeFeature } from '../../packages/core/src/kernel/index.js'
 import { FIXTURES, runJson } from '../support/net.js'
 import { RESET_CODES, SEGMENT, downloadHere as fromHere, waitingDownload as fromChild } from '../support/download.js'
 import { kernelLock } from '../support/kernel-lock.js'
-import { skipUnless } from '../support/requires.js'
+import { has, skipUnless } from '../support/requires.js'
 // @ts-expect-error: a plain .mjs helper of the example, without types
 import { startPostgres } from '../../examples/postgres-service/postgres.mjs'
 
@@ -96,7 +95,7 @@ describe('connection resets (action reset)', { timeout: 120_000 }, () => {
   describe('PostgreSQL', () => {
     let db: { port: number; stop(): void } | undefined
     beforeAll(async () => {
-      if (probeFeature('sock-destroy').available) db = await startPostgres() // initdb takes minutes under emulation
+      if (has('sock-destroy')) db = await startPostgres() // initdb takes minutes under emulation
     }, 600_000)
     afterAll(() => db?.stop())
 
@@ -128,7 +127,7 @@ describe('connection resets (action reset)', { timeout: 120_000 }, () => {
   it('is refused, naming bpf_sock_destroy, where the kernel lacks it (and arms where it has it)', async (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr')
     const cfg = { target: children, network: [{ name: 'cut', action: 'reset' as const, port, after_bytes: 1 }] }
-    if (probeFeature('sock-destroy').available) {
+    if (has('sock-destroy')) {
       await expect(withFailureConfig(cfg, (f) => f.fired('cut'))).resolves.toBe(0)
     } else {
       const err = await withFailureConfig(cfg, () => 0).catch((e: unknown) => e)

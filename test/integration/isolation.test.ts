@@ -15,6 +15,7 @@ import { bpfIdsOf, kernelView, survivors, viewDiff } from '../support/kernel-vie
 import { kernelLock } from '../support/kernel-lock.js'
 import { skipBecause, skipUnless, requires } from '../support/requires.js'
 import { BAD_CONFIGS } from '../fixtures/bad-configs.js'
+import { watchProcess } from '../support/watch.js'
 
 const SLEEPER = fileURLToPath(new URL('../fixtures/armed-sleeper.mjs', import.meta.url))
 const REFUSE_ALL = fileURLToPath(new URL('../fixtures/refuse-all.mjs', import.meta.url))
@@ -37,22 +38,9 @@ interface Armed {
 }
 
 async function spawnArmed(config: unknown): Promise<Armed> {
-  const child = spawn(process.execPath, [SLEEPER, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const lines: string[] = []
-  const waiters: ((l: string) => void)[] = []
-  let buf = ''
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d
-    let i
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i)
-      buf = buf.slice(i + 1)
-      const w = waiters.shift()
-      if (w) w(line)
-      else lines.push(line)
-    }
-  })
-  const next = () => new Promise<string>((resolve) => (lines.length ? resolve(lines.shift()!) : waiters.push(resolve)))
+  const child = spawn(process.execPath, [SLEEPER, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const out = watchProcess(child, 'the armed sleeper')
+  const next = () => out.next()
   const hello = JSON.parse(await next()) as { pid: number }
   return {
     child,

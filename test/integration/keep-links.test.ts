@@ -22,6 +22,7 @@ import { cgroup2Mount, cgroupDirOf } from '../../packages/core/src/kernel/cgroup
 import { attachedLinksOfTree, bpfIdsOf } from '../support/kernel-view.js'
 import { startServer, tryConnect, spawnWaitingConnector, type Server } from '../support/net.js'
 import { skipUnless } from '../support/requires.js'
+import { watchProcess } from '../support/watch.js'
 
 // Its tc changes are tcx links only, which no tc state comparison sees (`tc` lists qdiscs and
 // filters): no kernel lock.
@@ -121,8 +122,11 @@ describe('by default nothing of faultline stays attached after a window', { time
     expect(fired).toBe(1)
     expect(heldLinks()).toEqual(before)
     expect(attachedLinksOfTree(process.pid)).toEqual([])
+    // this process's programs on neither its own cgroup (where the window put them) nor the root
+    const mine = (dir: string) => ownProgramIdsOnCgroup(dir).filter((id) => bpfIdsOf().progs.includes(id))
     const own = ownCgroup()
-    if (own) expect(ownProgramIdsOnCgroup(own.path)).toEqual([])
+    expect(own, 'the cgroup of its own the hooks go on').toBeTruthy()
+    expect({ own: mine(own!.path), root: mine(cgroup2Mount()!) }).toEqual({ own: [], root: [] })
     expect(await tryConnect(server.port)).toBe('ok')
     // a second window attaches afresh and leaves nothing either
     expect(await withFailureConfig(cfg, () => tryConnect(server.port))).toBe('ECONNREFUSED')
@@ -337,10 +341,11 @@ describe('the target cgroup', { timeout: 240_000 }, () => {
       const r = await withFailureConfig(refuse(server.port), async (faults) => {
         expect(faults.warnings).toEqual([expect.stringMatching(/lives in a cgroup of its own .*fl-test-elsewhere.*cgroup v2 root for this window/)])
         expect(ownProgramIdsOnCgroup(cgroup2Mount()!).length).toBeGreaterThanOrEqual(2)
+        // left where it lives, asked while it is alive (after go() it exits)
+        expect(cgroupDirOf(child!.child.pid!)).toBe(elsewhere)
         return child!.go()
       })
       expect(r).toEqual(['ECONNREFUSED'])
-      expect(cgroupDirOf(child.child.pid!) ?? elsewhere).toBe(elsewhere)
       expect(bpfIdsOf().links.length).toBe(kept)
     } finally {
       child?.child.kill('SIGKILL')
@@ -399,8 +404,8 @@ describe('the target cgroup', { timeout: 240_000 }, () => {
     expect(clean.stdout.trim(), clean.stderr).toBe('done')
     expect(mine()).toEqual(before)
     // Killed while armed.
-    const p: ChildProcess = spawn(process.execPath, [path.join(FIXTURES, 'armed-sleeper.mjs'), cfg], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FAULTLINE_CORE: CORE } })
-    await new Promise((r) => p.stdout!.once('data', r))
+    const p: ChildProcess = spawn(process.execPath, [path.join(FIXTURES, 'armed-sleeper.mjs'), cfg], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FAULTLINE_CORE: CORE } })
+    await watchProcess(p, 'the armed sleeper').next()
     expect(mine().length).toBe(before.length + 1)
     const closed = new Promise((r) => p.once('close', r))
     p.kill('SIGKILL')

@@ -12,6 +12,7 @@ import path from 'node:path'
 import { FIXTURES } from '../support/net.js'
 import { kernelLock } from '../support/kernel-lock.js'
 import { skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
+import { inView, nobodyCommand } from '../support/unprivileged.js'
 
 const tcLock = kernelLock('tc')
 beforeAll(tcLock.acquire, 1_200_000) // under emulation the other tc files hold it for minutes
@@ -32,14 +33,12 @@ interface Result {
 function asNobody(caps: string[]): Result {
   const ns = `fl-caps-${process.pid}`
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-caps-state-'))
-  fs.chmodSync(state, 0o777)
+  fs.chownSync(state, 65534, 65534) // nobody's own: faultline refuses a state directory others can write
   execSync(`ip netns add ${ns} && ip netns exec ${ns} ip link set lo up`)
   try {
-    const set = ['-all', ...caps.map((c) => `+${c}`)].join(',')
+    const [setpriv, args] = nobodyCommand(caps.map((c) => `+${c}`).join(','), [process.execPath, inView(path.join(FIXTURES, 'caps-net.mjs')), '47011'], { bounding: true })
     const r = spawnSync('ip', [
-      'netns', 'exec', ns, 'sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && exec "$0" "$@"',
-      'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', `--inh-caps=${set}`, `--ambient-caps=${set}`, `--bounding-set=${set}`,
-      process.execPath, path.join(FIXTURES, 'caps-net.mjs'), '47011',
+      'netns', 'exec', ns, 'sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && exec "$0" "$@"', setpriv, ...args,
     ], { encoding: 'utf8', env: { ...process.env, FAULTLINE_STATE_DIR: state }, timeout: 120_000 })
     const last = r.stdout.trim().split('\n').pop() ?? ''
     if (!last.startsWith('{')) throw new Error(`caps-net.mjs exited ${r.status}: ${r.stdout}${r.stderr}`)

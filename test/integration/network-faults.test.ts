@@ -13,7 +13,9 @@ import { FL_TC_PRIORITY } from '../../packages/core/src/engine/state/index.js'
 import { runJson } from '../support/net.js'
 import { bpfIdsOf } from '../support/kernel-view.js'
 import { kernelLock } from '../support/kernel-lock.js'
+import { vethNamespace } from '../support/veth-ns.js'
 import { requires, skipBecause, skipUnless } from '../support/requires.js'
+import { watchProcess } from '../support/watch.js'
 
 const UDP = fileURLToPath(new URL('../fixtures/udp.py', import.meta.url))
 const ARM_ONCE = fileURLToPath(new URL('../fixtures/arm-once.mjs', import.meta.url))
@@ -193,14 +195,13 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
     skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     const listen = async (cfg?: object) => {
       const child = spawn('python3', [UDP, 'recv', String(port + 1), '1.5'])
-      let out = ''
-      child.stdout.on('data', (d) => (out += d))
-      await new Promise<void>((r) => { const t = setInterval(() => out.includes('ready') && (clearInterval(t), r()), 20) })
+      const out = watchProcess(child, 'udp.py recv')
+      await out.line((l) => l.includes('ready'))
       const tx = dgram.createSocket('udp4')
       for (let i = 0; i < 20; i++) await new Promise((r) => tx.send('z', port + 1, '127.0.0.1', r))
       tx.close()
-      await new Promise((r) => child.on('close', r))
-      return Number(out.trim().split('\n').pop())
+      await out.exited
+      return Number(out.lines.at(-1))
     }
     const inside = await withFailureConfig({ target: children, network: pin([{ name: 'deaf', action: 'drop', direction: 'ingress', protocol: 'udp' }]) }, () => listen())
     expect(inside).toBe(0)
@@ -241,8 +242,8 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
       if (mechanism === 'cls-bpf') expect(once.during).toContain(tag(once.owner))
       expect(tcView()).toBe(before)
 
-      sleeper = spawn('ip', [...node, SLEEPER, config], { stdio: ['pipe', 'pipe', 'inherit'] })
-      const armed = JSON.parse(await new Promise<string>((r) => sleeper!.stdout!.once('data', (d) => r(String(d))))) as { owner: number }
+      sleeper = spawn('ip', [...node, SLEEPER, config], { stdio: ['pipe', 'pipe', 'pipe'] })
+      const armed = JSON.parse(await watchProcess(sleeper, 'the armed sleeper').next()) as { owner: number }
       // Another process arming and disarming meanwhile leaves the live one's filter alone.
       await armOnce()
       if (mechanism === 'cls-bpf') expect(tcView()).toContain(tag(armed.owner))
@@ -260,36 +261,17 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
 })
 
 describe('network faults across a veth pair into a namespace the test creates', () => {
-  // Named after the worker's pid, so a pair whose worker is gone can be told and removed.
-  const nsOf = (pid: number | string) => `fl-ns-${pid}`
-  const hostIfOf = (pid: number | string) => `flv${Number(pid) % 10000}a`
-  const removePair = (pid: number | string) => execSync(`ip link del ${hostIfOf(pid)} 2>/dev/null; ip netns del ${nsOf(pid)} 2>/dev/null; true`)
-  const ns = nsOf(process.pid)
-  const hostIf = hostIfOf(process.pid)
-  const peerIf = `flv${process.pid % 10000}b`
-  const sh = (cmd: string) => execSync(cmd, { stdio: 'pipe' })
-  let ready = false
+  const pair = vethNamespace('fl-ns', 'flv', '10.213')
+  const ns = pair.ns
 
   beforeAll(() => {
-    if (requires('cgroup-sockaddr')) return
-    // A worker killed before its afterAll (a timeout, Ctrl-C) left its pair in this namespace.
-    for (const [, pid] of execSync('ip netns list', { encoding: 'utf8' }).matchAll(/^fl-ns-(\d+)/gm)) {
-      if (!fs.existsSync(`/proc/${pid}`)) removePair(pid!)
-    }
-    sh(`ip netns add ${ns}`)
-    sh(`ip link add ${hostIf} type veth peer name ${peerIf}`)
-    sh(`ip link set ${peerIf} netns ${ns}`)
-    sh(`ip addr add 10.213.${process.pid % 200}.1/30 dev ${hostIf} && ip link set ${hostIf} up`)
-    sh(`ip netns exec ${ns} sh -c 'ip addr add 10.213.${process.pid % 200}.2/30 dev ${peerIf} && ip link set ${peerIf} up && ip link set lo up'`)
-    ready = true
+    if (!requires('cgroup-sockaddr')) pair.create()
   })
-  afterAll(() => {
-    if (ready) removePair(process.pid)
-  })
+  afterAll(pair.remove)
 
   it.for(MECHANISMS)('drops the target traffic on the veth and lets the other through (%s)', { timeout: 90_000 }, async (mechanism, ctx) => {
     skipUnless(ctx, mechanism, 'cgroup-sockaddr')
-    const peer = `10.213.${process.pid % 200}.2`
+    const peer = pair.peer
     // Counts what reaches the peer until `during` is over (under emulation a cold python
     // sender can take longer than any fixed window).
     const counter = `const s=require('dgram').createSocket('udp4');let n=0;s.on('message',()=>n++);s.bind(47000,()=>console.log('ready'));process.stdin.on('end',()=>{console.log(n);process.exit(0)}).resume()`

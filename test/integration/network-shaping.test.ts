@@ -15,6 +15,7 @@ import { FIXTURES, runJson } from '../support/net.js'
 import { bpfIdsOf } from '../support/kernel-view.js'
 import { requires, skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
 import { kernelLock } from '../support/kernel-lock.js'
+import { watchProcess } from '../support/watch.js'
 
 const FLOW = path.join(FIXTURES, 'flow.py')
 const children = { scope: 'children' as const }
@@ -104,10 +105,10 @@ function sendFromHere(port: number, bytes: number): Promise<void> {
 
 /** A targeted child that receives (TCP: one connection; UDP: `bytes` of datagrams); resolves once it listens. */
 async function childReceiver(mode: 'recv' | 'urecv', arg: number): Promise<{ port: number; result: Promise<Flow> }> {
-  const p = spawn('python3', [FLOW, mode, String(arg)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  const port = await new Promise<number>((resolve) => p.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(Number(out.split('\n')[0])) }))
-  const result = new Promise<Flow>((resolve) => p.on('close', () => resolve(JSON.parse(out.trim().split('\n').pop()!))))
+  const p = spawn('python3', [FLOW, mode, String(arg)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const out = watchProcess(p, `flow.py ${mode}`)
+  const port = Number(await out.next())
+  const result = out.exited.then(() => JSON.parse(out.lines.at(-1)!) as Flow)
   return { port, result }
 }
 
@@ -256,7 +257,7 @@ describe('network shaping: delay (netem)', SLOW, () => {
 
 describe('network shaping: refused where the kernel cannot', () => {
   it('without bpf_redirect into IFB (Linux < 6.4), an ingress rule is refused naming it; egress is not', async (ctx) => {
-    if (!requires('ifb-redirect')) return skipBecause(ctx, 'this kernel redirects into IFB: the refusal runs on kernels before 6.4')
+    if (!requires('ifb-redirect')) return skipBecause(ctx, 'this kernel has ifb-redirect: the refusal runs on kernels before 6.4')
     needs(ctx, 'htb')
     await warmUp()
     const before = tcView()
@@ -306,8 +307,8 @@ describe('network shaping: nothing left behind', SLOW, () => {
     await warmUp()
     const before = tcView()
     const cfg = JSON.stringify({ target: children, network: [{ name: 'slow', action: 'bandwidth', rate: '1mbit', direction: 'both' }] })
-    const child = spawn(process.execPath, [path.join(FIXTURES, 'armed-sleeper.mjs'), cfg], { stdio: ['pipe', 'pipe', 'inherit'] })
-    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('armed') && resolve()))
+    const child = spawn(process.execPath, [path.join(FIXTURES, 'armed-sleeper.mjs'), cfg], { stdio: ['pipe', 'pipe', 'pipe'] })
+    await watchProcess(child, 'the armed sleeper').line((l) => l.includes('armed'))
     expect(execSync('tc qdisc show', { encoding: 'utf8' })).toMatch(/htb fa17:/)
     child.kill('SIGKILL')
     await new Promise((r) => child.on('close', r))

@@ -158,9 +158,8 @@ describe('filters that pick a mechanism', () => {
   })
 
   it('where no mechanism can fail openat, arming is refused naming what would serve it', async (ctx) => {
-    if (!(requires('fmod-ret-syscall') && requires('kprobe-override') && requires('lsm') && requires('security-fmod-ret'))) {
-      skipBecause(ctx, 'this kernel can fail openat: the refusal runs on the kernels that cannot')
-    }
+    const present = (['fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const).filter((f) => !requires(f))
+    if (present.length) skipBecause(ctx, `this kernel has ${present.join(', ')}: openat can be failed, the refusal runs on the kernels that cannot`)
     const err = await withFailureConfig(openRule(undefined as unknown as Mech), async () => 1).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(FaultlineUnsupportedError)
     expect((err as Error).message).toMatch(/syscalls\[0\] \(cfg\): no mechanism on this kernel can fail openat \(lsm: .*security-fmod-ret: .*fmod-ret-syscall: .*kprobe-override: /)

@@ -26,7 +26,7 @@ export function machine(): { kernel: string; cpus: string; node: string; host: s
 /** Writes one section's figures (read by scripts/reliability-report.mjs). */
 export function recordFigures(section: string, figures: Record<string, unknown>): void {
   fs.mkdirSync(FIGURES_DIR, { recursive: true })
-  const data = { section, date: new Date().toISOString(), scale: SCALE, seed: SEED, machine: machine(), ...figures }
+  const data = { section, run: process.env.FAULTLINE_RELIABILITY_RUN ?? 'unnamed', date: new Date().toISOString(), scale: SCALE, seed: SEED, machine: machine(), ...figures }
   fs.writeFileSync(path.join(FIGURES_DIR, `${section}.json`), JSON.stringify(data, null, 2) + '\n')
 }
 

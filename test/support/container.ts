@@ -20,6 +20,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { watchProcess } from './watch.js'
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '')
 
@@ -135,9 +136,11 @@ function bundle(opts: ContainerOptions): { id: string; dir: string } {
     if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(host), path.join(rootfs, top))
     else bind(host, host)
   }
+  // The tmpfs mounts come before the binds: mounts are made in order, and a checkout (or a bind
+  // the test shares) under /tmp or /run would otherwise be hidden by the tmpfs laid over it.
+  for (const tmp of ['/tmp', '/run']) mounts.push({ destination: tmp, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] })
   bind(REPO, REPO)
   for (const b of opts.binds ?? []) bind(b.source, b.destination, b.readonly ?? true)
-  for (const tmp of ['/tmp', '/run']) mounts.push({ destination: tmp, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] })
   // faultline attaches its cgroup programs to the cgroup2 root it finds in /proc/mounts. runc
   // mounts cgroup2 itself on a unified host; on a hybrid one (v1 controllers + cgroup2 at
   // /sys/fs/cgroup/unified) it mounts only the v1 hierarchies, so the v2 one is added here.
@@ -191,28 +194,8 @@ function runContainerSync(opts: ContainerOptions): { status: number | null; stdo
 export function startContainer(opts: ContainerOptions): Container {
   const { id, dir } = bundle(opts)
   const proc = spawn('runc', ['run', '--bundle', dir, id], { stdio: ['pipe', 'pipe', 'pipe'] })
-  const stdout: string[] = []
-  let stderr = ''
-  let partial = ''
-  const waiters: (() => void)[] = []
-  proc.stdout!.on('data', (d: Buffer) => {
-    const parts = (partial + d.toString()).split('\n')
-    partial = parts.pop() ?? ''
-    stdout.push(...parts)
-    for (const w of waiters.splice(0)) w()
-  })
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
   proc.stdin!.on('error', () => {})
-  const exited = new Promise<{ code: number | null; stdout: string[]; stderr: string }>((resolve) => {
-    proc.on('close', (code) => {
-      if (partial) stdout.push(partial)
-      partial = ''
-      for (const w of waiters.splice(0)) w()
-      resolve({ code, stdout, stderr })
-    })
-  })
-  let done = false
-  void exited.then(() => (done = true))
+  const w = watchProcess(proc, `container ${id}`)
   const parsed = (l: string): unknown => {
     try {
       return JSON.parse(l)
@@ -223,29 +206,16 @@ export function startContainer(opts: ContainerOptions): Container {
   return {
     id,
     process: proc,
-    stdout,
-    stderr: () => stderr,
+    stdout: w.lines,
+    stderr: w.stderr,
     send: (line) => proc.stdin!.write(`${line}\n`),
-    exited,
-    line<T>(pred: (l: T) => boolean, timeoutMs = 240_000): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`container ${id}: no matching line in ${timeoutMs} ms; stdout: ${stdout.join('\n')}\nstderr: ${stderr}`)), timeoutMs)
-        const check = () => {
-          for (const l of stdout) {
-            const v = parsed(l) as T | undefined
-            if (v && typeof v === 'object' && pred(v)) {
-              clearTimeout(timer)
-              return resolve(v)
-            }
-          }
-          if (done) {
-            clearTimeout(timer)
-            return reject(new Error(`container ${id} exited without a matching line; stdout: ${stdout.join('\n')}\nstderr: ${stderr}`))
-          }
-          waiters.push(check)
-        }
-        check()
-      })
+    exited: w.exited.then(({ code }) => ({ code, stdout: w.lines, stderr: w.stderr() })),
+    async line<T>(pred: (l: T) => boolean, timeoutMs = 240_000): Promise<T> {
+      const accepts = (l: string) => {
+        const v = parsed(l)
+        return !!v && typeof v === 'object' && pred(v as T)
+      }
+      return parsed(await w.line(accepts, timeoutMs)) as T
     },
   }
 }

@@ -116,10 +116,17 @@ export interface KernelView {
   stateFiles: string[]
 }
 
-const run = (cmd: string, args: string[]) => {
+/**
+ * A helper's output (tc, ip, nsenter). One that fails throws: reading its silence as "nothing
+ * there" would pass a residue check blindly. A device gone between listing and asking is not a failure.
+ */
+export function helperOutput(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' })
-  return r.status === 0 ? r.stdout : ''
+  if (r.status === 0) return r.stdout
+  if (/Cannot find device/.test(r.stderr ?? '')) return ''
+  throw new Error(`${[cmd, ...args].join(' ')} failed (${r.error?.message ?? (r.signal ? `killed by ${r.signal}` : `exit ${r.status}`)}): ${(r.stderr ?? '').trim()}`)
 }
+const run = helperOutput
 
 export function stateDir(): string {
   return process.env.FAULTLINE_STATE_DIR || '/run/faultline'

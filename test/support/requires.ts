@@ -1,6 +1,7 @@
 /**
  * Kernel-feature tags for tests. `requires('lsm')` returns a skip reason when the running
- * kernel lacks the feature, else undefined. Reasons start with "requires <feature>:" — the VM
+ * kernel lacks the feature, else undefined; it throws (a ProbeError) when the probe itself failed
+ * for another reason (its object file, ENOMEM, tc missing), so the test fails with the cause. Reasons start with "requires <feature>:" — the VM
  * matrix (test/vm) parses that and fails a kernel that should have run the test.
  *
  *   it('fails openat through the BPF LSM', (ctx) => { skipUnless(ctx, 'lsm'); ... })
@@ -8,15 +9,32 @@
  * The reason is printed, and kept in the task's meta (`meta.skipReason`), which Vitest's JSON
  * report carries (it drops ctx.skip's note): scripts/summarize.mjs and the VM matrix read it.
  */
-import { probeFeature, type Feature } from '../../packages/core/src/kernel/index.js'
+import { probeFeature, type Feature, type FeatureResult } from '../../packages/core/src/kernel/index.js'
 import { runcUnavailable } from './container.js'
 
 export function requires(...features: Feature[]): string | undefined {
   for (const f of features) {
-    const r = probeFeature(f)
+    const r = checked(f)
     if (!r.available) return `requires ${f}: ${r.reason}`
   }
   return undefined
+}
+
+/** Whether the kernel has the feature; throws when its probe failed for another reason (see requires). */
+export function has(feature: Feature): boolean {
+  return checked(feature).available
+}
+
+/** Thrown when a probe failed for a reason other than the kernel's answer: the test needing it fails, it does not skip. */
+export class ProbeError extends Error {
+  override readonly name = 'ProbeError'
+}
+
+/** The feature's probe result; throws when the probe itself failed (object file missing, ENOMEM, tc not found). */
+function checked(f: Feature): FeatureResult {
+  const r = probeFeature(f)
+  if (r.probeError) throw new ProbeError(`cannot tell whether this kernel has ${f}: ${r.reason}`)
+  return r
 }
 
 interface SkipContext {
@@ -42,8 +60,9 @@ export function skipUnless(ctx: SkipContext, ...features: Feature[]): void {
  * "requires one of a|b: ...", which the VM matrix checks like a single feature.
  */
 export function skipUnlessAny(ctx: SkipContext, ...features: Feature[]): void {
-  if (features.some((f) => probeFeature(f).available)) return
-  skipBecause(ctx, `requires one of ${features.join('|')}: ${features.map((f) => `${f}: ${probeFeature(f).reason}`).join('; ')}`)
+  const results = features.map(checked)
+  if (results.some((r) => r.available)) return
+  skipBecause(ctx, `requires one of ${features.join('|')}: ${results.map((r) => `${r.feature}: ${r.reason}`).join('; ')}`)
 }
 
 /**

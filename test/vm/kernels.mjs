@@ -1,5 +1,6 @@
 // The kernels of the test matrix: where each comes from, how it boots, and which faultline
-// features it must offer (a test skipped for a feature its kernel should have fails the matrix).
+// features it must offer (a test skipped for a feature its kernel should have fails the matrix,
+// test/vm/skips.mjs; expected-features.test.ts checks the kernel has exactly these).
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -20,6 +21,7 @@ const BOOT_MODULES = ['virtio_pci', '9pnet_virtio', '9p']
 const KERNEL_FREE = [
   'test/unit/**', 'test/integration/node-test.test.ts',
   'test/integration/jest-environment.test.ts', 'test/integration/vitest-plugin.test.ts', 'test/integration/cli-tui.test.ts',
+  'test/integration/explore-adapters.test.ts',
 ]
 /**
  * Also left to one VM kernel, debian-6.12 (tcx, netem, lsm, runc): the component example (~7 min
@@ -27,6 +29,12 @@ const KERNEL_FREE = [
  * x86-64 kernels run the files it samples in full.
  */
 const ONE_KERNEL = ['test/integration/component-example.test.ts', 'test/integration/containers.test.ts']
+/**
+ * The attacks of test/security run on the host (6.18) and on debian-6.1 only: what they check
+ * is user space's trust in names and files, and the one kernel difference that matters is
+ * SO_PEERPIDFD (Linux >= 6.5), which the host has and 6.1 lacks; the 6.12 builds add nothing.
+ */
+const SECURITY = ['test/security/**']
 const X86_VM = [...KERNEL_FREE, 'test/integration/arch.test.ts']
 const RUNNER_GLUE = [...X86_VM, ...ONE_KERNEL]
 /**
@@ -47,6 +55,7 @@ const SAME_ON_6_12 = [
 const EXTRA_MODULES = ['overlay', 'sch_netem', 'sch_tbf', 'sch_ingress', 'cls_bpf', 'ifb', 'veth', 'sch_htb', 'dummy', 'tun']
 
 export const KERNELS = {
+  // The development and CI machine (DESIGN.md): scripts/test.sh checks the host run's skips against it.
   host: {
     describe: 'the running kernel, no VM',
     expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'cls-bpf', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy', 'runc'],
@@ -61,7 +70,7 @@ export const KERNELS = {
     describe: 'Debian 12 backports linux-image-6.12.*+deb12-amd64',
     package: /^linux-image-6\.12\.\d+\+deb12-amd64$/,
     expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'fexit', 'probe-write-user', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy', 'runc'],
-    exclude: X86_VM,
+    exclude: [...X86_VM, ...SECURITY],
   },
   'debian-6.12-arm64': {
     describe: 'Debian 12 linux-image-6.12.*+deb12-arm64 on qemu-system-aarch64 (TCG), arm64 userland from packages',
@@ -70,13 +79,13 @@ export const KERNELS = {
     expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'lsm', 'security-fmod-ret', 'fexit', 'probe-write-user', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy'],
     // Under cross-architecture TCG the whole suite takes too long for CI, and its C, Python and Go
     // fixtures are x86-64 builds or need a compiler: the matrix runs these (one per mechanism) here.
-    suite: ['test/integration/arch.test.ts'],
+    suite: ['test/integration/arch.test.ts', 'test/integration/expected-features.test.ts'],
   },
   'fei-6.12': {
     describe: '6.12 with function error injection and kprobe override (like Ubuntu), everything built in',
     file: path.join(SHARED_KERNELS, 'vmlinuz-6.12.117-fei'),
     expect: ['tp_btf', 'send-signal', 'cgroup-sockaddr', 'tcx', 'kprobe-override', 'fmod-ret-syscall', 'lsm', 'security-fmod-ret', 'fexit', 'probe-write-user', 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect', 'sock-destroy'],
-    exclude: [...RUNNER_GLUE, ...SAME_ON_6_12],
+    exclude: [...RUNNER_GLUE, ...SAME_ON_6_12, ...SECURITY],
   },
 }
 

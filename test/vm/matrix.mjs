@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // npm run test:vm [-- --kernel a,b] [--verbose] [vitest filters...]
 // Runs the integration suite on every kernel of the matrix and prints kernel x test file with
-// pass/fail/skip counts. A test skipped for a feature its kernel should have (KERNELS[k].expect)
-// counts as a failure. Writes .test-results/vm.counts.json for the closing line of CI.
+// pass/fail/skip counts. A test skipped for a feature its kernel should have (KERNELS[k].expect),
+// or for one it is not expected to have, or for an unknown reason (skips.mjs) counts as a failure. Writes .test-results/vm.counts.json for the closing line of CI.
 import fs from 'node:fs'
 import path from 'node:path'
 import { failureHead } from '../../scripts/failure-head.mjs'
 import { KERNELS, REPO } from './kernels.mjs'
+import { expectedOn, wrongSkip } from './skips.mjs'
 import { runInVm } from './run-vm.mjs'
 
 const args = process.argv.slice(2)
@@ -53,6 +54,8 @@ for (const kernel of kernels) {
       run = await runInVm(kernel, ['sh', '-c', suiteOf(kernel, ended.map((e) => e.name)).replaceAll('/tmp/fl-report.json', kernel === 'host' ? '.test-results/vm-host.json.tmp' : '/tmp/fl-report.json')], {
         // a guard against a hung guest, not a budget: CI's budget is the whole run's (.ci/run)
         timeout: 1800,
+        // the guest's expected-features test reads which kernel of kernels.mjs it runs on
+        env: { ...process.env, FAULTLINE_KERNEL: kernel },
         onOutput: (s) => { log.write(s); if (verbose) process.stdout.write(s) },
       })
       log.end()
@@ -84,7 +87,7 @@ for (const kernel of kernels) {
     results.push({ kernel, error: `no test report (exit ${run.status}); see ${path.relative(REPO, path.join(logDir, `${kernel}.log`))}`, files: [], seconds: (Date.now() - t0) / 1000 })
     continue
   }
-  const expect = new Set(KERNELS[kernel].expect)
+  const expected = expectedOn(kernel)
   const files = [...ended, ...report.testResults].map((f) => {
     const row = { file: path.relative(REPO, f.name), passed: 0, failed: 0, skipped: 0, wrongSkips: [], failures: [], seconds: (f.endTime - f.startTime) / 1000 || 0 }
     if (f.status === 'failed' && f.assertionResults.length === 0) {
@@ -95,9 +98,9 @@ for (const kernel of kernels) {
       if (t.status === 'passed') row.passed++
       else if (t.status === 'failed') { row.failed++; row.failures.push(`${t.fullName}${failureHead(t)}`) }
       else {
-        // "requires lsm: ..." or "requires one of lsm|tcx: ...": wrong when the kernel should have one.
-        const features = /^requires (?:one of )?([\w|-]+):/.exec(t.meta?.skipReason ?? '')?.[1]?.split('|') ?? []
-        if (features.some((f) => expect.has(f))) { row.failed++; row.wrongSkips.push(`${t.fullName} (${t.meta.skipReason})`) }
+        // every reason: a feature or condition the kernel should have, the converse, or an unknown reason
+        const wrong = wrongSkip(t.meta?.skipReason, expected)
+        if (wrong) { row.failed++; row.wrongSkips.push(`${t.fullName} (${t.meta?.skipReason ?? 'no reason'}: ${wrong})`) }
         else row.skipped++
       }
     }
@@ -130,7 +133,7 @@ for (const r of results) {
   for (const f of r.files) {
     passed += f.passed; failed += f.failed; skipped += f.skipped
     for (const x of f.failures) console.log(`  FAIL [${r.kernel}] ${f.file} > ${x}`)
-    for (const x of f.wrongSkips) console.log(`  SKIPPED BUT SHOULD RUN [${r.kernel}] ${f.file} > ${x}`)
+    for (const x of f.wrongSkips) console.log(`  WRONG SKIP [${r.kernel}] ${f.file} > ${x}`)
   }
 }
 fs.mkdirSync(path.join(REPO, '.test-results'), { recursive: true })

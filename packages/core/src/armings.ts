@@ -11,6 +11,18 @@ import { processSlot } from './process-slot.js'
 export type ArmingListener = (handle: FaultsHandle) => void
 
 const listeners = processSlot('armings', () => new Set<ArmingListener>())
+/** While above 0, armings are not announced: exploreFailures reports its runs as one exploration. */
+const muted = processSlot('armings-muted', () => ({ depth: 0 }))
+
+/** Runs `fn` with its armings kept from the listeners. */
+export async function withArmingsMuted<T>(fn: () => Promise<T>): Promise<T> {
+  muted.depth++
+  try {
+    return await fn()
+  } finally {
+    muted.depth--
+  }
+}
 
 /** Calls `listener` with the handle of every arming from now on; returns the unsubscribe. */
 export function observeArmings(listener: ArmingListener): () => void {
@@ -20,6 +32,7 @@ export function observeArmings(listener: ArmingListener): () => void {
 
 /** Called by the engine once a config is armed. A listener's error never breaks an arming. */
 export function announceArming(handle: FaultsHandle): void {
+  if (muted.depth > 0) return
   for (const l of listeners) {
     try {
       l(handle)

@@ -20,6 +20,10 @@ import path from 'node:path'
 import createDebug from 'debug'
 import {
   activeSession,
+  exploreFailures,
+  formatExploreReport,
+  type ExploreFailuresOptions,
+  type ExploreReport,
   FaultlineBusyError,
   FaultlineTimeoutError,
   FaultlineUnsupportedError,
@@ -71,6 +75,7 @@ interface Armed {
 
 let armed: Armed | undefined
 const summary: { test: string; stats: Record<string, RuleStats> }[] = []
+const explored: { test: string; text: string }[] = []
 let summaryHooked = false
 
 /** Arms `config` for `fn` within test `t`; resolves to fn's value. Disarms when fn settles, and
@@ -146,6 +151,14 @@ export async function withFaults<T>(
   }
 }
 
+/** exploreFailures (README "Explore") within test t: the report joins the summary at exit. */
+export async function exploreFaults(t: NodeTestContext, config: ConfigSource, fn: (faults: FaultsHandle) => unknown, options?: ExploreFailuresOptions): Promise<ExploreReport> {
+  hookSummary()
+  const report = await exploreFailures(config, fn, options)
+  explored.push({ test: t.fullName ?? t.name, text: formatExploreReport(report, '  ') })
+  return report
+}
+
 function abortReason(signal: AbortSignal): string {
   const r = signal.reason as { message?: string } | undefined
   return r?.message ?? String(r ?? 'aborted')
@@ -156,7 +169,7 @@ function hookSummary(): void {
   if (summaryHooked) return
   summaryHooked = true
   process.once('exit', () => {
-    const text = formatSummary(summary)
+    const text = [formatSummary(summary), ...explored.map((e) => `  ${e.test}: ${e.text}`)].filter(Boolean).join('\n')
     if (text) process.stderr.write(`\nfaultline (${path.basename(process.argv[1] ?? 'node')}):\n${text}\n`)
   })
 }

@@ -5,6 +5,7 @@ import type { FailureConfig, FailureConfigInput } from './config/types.js'
 import { isValidatedConfig, loadConfigSync, validateConfig } from './config/index.js'
 import { arm } from './engine/session.js'
 import { FaultlineTimeoutError } from './engine/errors.js'
+import { underTcLock } from './engine/state/lock.js'
 import type { FaultsHandle } from './engine/handle.js'
 
 export interface WithFailureConfigOptions {
@@ -31,20 +32,23 @@ export async function withFailureConfig<T>(
   options: WithFailureConfigOptions = {},
 ): Promise<T> {
   const config = resolveConfig(source)
-  const session = arm(config)
+  // Network rules change tc state under the tc lock: wait for it here, where waiting blocks nothing.
+  const locked = <R>(f: () => R): R | Promise<R> => (config.network.length || config.dns.length ? underTcLock(f) : f())
+  const session = await locked(() => arm(config))
   let timer: NodeJS.Timeout | undefined
   try {
     const run = Promise.resolve().then(() => fn(session.handle))
     if (!options.timeout) return await run
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        session.disarm()
-        reject(new FaultlineTimeoutError(`withFailureConfig: the callback did not settle within ${options.timeout} ms; faults were disarmed`))
+        void Promise.resolve(locked(() => session.disarm())).finally(() =>
+          reject(new FaultlineTimeoutError(`withFailureConfig: the callback did not settle within ${options.timeout} ms; faults were disarmed`)),
+        )
       }, options.timeout)
     })
     return await Promise.race([run, timedOut])
   } finally {
     if (timer) clearTimeout(timer)
-    session.disarm()
+    await locked(() => session.disarm())
   }
 }

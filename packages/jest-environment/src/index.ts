@@ -17,7 +17,7 @@ import type { EnvironmentContext, JestEnvironmentConfig } from '@jest/environmen
 import type { Circus } from '@jest/types'
 import createDebug from 'debug'
 import {
-  arm, disarmActive, observeArmings, resolveConfig, withFailureConfig, FaultlineUnsupportedError,
+  arm, disarmActive, formatExploreReport, observeArmings, observeExplorations, resolveConfig, underTcLock, withFailureConfig, FaultlineUnsupportedError,
   type ConfigSource, type FaultsHandle, type Session,
 } from '@faultline/core'
 
@@ -68,7 +68,9 @@ export default class FaultlineEnvironment extends NodeEnvironment {
     if (keepLinks && process.env.FAULTLINE_KEEP_LINKS === undefined) process.env.FAULTLINE_KEEP_LINKS = 'on'
     super(config, context)
     this.testPath = context.testPath
-    this.unobserve = observeArmings((h) => this.armed.push(h))
+    const unobserveArmings = observeArmings((h) => this.armed.push(h))
+    const unobserveExplorations = observeExplorations((r) => this.lines.push({ test: this.current, text: formatExploreReport(r, '  ') }))
+    this.unobserve = () => (unobserveArmings(), unobserveExplorations())
     this.options = (config.projectConfig.testEnvironmentOptions?.faultline ?? {}) as FaultlineJestOptions
     const pragma = context.docblockPragmas['faultline-config']
     const fromPragma = Array.isArray(pragma) ? pragma[0] : pragma
@@ -82,7 +84,8 @@ export default class FaultlineEnvironment extends NodeEnvironment {
     if (!this.fileConfig) return
     // Learn now whether the file's config can be served, so tests can be skipped before they run.
     try {
-      arm(resolveConfig(this.fileConfig)).disarm()
+      const config = resolveConfig(this.fileConfig)
+      await underTcLock(() => arm(config).disarm())
     } catch (err) {
       if (!(err instanceof FaultlineUnsupportedError)) throw err
       this.unsupported = err.message
@@ -134,7 +137,8 @@ export default class FaultlineEnvironment extends NodeEnvironment {
       case 'test_fn_start':
         if (this.fileConfig) {
           try {
-            this.session = arm(resolveConfig(this.fileConfig))
+            const config = resolveConfig(this.fileConfig)
+            this.session = await underTcLock(() => arm(config)) // waits for another worker's tc changes without blocking
           } catch (err) {
             event.test.errors.push(err instanceof Error ? err.message : String(err))
           }
@@ -142,7 +146,8 @@ export default class FaultlineEnvironment extends NodeEnvironment {
         break
       case 'test_fn_success':
       case 'test_fn_failure': {
-        this.session?.disarm()
+        const session = this.session
+        if (session) await underTcLock(() => session.disarm())
         this.session = undefined
         const unfired = this.record(this.armed.splice(0))
         if (this.options.failOnUnfired && unfired.length) event.test.errors.push(`faultline: rule(s) ${unfired.join(', ')} never fired (failOnUnfired)`)

@@ -32,6 +32,8 @@ declare module 'vitest' {
   }
   interface TaskMeta {
     faultline?: FaultRecord[]
+    /** exploreFailures reports of the test, formatted by the core. */
+    faultlineExplore?: string[]
     skipReason?: string
   }
 }

@@ -16,13 +16,14 @@ export class FaultlineReporter implements Reporter {
     let unfired = 0
     for (const mod of testModules) {
       for (const tc of mod.children.allTests()) {
-        const meta = tc.meta() as { faultline?: FaultRecord[]; skipReason?: string }
+        const meta = tc.meta() as { faultline?: FaultRecord[]; faultlineExplore?: string[]; skipReason?: string }
         if (meta.skipReason?.startsWith('faultline:')) {
           lines.push(`  ${mod.moduleId.replace(`${process.cwd()}/`, '')} > ${tc.fullName}: skipped: ${meta.skipReason.slice('faultline: '.length)}`)
         }
+        const where = `${mod.moduleId.replace(`${process.cwd()}/`, '')} > ${tc.fullName}`
+        for (const e of meta.faultlineExplore ?? []) lines.push(`  ${where}: ${e}`)
         const records = meta.faultline
         if (!records?.length) continue
-        const where = `${mod.moduleId.replace(`${process.cwd()}/`, '')} > ${tc.fullName}`
         const parts = records.map((r) => `${r.rule} fired ${r.fired}x (${r.syscall} via ${r.mechanism})`)
         lines.push(`  ${where}: ${parts.join(', ')}`)
         for (const r of records.filter((x) => x.fired === 0)) {

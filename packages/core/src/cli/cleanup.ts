@@ -4,19 +4,20 @@
  * flifb IFB devices, records). A CI `post` / `if: always()` step for jobs whose tests were killed.
  * Never touches what a live faultline process holds. Exit status 1 if something could not be removed.
  */
-import { cleanupLeftovers } from '../engine/state/index.js'
+import { cleanupLeftovers, underTcLock } from '../engine/state/index.js'
 import { parseFlags, UsageError } from './args.js'
 
 export const CLEANUP_USAGE = 'cleanup [--json]                        remove what killed faultline processes left (qdiscs, tc filters, IFB devices)'
 
-export function cleanupCommand(args: string[]): number {
+export async function cleanupCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, CLEANUP_USAGE)
   if (values.help) {
     console.log(`usage: faultline ${CLEANUP_USAGE}`)
     return 0
   }
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`, CLEANUP_USAGE)
-  const report = cleanupLeftovers()
+  // The sweep holds the tc lock: wait for it without blocking (a privileged faultline may be arming).
+  const report = await underTcLock(cleanupLeftovers)
   if (values.json) {
     console.log(JSON.stringify(report, null, 2))
   } else {

@@ -17,6 +17,8 @@ import { activeLsms, kernelConfig } from '../kernel/kconfig.js'
 import { containerRecipes, detectContainer, type ContainerInfo } from '../kernel/container.js'
 import { libbpfVersion, LibbpfMissingError } from '../libbpf/index.js'
 import { targetCgroupOutlook } from '../engine/target-cgroup.js'
+import { stateDir, untrustedDir } from '../engine/state/dir.js'
+import { HELPERS, helperPath, type Helper } from '../helpers.js'
 
 type MechanismState = 'yes' | 'no' | 'needs privileges'
 
@@ -29,6 +31,10 @@ export interface DoctorReport {
   capabilities: Record<string, boolean>
   missingCapabilities: string[]
   cgroup2: string | null
+  /** The helper programs faultline runs, by absolute path from the system directories (never PATH); null = not found. */
+  helpers: Record<Helper, string | null>
+  /** The state directory, and why it is refused when another user could change it. */
+  stateDir: { path: string; refused?: string }
   /** Where the socket hooks go (engine/target-cgroup.ts): a per-process cgroup, or the root and why. */
   targetCgroup: { own: boolean; where: string; reason?: string }
   btf: boolean
@@ -92,8 +98,10 @@ export function doctorReport(): DoctorReport {
   const mechanisms = libbpf
     ? mechanismCoverage().map((m) => ({ ...m, ...mechanismState(m, features), capabilities: capsOf(MECHANISMS[m.mechanism].needs) }))
     : []
+  // a probe that got no answer from the kernel says nothing about it: a problem to fix, not a missing feature
+  for (const f of features.filter((f) => f.probeError)) problems.push(`the ${f.feature} probe failed, so whether this kernel has it is unknown: ${f.reason}`)
   const tp = features.find((f) => f.feature === 'tp_btf')
-  if (tp && !tp.available && !tp.missingCapabilities) problems.push(`process tracking (tp_btf) is unavailable: ${tp.reason}`)
+  if (tp && !tp.available && !tp.missingCapabilities && !tp.probeError) problems.push(`process tracking (tp_btf) is unavailable: ${tp.reason}`)
   if (libbpf && !mechanisms.some((m) => m.state !== 'no')) problems.push('no syscall failure mechanism can work on this kernel')
   // tp_btf loads wherever bpf() is allowed to a holder of the capabilities: its EPERM under a seccomp filter is the filter
   const seccompBlocks = container.seccomp === 'filter' && tp?.errno === 1 && !tp.missingCapabilities
@@ -127,6 +135,8 @@ export function doctorReport(): DoctorReport {
     capabilities: priv.effective,
     missingCapabilities: priv.missing,
     cgroup2,
+    helpers: Object.fromEntries(HELPERS.map((h) => [h, helperPath(h)])) as Record<Helper, string | null>,
+    stateDir: stateDirOutlook(),
     targetCgroup: targetCgroupOutlook(),
     btf,
     kernelConfig: kernelConfig()?.source ?? null,
@@ -143,6 +153,13 @@ export function doctorReport(): DoctorReport {
     notes,
     ...(recipes ? { recipes } : {}),
   }
+}
+
+/** The state directory as arming would judge it (engine/state/dir.ts); one not made yet is fine. */
+function stateDirOutlook(): DoctorReport['stateDir'] {
+  const dir = stateDir()
+  const why = fs.existsSync(dir) ? untrustedDir(dir) : undefined
+  return { path: dir, ...(why ? { refused: why } : {}) }
 }
 
 /** Resets need the socket marks and TC programs (cgroup hooks, tcx or cls_bpf) and bpf_sock_destroy. */
@@ -177,15 +194,17 @@ export function formatDoctor(r: DoctorReport, color: boolean): string {
     `  libbpf       ${r.libbpf ?? red(`missing: ${r.libbpfError}`)}`,
     `  privileges   uid ${r.uid}; ${Object.entries(r.capabilities).map(([cap, v]) => `${cap} ${v ? 'yes' : 'no'}`).join(', ')}`,
     `  cgroup v2    ${r.cgroup2 ?? red('not mounted')}`,
+    `  helpers      ${Object.entries(r.helpers).map(([h, p]) => `${h} ${p ?? red('not found')}`).join(', ')} (system directories only, never PATH)`,
+    `  state dir    ${r.stateDir.path}${r.stateDir.refused ? red(` refused: ${r.stateDir.refused}`) : ''}`,
     `  socket hooks ${r.targetCgroup.own ? `on ${r.targetCgroup.where}, made per process: other processes run none of them` : `on ${r.targetCgroup.where} while armed (${r.targetCgroup.reason}): every process there runs them, one lookup per hooked call`}`,
     `  kernel BTF   ${r.btf ? 'yes' : red('no')}`,
     `  kernel config ${r.kernelConfig ?? 'unreadable (no /boot/config-*, no /proc/config.gz)'}; LSMs ${r.lsms?.join(',') ?? 'unreadable (securityfs)'}`,
     `  container    ${c.detected ? `yes${c.runtime ? ` (${c.runtime})` : ''}: ${c.evidence.join('; ')}` : 'no'}; seccomp ${c.seccomp}`,
     '',
-    'kernel features ("?" = needs privileges to probe)',
+    'kernel features ("?" = needs privileges to probe, "err" = the probe failed: unknown)',
     ...r.features.map(
       (f) =>
-        `  ${mark(f.available, !!f.missingCapabilities)} ${f.feature.padEnd(18)} ${FEATURE_DESCRIPTIONS[f.feature]}` +
+        `  ${f.probeError ? red('err') : mark(f.available, !!f.missingCapabilities)} ${f.feature.padEnd(18)} ${FEATURE_DESCRIPTIONS[f.feature]}` +
         (f.available ? '' : `\n        ${f.reason}`),
     ),
     '',

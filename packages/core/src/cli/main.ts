@@ -7,6 +7,7 @@ import { doctorCommand } from './doctor.js'
 import { runCommand, RUN_USAGE } from './run.js'
 import { validateCommand, VALIDATE_USAGE } from './validate.js'
 import { cleanupCommand, CLEANUP_USAGE } from './cleanup.js'
+import { exploreCommand, EXPLORE_USAGE } from './explore.js'
 import { configJsonSchema } from '../config/json-schema.js'
 
 interface Command {
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, Command> = {
   },
   validate: { usage: VALIDATE_USAGE, run: validateCommand },
   run: { usage: RUN_USAGE, run: runCommand },
+  explore: { usage: EXPLORE_USAGE, run: exploreCommand },
   cleanup: { usage: CLEANUP_USAGE, run: cleanupCommand },
   schema: {
     usage: SCHEMA_USAGE,

@@ -12,6 +12,7 @@ import path from 'node:path'
 import { loadConfigSync, validateConfig } from '../config/index.js'
 import type { FailureConfig, NormalizedDnsRule, NormalizedNetworkRule, NormalizedSyscallRule } from '../config/types.js'
 import { arm, type Session } from '../engine/session.js'
+import { underTcLock } from '../engine/state/lock.js'
 import type { RuleStats } from '../engine/handle.js'
 import type { RuleCounters } from '../engine/layout.js'
 import { parseFlags, UsageError } from './args.js'
@@ -168,7 +169,7 @@ export async function runCommand(args: string[]): Promise<number> {
   for (const w of config.warnings) console.error(`faultline: warning: ${w}`)
 
   const tty = !values.quiet && !values.json && process.stdout.isTTY && process.stdin.isTTY
-  const tally = new Tally(arm(config))
+  const tally = new Tally(await underTcLock(() => arm(config))) // waits for the tc lock without blocking
   const t0 = performance.now()
   // On a terminal the output goes through us (into the scroll region) and the keys are ours.
   // There it also gets its own process group, so q stops the whole command, not only its first process.

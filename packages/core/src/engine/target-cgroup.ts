@@ -24,6 +24,7 @@ import type { FailureConfig } from '../config/types.js'
 import { FaultlineUnsupportedError } from './errors.js'
 import { ownerHex, ownerId } from './state/index.js'
 import type { Transaction } from './transaction.js'
+import { madeByFaultline } from './state/cgroups.js'
 
 const debug = createDebug('faultline:cgroup')
 
@@ -69,7 +70,14 @@ export function ownCgroup(): HookCgroup | null {
   try {
     fs.mkdirSync(dir)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST' && !madeByFaultline(dir)) {
+      // another user made it in a subtree delegated to them: entering it would hand them our hooks
+      ownUnavailable = `${dir} exists and belongs to another user`
+      debug('%s: cgroup hooks go on the cgroup v2 root', ownUnavailable)
+      return own
+    }
+    if (code !== 'EEXIST') {
       ownUnavailable = `cannot create ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`
       debug('%s: cgroup hooks go on the cgroup v2 root', ownUnavailable)
       return own

@@ -43,6 +43,11 @@ export interface FeatureResult {
   missingCapabilities?: CapName[]
   /** What the kernel's config or sysfs says, read without privileges (e.g. "CONFIG_NET_SCH_HTB=y"). */
   kernel?: string
+  /**
+   * The probe itself failed (its object file, memory, a missing tool, a timeout): not an answer
+   * about the kernel. `reason` gives the step and the cause; tests needing the feature fail on it.
+   */
+  probeError?: true
 }
 
 /**
@@ -207,7 +212,10 @@ function probeBpf(feature: BpfFeature): FeatureResult {
     link = attachProbe(feature, program)
     return { feature, available: true, reason: 'ok' }
   } catch (err) {
-    if (!(err instanceof LibbpfError)) return { feature, available: false, reason: `probe failed: ${(err as Error).message}` }
+    if (!(err instanceof LibbpfError)) return { feature, available: false, probeError: true, reason: `probe error at ${step}: ${(err as Error).message}` }
+    if (!kernelRefusal(step, err.errno)) {
+      return { feature, available: false, probeError: true, errno: err.errno, reason: `probe error at ${step} (${errnoName(err.errno)} is not the kernel refusing ${feature}): ${err.message}` }
+    }
     return { feature, available: false, errno: err.errno, reason: explain(feature, step, err) }
   } finally {
     link?.destroy()
@@ -245,6 +253,18 @@ function attachProbe(feature: BpfFeature, program: ReturnType<BpfObject['program
     case 'sock-destroy':
       return undefined // loading is the question: the kfunc and the iter/tcp context resolve at load
   }
+}
+
+/**
+ * The errnos by which the kernel (or libbpf reading the kernel's BTF) answers "no" at load or
+ * attach: the verifier's EINVAL/EACCES/E2BIG, an unknown program or attach type, a function or
+ * BTF type it lacks, EPERM. Opening the object is never the kernel's answer; ENOMEM, EMFILE,
+ * EBADF, EBUSY and the like are this process's trouble, not a missing feature.
+ */
+const KERNEL_REFUSALS = new Set([1 /* EPERM */, 2 /* ENOENT */, 3 /* ESRCH */, 7 /* E2BIG */, 13 /* EACCES */, 19 /* ENODEV */, 22 /* EINVAL */, 95 /* EOPNOTSUPP */, 524 /* ENOTSUPP */])
+
+function kernelRefusal(step: string, errno: number): boolean {
+  return step !== 'open' && KERNEL_REFUSALS.has(errno)
 }
 
 function explain(feature: BpfFeature, step: string, err: LibbpfError): string {

@@ -9,10 +9,12 @@
  * too (Docker's seccomp profile refuses unshare without CAP_SYS_ADMIN), in the current
  * namespace on a device of its own (flprobe<pid>, an ifb or dummy device, deleted at the end
  * of the same command), never on a real interface. An EPERM is never reported as the
- * kernel lacking the feature.
+ * kernel lacking the feature, nor is a probe that got no answer from the kernel (tc missing,
+ * a timeout): that is a probe error.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import os from 'node:os'
+import { SYSTEM_DIRS, helperEnv, helperPath, type Helper } from '../helpers.js'
 import type { FeatureResult } from './features.js'
 
 export type QdiscFeature = 'cls-bpf' | 'netem' | 'tbf' | 'htb' | 'ifb' | 'ifb-redirect'
@@ -42,7 +44,7 @@ const HINTS: Record<Exclude<QdiscFeature, 'ifb-redirect'>, string> = {
  */
 function probeIfbRedirect(ifb: FeatureResult): FeatureResult {
   const feature = 'ifb-redirect'
-  if (!ifb.available) return { feature, available: false, reason: ifb.reason }
+  if (!ifb.available) return { ...ifb, feature }
   const [major = 0, minor = 0] = os.release().split(/[.-]/).map(Number)
   if (major > 6 || (major === 6 && minor >= 4)) return { feature, available: true, reason: 'ok' }
   return { feature, available: false, reason: `not supported by this kernel (${os.release()}): bpf_redirect into an IFB device works from Linux 6.4; before it ifb drops the packets` }
@@ -61,19 +63,44 @@ function inCurrentNamespace(feature: Exclude<QdiscFeature, 'ifb-redirect'>): Spa
   const body = feature === 'ifb' ? 'true' : COMMANDS[feature].replace(/dev lo\b/g, `dev ${dev}`)
   const kinds = feature === 'ifb' ? 'ifb' : 'ifb dummy'
   const script =
-    `trap 'ip link del ${dev} 2>/dev/null' EXIT; made=; for k in ${kinds}; do ip link add ${dev} type $k 2>/dev/null && made=$k && break; done; ` +
-    `[ -n "$made" ] || { ip link add ${dev} type ${feature === 'ifb' ? 'ifb' : 'dummy'}; exit 3; }; ${body}`
-  return spawnSync('sh', ['-c', script], { encoding: 'utf8', timeout: 10_000 })
+    `made=; for k in ${kinds}; do ip link add ${dev} type $k 2>/dev/null && made=$k && break; done; ` +
+    // the trap only once the device is ours: a device of that name made by someone else is never deleted
+    `[ -n "$made" ] || { ip link add ${dev} type ${feature === 'ifb' ? 'ifb' : 'dummy'}; exit 3; }; trap 'ip link del ${dev} 2>/dev/null' EXIT; ${body}`
+  return spawnHelper('sh', ['-c', script])
+}
+
+/** A helper from the system directories (helpers.ts); its absence reads like a failed spawn. */
+function spawnHelper(name: Helper, args: string[]): SpawnSyncReturns<string> {
+  const file = helperPath(name)
+  if (!file) return { pid: 0, output: [], stdout: '', stderr: '', status: null, signal: null, error: new Error(`${name} not found in ${SYSTEM_DIRS.join(', ')}`) }
+  return spawnSync(file, args, { encoding: 'utf8', timeout: 10_000, env: helperEnv() })
+}
+
+/**
+ * The kernel's own answers, as iproute2 prints them: an extack message ("Error: Specified qdisc
+ * kind is unknown.", "Error: Unknown device type.") or an errno ("RTNETLINK answers: ..."),
+ * except the errnos that say this machine is short of something (memory, a busy device).
+ */
+const KERNEL_ANSWER = /^(Error: |RTNETLINK answers: )/
+const NOT_AN_ANSWER = /Cannot allocate memory|Device or resource busy|File exists|No buffer space/
+
+/** Why the probe command did not get the kernel's answer (not run, timed out, tc missing), or undefined when it did. */
+function probeFailure(r: SpawnSyncReturns<string>): string | undefined {
+  if (r.error) return `${r.error.message} (needs unshare from util-linux, and iproute2; a probe command is given 10 s)`
+  if (r.status === null) return `the probe command was killed by ${r.signal}`
+  if (r.status === 127) return `a command was not found (needs unshare from util-linux, and iproute2's tc and ip): ${lastLine(r)}`
+  const msg = lastLine(r)
+  if (!KERNEL_ANSWER.test(msg) || NOT_AN_ANSWER.test(msg)) return `exit ${r.status}, not a kernel answer: ${msg}`
+  return undefined
 }
 
 export function probeQdiscFeature(feature: QdiscFeature, probe: (f: 'ifb') => FeatureResult): FeatureResult {
   if (feature === 'ifb-redirect') return probeIfbRedirect(probe('ifb'))
-  const run = (flags: string) => spawnSync('unshare', [flags, 'sh', '-c', COMMANDS[feature]], { encoding: 'utf8', timeout: 10_000 })
+  const run = (flags: string) => spawnHelper('unshare', [flags, helperPath('sh') ?? '/bin/sh', '-c', COMMANDS[feature]])
   let r = run('-n')
   // A new network namespace needs CAP_SYS_ADMIN; without it (capabilities-only runs), one inside
   // a new user namespace, where this process is root, probes the same kernel.
   if (r.status !== 0 && DENIED.test(r.stderr)) r = run('-Urn')
-  if (r.error) return { feature, available: false, reason: `cannot probe: ${r.error.message} (needs unshare from util-linux, and iproute2)` }
   if (r.status === 0) return { feature, available: true, reason: 'ok' }
   let where = ''
   if (DENIED.test(r.stderr)) {
@@ -86,6 +113,8 @@ export function probeQdiscFeature(feature: QdiscFeature, probe: (f: 'ifb') => Fe
     }
     where = ' (probed on a device of its own)'
   }
+  const failed = probeFailure(r)
+  if (failed) return { feature, available: false, probeError: true, reason: `probe error${where}: ${failed}` }
   const msg = lastLine(r)
   if (/Operation not permitted/.test(msg)) {
     return { feature, available: false, errno: 1, reason: `EPERM: not permitted to this process${where} although it holds CAP_NET_ADMIN: ${msg}` }

@@ -94,6 +94,9 @@ export interface Libc {
   socket(domain: number, type: number, protocol: number): number
   bind(fd: number, addr: Buffer, len: number): number
   connect(fd: number, addr: Buffer, len: number): number
+  listen(fd: number, backlog: number): number
+  /** SO_PEERCRED / SO_PEERPIDFD of a connected AF_UNIX socket (engine/state/holder.ts). */
+  getsockopt(fd: number, level: number, name: number, val: Buffer, len: number[]): number
   /** Interface queries (kernel/netdev.ts): `arg` is a struct ifreq. */
   ioctl(fd: number, request: number, arg: Buffer): number
   /** fds: `n` x struct pollfd { int fd; short events; short revents }. */
@@ -220,6 +223,8 @@ export function getNative(): Native {
     socket: libcHandle.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
     bind: libcHandle.func('int bind(int fd, const void *addr, uint32 len)') as Libc['bind'],
     connect: libcHandle.func('int connect(int fd, const void *addr, uint32 len)') as Libc['connect'],
+    listen: libcHandle.func('int listen(int fd, int backlog)') as Libc['listen'],
+    getsockopt: libcHandle.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32 *len)') as Libc['getsockopt'],
     // variadic in C; a pointer passes the same way on x86-64 and arm64
     ioctl: libcHandle.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)') as Libc['ioctl'],
     poll: libcHandle.func('int poll(_Inout_ void *fds, unsigned long n, int timeout)') as Libc['poll'],

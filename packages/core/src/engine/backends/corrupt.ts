@@ -13,11 +13,13 @@ import type { Instance } from '../instance.js'
 import { u32Key } from '../layout.js'
 import type { FaultBackend } from './types.js'
 
-/** struct fl_corrupt of corrupt.bpf.c: { u32 bytes; u32 _pad; u64 seed }. */
+/** struct fl_corrupt of corrupt.bpf.c: { u32 bytes; u32 _pad; u64 seed } (the layout test checks it). */
+export const CORRUPT_PARAMS = { size: 16, bytes: 0, seed: 8 } as const
+
 function encodeCorrupt(bytes: number, seed: number): Buffer {
-  const b = Buffer.alloc(16)
-  b.writeUInt32LE(bytes, 0)
-  b.writeBigUInt64LE(BigInt(seed), 8)
+  const b = Buffer.alloc(CORRUPT_PARAMS.size)
+  b.writeUInt32LE(bytes, CORRUPT_PARAMS.bytes)
+  b.writeBigUInt64LE(BigInt(seed), CORRUPT_PARAMS.seed)
   return b
 }
 

@@ -1,4 +1,4 @@
-/** The TypeScript mirror of bpf/include/delay.h (test/unit/delay-layout.test.ts checks the sizes). */
+/** The TypeScript mirror of bpf/include/delay.h (test/unit/delay.test.ts checks the sizes). */
 export const SIZEOF_DELAY_EVENT = 24
 export const SIZEOF_DELAY_CFG = 8
 

@@ -8,6 +8,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import createDebug from 'debug'
+import { helperEnv, helperPath } from '../../helpers.js'
 import type { FailureConfig, NormalizedAddress } from '../../config/types.js'
 import { parseAddress } from '../../config/address.js'
 import { attachClsBpf, attachTcx, type BpfObject } from '../../libbpf/index.js'
@@ -70,7 +71,8 @@ export function directionsOf(config: FailureConfig, dev: NetDevice): ('egress' |
 
 /** Host names resolve once, at arming (getent: the system resolver, synchronously), in prepare. */
 function resolveHost(name: string): NormalizedAddress[] {
-  const r = spawnSync('getent', ['ahosts', name], { encoding: 'utf8' })
+  const getent = helperPath('getent')
+  const r = getent ? spawnSync(getent, ['ahosts', name], { encoding: 'utf8', env: helperEnv() }) : { error: new Error('not found in the system directories'), stdout: '' }
   if (r.error) throw new FaultlineUnsupportedError(`network rule host ${name}: cannot run getent (${r.error.message})`)
   const ips = [...new Set((r.stdout ?? '').split('\n').map((l) => l.split(/\s+/)[0]).filter((x): x is string => !!x))]
   if (!ips.length) throw new FaultlineUnsupportedError(`network rule host ${name}: does not resolve`)

@@ -28,11 +28,24 @@ function subdirs(dir: string): string[] {
   }
 }
 
+/**
+ * Whether root (or this user) made the directory: in a subtree delegated to another user, that
+ * user can make a directory of any name, and a privileged sweep must not remove theirs.
+ */
+export function madeByFaultline(dir: string): boolean {
+  try {
+    const uid = fs.statSync(dir).uid
+    return uid === 0 || uid === process.geteuid?.()
+  } catch {
+    return false
+  }
+}
+
 /** Removes a dead owner's directory, its nested faultline directories first; false when something still runs there. */
 function removeTree(dir: string, out: CgroupSweep): boolean {
   for (const sub of subdirs(dir)) {
     const m = NAME.exec(path.basename(sub))
-    if (!m || !removeTree(sub, out)) return false
+    if (!m || !madeByFaultline(sub) || !removeTree(sub, out)) return false
   }
   try {
     fs.rmdirSync(dir)
@@ -51,6 +64,10 @@ export function sweepTargetCgroups(parents: string[], deep = false, depth = 0): 
   for (const parent of parents) {
     for (const dir of subdirs(parent)) {
       const m = NAME.exec(path.basename(dir))
+      if (m && !madeByFaultline(dir)) {
+        debug('cgroup %s: not made by a privileged faultline process (its owner is another user): left alone', dir)
+        continue
+      }
       if (m) {
         const owner = parseInt(m[1]!, 16)
         if (!ownerAlive(owner)) {

@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import createDebug from 'debug'
 import { errnoName, LibbpfError, tc } from '../../libbpf/index.js'
-import { ensureStateDir, stateDir, stateEntries } from './dir.js'
+import { readStateFile, stateDir, stateEntries, writeStateFile } from './dir.js'
 import { dumpClsactFilters } from './netlink.js'
 import { FL_TC_PRIORITY } from './tags.js'
 import { withTcLock } from './lock.js'
@@ -22,11 +22,8 @@ const netns = (): number => fs.statSync('/proc/self/ns/net').ino
 const markerName = (ifindex: number) => `clsact-${netns()}-${ifindex}`
 
 function markerOwner(ifindex: number): number | undefined {
-  try {
-    return parseInt(fs.readFileSync(path.join(stateDir(), markerName(ifindex)), 'utf8'), 16)
-  } catch {
-    return undefined
-  }
+  const text = readStateFile(markerName(ifindex))
+  return text === undefined ? undefined : parseInt(text, 16)
 }
 
 /** The ifindexes of this namespace with a marker, and the owner each names. */
@@ -51,7 +48,7 @@ export function prepareClsacts(devices: { name: string; ifindex: number }[]): vo
       const r = tc.createClsact(dev.ifindex)
       if (r !== 0 && r !== -EEXIST) throw new LibbpfError(`create the clsact qdisc of ${dev.name}`, -r)
       if (r === 0 || markerOwner(dev.ifindex) !== undefined) {
-        fs.writeFileSync(path.join(ensureStateDir(), markerName(dev.ifindex)), ownerHex(ownerId()))
+        writeStateFile(markerName(dev.ifindex), ownerHex(ownerId()))
         if (r === 0) debug('created the clsact qdisc of %s', dev.name)
       }
     }
@@ -78,7 +75,7 @@ export function releaseClsact(dev: { name: string; ifindex: number }, mode: 'min
         const heir = onIt
           .map((f) => ({ pref: f.info >>> 16, kind: f.kind, handle: f.handle }))
           .find((f) => f.handle !== 0 && f.pref === FL_TC_PRIORITY && f.kind === 'bpf' && ownerAlive(f.handle))
-        if (heir) fs.writeFileSync(path.join(stateDir(), markerName(dev.ifindex)), ownerHex(heir.handle))
+        if (heir) writeStateFile(markerName(dev.ifindex), ownerHex(heir.handle))
         else forgetClsact(dev.ifindex)
         debug('keeping the clsact qdisc of %s: filters are on it (marker %s)', dev.name, heir ? `to ${ownerHex(heir.handle)}` : 'dropped')
         return false

@@ -3,7 +3,7 @@
  * directory, the tc lock, owner ids and records, and the sweeps of what dead owners left.
  */
 export { stateDir } from './dir.js'
-export { withTcLock } from './lock.js'
+export { withTcLock, acquireTcLock, underTcLock } from './lock.js'
 export { ownerId, ownerHex, ownerAlive, describeOwner, writeOwnerRecord, removeOwnerRecord } from './owner.js'
 export { FL_TC_PRIORITY, SHAPING_HANDLE, SHAPING_MAJOR, ifbName, isFaultlineIfb, isShapingRoot, htbOwner } from './tags.js'
 export { prepareClsacts, releaseClsact } from './clsact.js'

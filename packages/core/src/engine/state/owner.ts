@@ -4,7 +4,9 @@
  * numbers, and kill(pid, 0) answers for the viewer's namespace only. So each faultline process
  * picks a random 32-bit owner id and holds, for its whole life, an abstract AF_UNIX socket
  * named "faultline-owner-<id hex>": it lives in the network namespace, where tc state lives,
- * and vanishes the instant the process dies. Owner X is alive iff that name is held.
+ * and vanishes the instant the process dies. Owner X is alive iff that name is held by a
+ * privileged process (holder.ts): any user can bind a dead owner's name, and such a squatter must
+ * not keep the dead owner's objects from the sweep.
  *
  * The id tags every object that outlives a process: the cls_bpf filter handle, the htb root
  * qdisc's `default` (a 32-bit field the kernel keeps as it is; only its low 16 bits pick a class),
@@ -14,16 +16,18 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
+import net from 'node:net'
 import createDebug from 'debug'
-import { abstractHeld, bindAbstract } from './abstract-socket.js'
-import { ensureStateDir, stateDir, stateEntries } from './dir.js'
+import { BACKLOG, bindLegacy, closeAbstract, listenAbstract } from './abstract-socket.js'
+import { describeHolder, judgeHolder } from './holder.js'
+import { ensureStateDir, readStateFile, stateDir, stateEntries, writeStateFile } from './dir.js'
 
 const debug = createDebug('faultline:state')
 const ID_BITS = 0x80008000
 /** Tags below this are pids from faultline versions before owner ids. */
 const FIRST_OWNER_ID = 0x80000000
 
-let own: { id: number; fd: number } | undefined
+let own: { id: number; server: net.Server } | undefined
 
 export const ownerHex = (id: number): string => (id >>> 0).toString(16).padStart(8, '0')
 const tokenName = (id: number) => `faultline-owner-${ownerHex(id)}`
@@ -33,21 +37,44 @@ export function ownerId(): number {
   if (own) return own.id
   for (;;) {
     const id = (crypto.randomBytes(4).readUInt32LE(0) | ID_BITS) >>> 0
-    const fd = bindAbstract(tokenName(id))
+    const fd = listenAbstract(tokenName(id))
     if (fd === undefined) continue // taken by a live process of this network namespace: pick another
-    own = { id, fd }
+    // the datagram name too, which older faultline versions beside this one check
+    const legacy = bindLegacy(tokenName(id))
+    if (legacy === undefined) {
+      closeAbstract(fd)
+      continue
+    }
+    own = { id, server: serveToken(fd) }
     debug('owner id %s (pid %d)', ownerHex(id), process.pid)
     return id
   }
 }
 
-/** Whether the owner of a tag still runs. Old pid tags (older versions) fall back to kill(pid, 0). */
+/**
+ * Accepts and drops the connections of other processes checking this token (holder.ts), on the
+ * event loop, so they never fill its queue. unref: the token never keeps the process alive.
+ */
+function serveToken(fd: number): net.Server {
+  const server = net.createServer((s) => s.destroy())
+  server.on('error', (err) => debug('owner token: %s', err.message))
+  server.listen({ fd, backlog: BACKLOG })
+  server.unref()
+  return server
+}
+
+/**
+ * Whether the owner of a tag still runs. Old pid tags (older versions) fall back to kill(pid, 0).
+ * A token whose holder is not a privileged process, or cannot be identified, counts as dead.
+ */
 export function ownerAlive(id: number): boolean {
   id >>>= 0
   if (own && id === own.id) return true
   if (id === 0) return false
   if (id < FIRST_OWNER_ID) return pidAlive(id)
-  return abstractHeld(tokenName(id))
+  const v = judgeHolder(tokenName(id))
+  if (v.held && !v.trusted) debug('owner %s: its token is held by %s, %s: counted as dead', ownerHex(id), describeHolder(v), v.why)
+  return v.held && v.trusted
 }
 
 function pidAlive(pid: number): boolean {
@@ -68,17 +95,14 @@ export interface OwnerRecord {
 }
 
 const RECORD = /^owner-([0-9a-f]{8})\.json$/
-const recordPath = (id: number) => path.join(stateDir(), `owner-${ownerHex(id)}.json`)
+const recordName = (id: number) => `owner-${ownerHex(id)}.json`
+const recordPath = (id: number) => path.join(stateDir(), recordName(id))
 
 /** Records that this process holds tc state; written before the first change, so a crash leaves it. */
 export function writeOwnerRecord(): void {
   const id = ownerId()
-  const file = path.join(ensureStateDir(), path.basename(recordPath(id)))
-  if (fs.existsSync(file)) return
-  // Whole or not at all: another process may read it (describeOwner) at any moment.
-  const tmp = `${file}.${process.pid}.tmp`
-  fs.writeFileSync(tmp, JSON.stringify({ owner: ownerHex(id), pid: process.pid } satisfies OwnerRecord))
-  fs.renameSync(tmp, file)
+  if (fs.existsSync(path.join(ensureStateDir(), recordName(id)))) return
+  writeStateFile(recordName(id), JSON.stringify({ owner: ownerHex(id), pid: process.pid } satisfies OwnerRecord))
 }
 
 export function removeOwnerRecord(id = own?.id): void {
@@ -93,7 +117,7 @@ export function recordedOwners(entries = stateEntries()): number[] {
 /** Who an owner is, for messages: "faultline process 1234" (its pid in its own namespace, from its record). */
 export function describeOwner(id: number): string {
   try {
-    const rec = JSON.parse(fs.readFileSync(recordPath(id), 'utf8')) as OwnerRecord
+    const rec = JSON.parse(readStateFile(recordName(id)) ?? '') as OwnerRecord
     return `faultline process ${rec.pid}`
   } catch {
     return id < FIRST_OWNER_ID ? `faultline process ${id}` : 'a faultline process of another mount namespace (its record is out of sight)'
@@ -109,7 +133,7 @@ export function legacyRecords(entries = stateEntries()): { file: string; pid: nu
     let devices: string[] = []
     if (m[2]) {
       try {
-        devices = (JSON.parse(fs.readFileSync(path.join(stateDir(), file), 'utf8')) as { devices?: string[] }).devices ?? []
+        devices = (JSON.parse(readStateFile(file) ?? '') as { devices?: string[] }).devices ?? []
       } catch {
         // half-written
       }

@@ -1,0 +1,227 @@
+/**
+ * Explore on the real kernel: `faultline explore` and exploreFailures fail each matching connect
+ * in turn (cgroup connect4 here) of a C and a Python client that handle a refusal of their first
+ * and third connect but not of the second.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { execFile, execFileSync, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { skipUnless, skipUnlessAny } from '../support/requires.js'
+import { exploreFailures, ExploreCensusError } from '../../packages/core/src/explore/index.js'
+import { observeArmings } from '../../packages/core/src/armings.js'
+import { observeExplorations } from '../../packages/core/src/explore/observe.js'
+
+const READ_FILE = fileURLToPath(new URL('../fixtures/read-file.py', import.meta.url))
+const CLI = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import.meta.url))
+const PY = fileURLToPath(new URL('../fixtures/three-connects.py', import.meta.url))
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-explore-'))
+const C_BIN = path.join(dir, 'three-connects')
+const run = promisify(execFile)
+
+beforeAll(() => {
+  // -O0: at -O2 GCC may turn the NULL write into a trap (SIGILL) instead of a SIGSEGV.
+  execFileSync('cc', ['-O0', '-o', C_BIN, fileURLToPath(new URL('../fixtures/three-connects.c', import.meta.url))])
+})
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+/** A port nothing listens on now (the fixtures listen on it themselves). */
+async function freePort(): Promise<number> {
+  const s = net.createServer()
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  const { port } = s.address() as net.AddressInfo
+  await new Promise((r) => s.close(r))
+  return port
+}
+
+const refuse = (port: number) => ({ syscalls: [{ name: 'refuse', syscall: 'connect', errno: 'ECONNREFUSED', match: { port } }] })
+function configFile(text: string): string {
+  const f = path.join(fs.mkdtempSync(path.join(dir, 'c-')), 'faults.yaml')
+  fs.writeFileSync(f, text)
+  return f
+}
+const refuseYaml = (port: number) => configFile(`syscalls:\n  - name: refuse\n    syscall: connect\n    errno: ECONNREFUSED\n    match: { port: ${port} }\n`)
+const explore = (...args: string[]) => spawnSync(process.execPath, [CLI, 'explore', ...args], { encoding: 'utf8', timeout: 120_000 })
+
+interface Json {
+  census: Record<string, number>
+  runs: { rule: string; nth: number; fired: number; outcome: string; exitCode: number | null; signal: string | null; ms: number; config: unknown }[]
+  skipped: number
+}
+const brief = (j: Json) => j.runs.map(({ rule, nth, fired, outcome, exitCode, signal }) => ({ rule, nth, fired, outcome, exitCode, signal }))
+
+describe('faultline explore', { timeout: 120_000 }, () => {
+  it('--json: a C client that crashes on the second refused connect: nth 2 crashed (SIGSEGV), 1 and 3 handled', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const port = await freePort()
+    const r = explore('--json', '-c', refuseYaml(port), '--timeout', '30s', '--', C_BIN, String(port))
+    const j = JSON.parse(r.stdout) as Json
+    expect(j.census).toEqual({ refuse: 3 })
+    expect(brief(j)).toEqual([
+      { rule: 'refuse', nth: 1, fired: 1, outcome: 'handled', exitCode: 0, signal: null },
+      { rule: 'refuse', nth: 2, fired: 1, outcome: 'crashed', exitCode: null, signal: 'SIGSEGV' },
+      { rule: 'refuse', nth: 3, fired: 1, outcome: 'handled', exitCode: 0, signal: null },
+    ])
+    expect(j.runs[1]!.config).toEqual({ target: { scope: 'children' }, syscalls: [{ ...refuse(port).syscalls[0], when: { nth: 2 } }] })
+    expect(r.stderr).toMatch(/2\/3\s+refuse\s+2\s+crashed\s+SIGSEGV/) // the table, on stderr beside --json
+    expect(r.status).toBe(1) // a run crashed
+  })
+
+  it('prints the table and, for each run not handled, the config that reproduces it under `faultline run`', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const port = await freePort()
+    const r = explore('-c', refuseYaml(port), '--', C_BIN, String(port))
+    expect(r.stdout).toMatch(/census: refuse matched 3x/)
+    expect(r.stdout).toMatch(/1\/3\s+refuse\s+1\s+handled\s+exit 0\s+1/)
+    expect(r.stdout).toMatch(/3\/3\s+refuse\s+3\s+handled\s+exit 0\s+1/)
+    const repro = /refuse nth 2: crashed \(SIGSEGV\); reproduce with:\n((?: {2}.*\n?)+)/.exec(r.stdout)
+    expect(repro, r.stdout).not.toBeNull()
+    const yaml = repro![1]!.split('\n').filter((l) => l && !l.trimStart().startsWith('#')).map((l) => l.slice(2)).join('\n')
+    const again = spawnSync(process.execPath, [CLI, 'run', '--quiet', '-c', configFile(yaml), '--', C_BIN, String(port)], { encoding: 'utf8', timeout: 60_000 })
+    expect(again.status, again.stderr).toBe(128 + os.constants.signals.SIGSEGV)
+  })
+
+  it('a Python client: the second refusal is an uncaught exception, nth 2 failed (exit 1)', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const port = await freePort()
+    const r = explore('--json', '-c', refuseYaml(port), '--', 'python3', PY, String(port))
+    const j = JSON.parse(r.stdout) as Json
+    expect(j.census).toEqual({ refuse: 3 })
+    expect(brief(j).map((x) => [x.nth, x.outcome, x.exitCode, x.fired])).toEqual([[1, 'handled', 0, 1], [2, 'failed', 1, 1], [3, 'handled', 0, 1]])
+    expect(r.status).toBe(0) // failed is an outcome a test may want: only crashed and hung make explore exit 1
+  })
+
+  it('--max-runs caps the runs and counts the rest as skipped', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const port = await freePort()
+    const j = JSON.parse(explore('--json', '--max-runs', '2', '-c', refuseYaml(port), '--', C_BIN, String(port)).stdout) as Json
+    expect(j.runs.map((x) => x.nth)).toEqual([1, 2])
+    expect(j.skipped).toBe(1)
+  })
+
+  it('a call that does not happen again is not-reached (the census is not deterministic)', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const port = await freePort()
+    // Connects three times on its first run, once on every later run.
+    const marker = path.join(fs.mkdtempSync(path.join(dir, 'm-')), 'ran')
+    const script = `import os, socket\nn = 1 if os.path.exists(${JSON.stringify(marker)}) else 3\nopen(${JSON.stringify(marker)}, 'w').close()\nfor _ in range(n):\n    try: socket.create_connection(('127.0.0.1', ${port}))\n    except OSError: pass\n`
+    const j = JSON.parse(explore('--json', '-c', refuseYaml(port), '--', 'python3', '-c', script).stdout) as Json
+    expect(j.census).toEqual({ refuse: 3 })
+    expect(brief(j).map((x) => [x.nth, x.outcome, x.fired])).toEqual([[1, 'handled', 1], [2, 'not-reached', 0], [3, 'not-reached', 0]])
+  })
+
+  it('a delayed call past --timeout is hung: the command is killed with its process group', async (ctx) => {
+    skipUnless(ctx, 'tp_btf', 'send-signal')
+    const file = path.join(fs.mkdtempSync(path.join(dir, 'd-')), 'data.txt')
+    fs.writeFileSync(file, 'x')
+    const cfg = configFile(`syscalls:\n  - name: slow-open\n    syscall: openat\n    delay: 60s\n    match: { path: ${file} }\n`)
+    const tag = `fl-explore-hung-${process.pid}`
+    // A child that outlives the shell would hold on past the run: the group kill ends it too.
+    const script = `python3 -c 'import time; time.sleep(300)' ${tag}-bg & exec python3 -c "open('${file}').read(); open('${file}').read()" ${tag}`
+    const r = explore('--json', '-c', cfg, '--timeout', '3s', '--', 'sh', '-c', script)
+    const j = JSON.parse(r.stdout) as Json
+    expect(j.census).toEqual({ 'slow-open': 2 })
+    expect(brief(j).map((x) => [x.nth, x.outcome, x.fired])).toEqual([[1, 'hung', 1], [2, 'hung', 1]])
+    expect(r.status).toBe(1)
+    expect(spawnSync('pgrep', ['-f', tag]).stdout.toString()).toBe('')
+  })
+
+  it('stops when the census run (nothing failed) does not exit 0', (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const r = explore('-c', refuseYaml(9), '--', 'sh', '-c', 'echo broken >&2; exit 4')
+    expect(r.stderr).toMatch(/the census run \(no call failed\) exited with 4; explore needs a command that passes when nothing fails\nbroken/)
+    expect(r.status).toBe(3)
+  })
+
+  it('usage errors exit 2 and the help lists explore', () => {
+    expect(spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout).toMatch(/^ {2}explore -c <config.yaml> \[--json\] \[--max-runs N\] \[--timeout D\] -- <command>/m)
+    const noCmd = explore('-c', refuseYaml(9))
+    expect(noCmd.stderr).toMatch(/no command given/)
+    expect(noCmd.status).toBe(2)
+    expect(explore('-c', refuseYaml(9), '--max-runs', '0', '--', 'true').status).toBe(2)
+    expect(explore('-c', refuseYaml(9), '--timeout', 'soon', '--', 'true').status).toBe(2)
+  })
+})
+
+describe('exploreFailures', { timeout: 120_000 }, () => {
+  it('a C child: nth 2 crashed (SIGSEGV, from the rejection), 1 and 3 handled, each fired once', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const port = await freePort()
+    const report = await exploreFailures(refuse(port), () => run(C_BIN, [String(port)]))
+    expect(report.census).toEqual({ refuse: 3 })
+    expect(report.runs.map(({ nth, fired, outcome, exitCode, signal }) => ({ nth, fired, outcome, exitCode, signal }))).toEqual([
+      { nth: 1, fired: 1, outcome: 'handled', exitCode: null, signal: null },
+      { nth: 2, fired: 1, outcome: 'crashed', exitCode: null, signal: 'SIGSEGV' },
+      { nth: 3, fired: 1, outcome: 'handled', exitCode: null, signal: null },
+    ])
+    expect(report.runs[1]!.error).toBeInstanceOf(Error)
+  })
+
+  it('a Python child: nth 2 failed with exit 1 and the traceback in the error', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const port = await freePort()
+    const report = await exploreFailures(refuse(port), () => run('python3', [PY, String(port)]))
+    expect(report.runs.map((r) => [r.nth, r.outcome, r.exitCode, r.fired])).toEqual([[1, 'handled', null, 1], [2, 'failed', 1, 1], [3, 'handled', null, 1]])
+    expect((report.runs[1]!.error as Error).message).toMatch(/ConnectionRefusedError/)
+  })
+
+  it("the test's own code: the connect whose refusal escapes fails the run with its error", async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const server = net.createServer((s) => s.end())
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const { port } = server.address() as net.AddressInfo
+    const connect = () =>
+      new Promise<void>((resolve, reject) => {
+        const c = net.connect(port, '127.0.0.1', () => (c.destroy(), resolve()))
+        c.on('error', reject)
+      })
+    const armings: unknown[] = []
+    const reports: unknown[] = []
+    const stop = [observeArmings((h) => armings.push(h)), observeExplorations((r) => reports.push(r))]
+    try {
+      const report = await exploreFailures(refuse(port), async () => {
+        await connect().catch(() => {}) // handled
+        await connect() // not handled
+        await connect().catch(() => {})
+      })
+      expect(report.runs.map((r) => [r.nth, r.outcome])).toEqual([[1, 'handled'], [2, 'failed'], [3, 'handled']])
+      expect((report.runs[1]!.error as NodeJS.ErrnoException).code).toBe('ECONNREFUSED')
+      expect(armings).toEqual([]) // the runs are one exploration to reporters, not four armings
+      expect(reports).toEqual([report])
+    } finally {
+      stop.forEach((s) => s())
+      server.close()
+    }
+  })
+
+  it('throws ExploreCensusError when fn rejects with nothing failed', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    await expect(exploreFailures(refuse(9), () => Promise.reject(new Error('broken anyway')))).rejects.toThrow(ExploreCensusError)
+    await expect(exploreFailures(refuse(9), () => Promise.reject(new Error('broken anyway')))).rejects.toThrow(/census run \(no call failed\) rejected: broken anyway/)
+  })
+
+  // Not on the development host (no syscall mechanism for openat, no fexit): the VM matrix runs these.
+  it('an errno rule on openat (a syscall mechanism): each refused open of a Python child fails it', async (ctx) => {
+    skipUnlessAny(ctx, 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret')
+    const file = path.join(fs.mkdtempSync(path.join(dir, 'o-')), 'data.txt')
+    fs.writeFileSync(file, 'x')
+    const cfg = { target: { scope: 'children' as const }, syscalls: [{ name: 'deny', syscall: 'openat', errno: 'EACCES', match: { path: file } }] }
+    const report = await exploreFailures(cfg, () => run('python3', [READ_FILE, `read:${file}`, `read:${file}`]))
+    expect(report.census).toEqual({ deny: 2 })
+    expect(report.runs.map((r) => [r.nth, r.outcome, r.exitCode, r.fired])).toEqual([[1, 'failed', 1, 1], [2, 'failed', 1, 1]])
+  })
+
+  it('a corrupt rule: the run whose first read is corrupted still exits 0 (nothing checks the bytes)', async (ctx) => {
+    skipUnless(ctx, 'tp_btf', 'fexit', 'probe-write-user')
+    const file = path.join(fs.mkdtempSync(path.join(dir, 'r-')), 'data.txt')
+    fs.writeFileSync(file, 'some bytes to flip')
+    const cfg = { target: { scope: 'children' as const }, syscalls: [{ name: 'rot', syscall: 'read', corrupt: { bytes: 2, seed: 1 }, match: { path: file } }] }
+    const report = await exploreFailures(cfg, () => run('python3', [READ_FILE, `read:${file}`]))
+    expect(report.census.rot).toBeGreaterThanOrEqual(1)
+    expect(report.runs[0]).toMatchObject({ nth: 1, outcome: 'handled', fired: 1 })
+  })
+})
