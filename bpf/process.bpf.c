@@ -6,8 +6,9 @@
  *   exit -> the entry goes when the last thread of the group exits (no stale pids, no reuse)
  *   seed -> at arming, one pass over every task in the kernel adds the processes that exist
  *           already (the caller's descendants, or comm matches for scope 'system')
- * The tracepoints stay attached between armings (engine/kept-links.ts): while nothing is armed
- * fl_state is zero (armed_ns 0) and fl_targets empty, and each returns after one lookup.
+ * The tracepoints are attached per window (between armings only when links are kept, an opt-in:
+ * engine/kept-links.ts); while nothing is armed fl_state is zero (armed_ns 0) and fl_targets
+ * empty, and each returns after one lookup.
  * The iterator runs only when read.
  */
 #include <linux/types.h>
@@ -29,38 +30,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } fl_track_adds SEC(".maps");
-
-/* [0] -> the arming process (global tgid, written once by user space), how many processes it has
- * forked, and how many of those forks fl_root_children could not record (full): counted armed or
- * not, never reset. A seeding that found no descendant notes `forks`; while no child forked
- * after that note is alive (fl_root_children) and none went unrecorded, the process still has
- * none (an exited child's own children went to init: user space checks it is no subreaper), and
- * arming skips the walk of every task (fl_seed) for an entry of its own written from user space.
- * A test that spawned and reaped a child arms without the walk. */
-struct fl_root_forks {
-	__u32 root;
-	__u32 _pad;
-	__u64 forks;
-	__u64 lost;
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct fl_root_forks);
-} fl_root_forks SEC(".maps");
-
-/* Live children of the arming process: tgid -> its fork's number in fl_root_forks.forks (from 1;
- * ~0 between its entry and its number).
- * Deleted at the child's exit. A set rather than an exit count: every exiting thread of a group
- * can see its live count at 0 (it is read after exit_mm, not where it dropped), so counting exits
- * counted one child twice and took a live child for none. A delete succeeds once. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u64);
-} fl_root_children SEC(".maps");
 
 static __always_inline void count_add(void)
 {
@@ -109,20 +78,6 @@ int BPF_PROG(fl_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	if (ptgid == ctgid)
 		return 0; /* a new thread: its process is already tracked (or not) */
-	__u32 zero = 0;
-	struct fl_root_forks *rf = bpf_map_lookup_elem(&fl_root_forks, &zero);
-	/* real_parent, not `parent`: a CLONE_PARENT child of a child is the root's child too */
-	if (rf && rf->root && rf->root == BPF_CORE_READ(child, real_parent, tgid)) {
-		/* In the set before it is counted: a reader that sees the count moved finds the child
-		 * there, as "not numbered yet" (after any walk) until its number is written. */
-		__u64 nth = ~0ULL;
-		if (bpf_map_update_elem(&fl_root_children, &ctgid, &nth, BPF_ANY)) {
-			__sync_fetch_and_add(&rf->lost, 1);
-		} else {
-			nth = __sync_fetch_and_add(&rf->forks, 1) + 1;
-			bpf_map_update_elem(&fl_root_children, &ctgid, &nth, BPF_EXIST);
-		}
-	}
 	struct fl_target *p = bpf_map_lookup_elem(&fl_targets, &ptgid);
 	if (!p || !(p->flags & FL_TARGET_TRACK))
 		return 0;
@@ -179,7 +134,6 @@ int BPF_PROG(fl_exit, struct task_struct *p)
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
 	__u32 tgid = BPF_CORE_READ(p, tgid);
-	bpf_map_delete_elem(&fl_root_children, &tgid);
 	bpf_map_delete_elem(&fl_targets, &tgid);
 	return 0;
 }

@@ -1,6 +1,8 @@
 // Network rules, each figure beside its baseline from the same run:
-//   1. arm + disarm of a 1-rule drop config (TC programs + socket marking) and of a bandwidth
-//      config (the same plus faultline's htb), vs spawnSync('/bin/true'): goals <= 0.2x and <= 2x
+//   1. arm + disarm of a 1-rule drop config (TC programs + socket marking), in the default mode
+//      (detached after each window: goals <= 0.3x right after a spawnSync, <= 0.15x back to back)
+//      and with links kept (the opt-in), and of a bandwidth config (the same plus faultline's htb,
+//      back to back, default mode), vs spawnSync('/bin/true'): goal <= 2x
 //   2. a bystander loopback TCP flow (throughput, 1-byte round trip, 1-byte request answered by
 //      64 KB) with nothing armed, and while
 //      another process has a drop or a bandwidth rule armed
@@ -41,12 +43,15 @@ const flow = () => ({
   rtt: Number(execFileSync(bin, ['rtt', String(RTT_N)], { encoding: 'utf8' })),
   req: Number(execFileSync(bin, ['req64k', String(REQ_N)], { encoding: 'utf8' })),
 })
-const armedFlow = async (rule) => { await armer.arm(rule); try { return flow() } finally { await armer.disarm() } }
+const armedFlow = async (rule) => { await armer.op('mode', { keep: false }); await armer.arm(rule); try { return flow() } finally { await armer.disarm() } }
 const s = await rounds({
   spawn: async () => (await armer.op('spawn', { n: N_SPAWN })).ms,
   drop: async () => (await armer.op('arm', { config: dropRule, n: N_ARM })).ms,
+  dropAfterSpawn: async () => (await armer.op('arm', { config: dropRule, n: N_ARM, before: 'spawn' })).ms,
+  keptDrop: async () => (await armer.op('arm', { config: dropRule, n: N_ARM, keep: true })).ms,
+  keptDropAfterSpawn: async () => (await armer.op('arm', { config: dropRule, n: N_ARM, before: 'spawn', keep: true })).ms,
   shape: async () => (await armer.op('arm', { config: shapeRule, n: N_SHAPE })).ms,
-  flowBase: () => flow(),
+  flowBase: async () => { await armer.op('release'); return flow() },
   flowDrop: () => armedFlow(dropRule),
   flowShape: () => armedFlow(shapeRule),
 }, ROUNDS)
@@ -59,9 +64,15 @@ const RTT = 'bystander loopback TCP 1-byte round trip us, nothing armed'
 const REQ = 'bystander 64 KB response us, nothing armed'
 report('network', `faultline network rules: per-test cost and bystander flows (${dropMech})`, [
   figure(SPAWN, 'ms', s.spawn),
-  figure(`arm + disarm, 1 drop rule (${dropMech})`, 'ms', s.drop, SPAWN),
+  figure(`arm + disarm, 1 drop rule, right after a spawnSync, default (${dropMech})`, 'ms', s.dropAfterSpawn, SPAWN),
+  figure(`arm + disarm, 1 drop rule, back to back, default (${dropMech})`, 'ms', s.drop, SPAWN),
+  figure(`arm + disarm, 1 drop rule, right after a spawnSync, links kept (${dropMech})`, 'ms', s.keptDropAfterSpawn, SPAWN),
+  figure(`arm + disarm, 1 drop rule, back to back, links kept (${dropMech})`, 'ms', s.keptDrop, SPAWN),
   figure(`arm + disarm, 1 bandwidth rule (${shapeMech})`, 'ms', s.shape, SPAWN),
-  figure('arm+disarm (1 drop rule) / spawn', 'ratio', ratios(s.drop, s.spawn), null, { goal: goal(0.2) }),
+  figure('arm+disarm (1 drop rule) right after a spawnSync / spawn, default', 'ratio', ratios(s.dropAfterSpawn, s.spawn), null, { goal: goal(0.3) }),
+  figure('arm+disarm (1 drop rule) back to back / spawn, default', 'ratio', ratios(s.drop, s.spawn), null, { goal: goal(0.15) }),
+  figure('arm+disarm (1 drop rule) right after a spawnSync / spawn, links kept', 'ratio', ratios(s.keptDropAfterSpawn, s.spawn)),
+  figure('arm+disarm (1 drop rule) back to back / spawn, links kept', 'ratio', ratios(s.keptDrop, s.spawn)),
   figure('arm+disarm (1 bandwidth rule) / spawn', 'ratio', ratios(s.shape, s.spawn), null, { goal: goal(2) }),
   figure(TPUT, 'MB/s', pick(s.flowBase, 'tput')),
   figure(`bystander loopback TCP MB/s, drop rule armed (${dropMech})`, 'MB/s', pick(s.flowDrop, 'tput'), TPUT),
@@ -74,7 +85,7 @@ report('network', `faultline network rules: per-test cost and bystander flows ($
   figure(`bystander 64 KB response us, bandwidth rule armed (${shapeMech})`, 'us', pick(s.flowShape, 'req'), REQ),
   figure('bystander round trip, drop armed / unarmed', 'ratio', ratios(pick(s.flowDrop, 'rtt'), pick(s.flowBase, 'rtt'))),
   figure('bystander 64 KB response, drop armed / unarmed', 'ratio', ratios(pick(s.flowDrop, 'req'), pick(s.flowBase, 'req'))),
-], [`${ROUNDS} rounds in random order; drop arm+disarm ${N_ARM} per round, bandwidth ${N_SHAPE} per round; flows of ${FLOW_MB} MB, ${RTT_N} round trips and ${REQ_N} 64 KB responses (medians)`,
+], [`${ROUNDS} rounds in random order; drop arm+disarm ${N_ARM} per round and state, bandwidth ${N_SHAPE} per round; flows of ${FLOW_MB} MB, ${RTT_N} round trips and ${REQ_N} 64 KB responses (medians)`,
   'arm+disarm and spawn run in the armer process (no child of its own), each state a batch of back-to-back ops timed one by one (mean per op)',
   'the flows are siblings of the armer process: outside its target tree'])
 process.exit(0)

@@ -235,15 +235,15 @@ describe('attaching is all or nothing at every kernel step', { timeout: 300_000 
 
   /**
    * Fails step k = 1, 2, ... until an arming succeeds; returns how many steps it has. `cold`: the
-   * links kept between armings are released before each try, so every attach is a step and a
-   * failed arming must destroy the kept links it made too; warm: the kept links are part of the
-   * state before, and the arming is map writes and per-arming attaches only.
+   * default, no link kept between armings, so every attach is a step; warm: links kept
+   * (FAULTLINE_KEEP_LINKS=on) are part of the state before, a failed arming must destroy the kept
+   * links it made too, and the arming is map writes and per-arming attaches only.
    */
   function failEachStep(cfg: ReturnType<typeof everyBackend>, cold: boolean): number {
     let steps = 0
     try {
       for (let k = 1; ; k++) {
-        if (cold) releaseKeptLinks()
+        if (cold) expect(keptLinkCount()).toBe(0)
         process.env.FAULTLINE_TEST_FAIL_STEP = String(k)
         const before = view()
         let session
@@ -253,7 +253,7 @@ describe('attaching is all or nothing at every kernel step', { timeout: 300_000 
           expect((err as Error).name, String(err)).toBe('InjectedFailure')
           const diff = viewDiff(before, view())
           // the changed leaves in the message itself: an array in toEqual's message is elided
-          expect(diff, `after failing step ${k}${cold ? ' (cold)' : ' (kept links)'}: ${(err as Error).message}; changed: ${diff.join('; ')}`).toEqual([])
+          expect(diff, `after failing step ${k}${cold ? ' (default, nothing kept)' : ' (kept links)'}: ${(err as Error).message}; changed: ${diff.join('; ')}`).toEqual([])
           continue
         }
         session.disarm()
@@ -270,12 +270,24 @@ describe('attaching is all or nothing at every kernel step', { timeout: 300_000 
     it(`fails step k = 1, 2, ... of arming a config with every backend here (${netMechanism}), with no link kept and with the kept links; after each, the kernel's view is exactly as before`, async (ctx) => {
       skipUnless(ctx, netMechanism, 'cgroup-sockaddr', 'tp_btf')
       const cfg = everyBackend(netMechanism)
-      arm(cfg).disarm() // loads every object and the seeding iterator, which stay for the process's life
+      arm(cfg).disarm() // loads every object, which stay for the process's life
       const cold = failEachStep(cfg, true)
       // tracking (3) + seeding + cgroup (3) + the network's maps, marks and TC programs at least
       expect(cold).toBeGreaterThanOrEqual(15)
-      expect(keptLinkCount()).toBeGreaterThan(0) // the successful arming kept its links
-      const warm = failEachStep(cfg, false)
+      expect(keptLinkCount()).toBe(0) // the default: the successful arming's disarm destroyed every link
+      expect(attachedLinksOfTree(process.pid)).toEqual([])
+      process.env.FAULTLINE_KEEP_LINKS = 'on'
+      let warm: number
+      try {
+        // with kept links opted in: cold (every kept link made by the failing arming), then warm
+        const coldKept = failEachStep(cfg, false)
+        expect(coldKept).toBe(cold)
+        expect(keptLinkCount()).toBeGreaterThan(0) // the successful arming kept its links
+        warm = failEachStep(cfg, false)
+      } finally {
+        delete process.env.FAULTLINE_KEEP_LINKS
+        releaseKeptLinks()
+      }
       expect(warm).toBeGreaterThanOrEqual(4) // maps, seeding, the hook cgroup, the exemption at least
       expect(warm).toBeLessThan(cold)
       console.log(`[arming] ${netMechanism}: ${cfg.syscalls.map((r) => r.mechanism ?? r.syscall).join(', ')} + ${cfg.network.length} network rule(s): ${cold} kernel steps with no link kept, ${warm} with the kept links, each failed once`)

@@ -20,6 +20,7 @@ it('global faultline.with, docblock config per file, skip of an unservable file,
   expect(status, `${results.flatMap((t) => t.failureMessages).join('\n')}\n${r.stderr}`).toEqual({
     'faultline.with arms for part of a test': 'passed',
     'withFailureConfig from the core, called directly': 'passed',
+    'links between windows: none by default, kept with keepLinks': 'passed',
     'every test of this file runs under the pragma config': 'passed',
     'cannot run on any kernel (getppid passes no LSM hook)': 'pending', // Jest's word for skipped
   })
@@ -28,6 +29,15 @@ it('global faultline.with, docblock config per file, skip of an unservable file,
   expect(r.stderr).toMatch(/faultline \(global\.test\.cjs\):\n  faultline\.with arms for part of a test: refuse fired 1x/)
   expect(r.stderr).toMatch(/faultline \(unsupported\.test\.cjs\):\n  skipped every test: cannot arm/)
   expect(r.status).toBe(0)
+})
+
+it('keepLinks: true keeps the links between tests (the default run checks that none stay)', (ctx) => {
+  skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+  const env: NodeJS.ProcessEnv = { ...process.env, FL_MODE: 'keep' }
+  delete env.FAULTLINE_KEEP_LINKS
+  const r = spawnSync(process.execPath, [JEST, '--config', CONFIG, 'direct', '-t', 'links between windows'], { encoding: 'utf8', timeout: 120_000, env })
+  expect(r.stderr).toMatch(/✓ links between windows: none by default, kept with keepLinks/)
+  expect(r.status, r.stderr).toBe(0)
 })
 
 it("refuses Jest's workerThreads: true, naming the setting", () => {

@@ -1,20 +1,22 @@
 /**
- * Links kept between armings and the per-process target cgroup (engine/kept-links.ts,
- * engine/target-cgroup.ts): arming a second time attaches nothing new; after disarm the kept
- * programs are no-ops (the same call succeeds, in this process, in a child that lived through the
- * window and in a new one); the socket hooks sit on this process's own cgroup, which a bystander
- * outside the tree never runs; targets born before the first arming are moved in, one placed in a
- * cgroup of its own is not (the hooks go on the root for that window, said in `warnings`); scope
- * 'system' and a read-only cgroupfs keep the root; a killed process's cgroup is swept.
+ * What stays attached between windows (engine/kept-links.ts, engine/target-cgroup.ts). By
+ * default nothing: after withFailureConfig returns, throws or times out, this process holds no
+ * bpf link at all and its cgroup carries no program. Opted in (FAULTLINE_KEEP_LINKS=on), links
+ * are kept: arming a second time attaches nothing new; after disarm the kept programs are no-ops
+ * (the same call succeeds, in this process, in a child that lived through the window and in a new
+ * one). The socket hooks sit on this process's own cgroup, which a bystander outside the tree
+ * never runs; targets born before the first arming are moved in, one placed in a cgroup of its
+ * own is not (the hooks go on the root for that window, said in `warnings`); scope 'system' and a
+ * read-only cgroupfs keep the root; a killed process's cgroup is swept.
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { arm, validateConfig, withFailureConfig, cleanupLeftovers } from '../../packages/core/src/index.js'
-import { keptLinkCount } from '../../packages/core/src/engine/kept-links.js'
+import { arm, validateConfig, withFailureConfig, cleanupLeftovers, FaultlineTimeoutError } from '../../packages/core/src/index.js'
+import { keptLinkCount, releaseKeptLinks } from '../../packages/core/src/engine/kept-links.js'
 import { ownCgroup } from '../../packages/core/src/engine/target-cgroup.js'
 import { cgroup2Mount, cgroupDirOf } from '../../packages/core/src/kernel/cgroup.js'
 import { attachedLinksOfTree, bpfIdsOf } from '../support/kernel-view.js'
@@ -22,8 +24,8 @@ import { startServer, tryConnect, spawnWaitingConnector, type Server } from '../
 import { skipUnless } from '../support/requires.js'
 import { watchProcess } from '../support/watch.js'
 
-// Its tc changes are tcx links only (kept for this file's life), which no tc state comparison
-// sees (`tc` lists qdiscs and filters): no kernel lock.
+// Its tc changes are tcx links only, which no tc state comparison sees (`tc` lists qdiscs and
+// filters): no kernel lock.
 
 const FIXTURES = fileURLToPath(new URL('../fixtures', import.meta.url))
 const CORE = fileURLToPath(new URL('../../packages/core/dist/index.js', import.meta.url))
@@ -86,104 +88,199 @@ async function udpReceiver() {
   }
 }
 
-describe('links kept between armings', { timeout: 60_000 }, () => {
+/** The kept-links opt-in for the calls of `fn`; its kept links are destroyed after. */
+async function keeping<T>(fn: () => Promise<T> | T): Promise<T> {
+  process.env.FAULTLINE_KEEP_LINKS = 'on'
+  try {
+    return await fn()
+  } finally {
+    delete process.env.FAULTLINE_KEEP_LINKS
+    releaseKeptLinks()
+  }
+}
+afterEach(() => {
+  delete process.env.FAULTLINE_KEEP_LINKS
+  releaseKeptLinks()
+})
+
+/** Every bpf link this process holds (any type, the seeding iterator's too), as the kernel lists its fds. */
+const heldLinks = () => bpfIdsOf().links
+
+describe('by default nothing of faultline stays attached after a window', { timeout: 60_000 }, () => {
+  it('after withFailureConfig returns: no bpf link held, no program on the own cgroup, and the call goes through', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const cfg = refuse(server.port)
+    const before = heldLinks()
+    expect(before).toEqual([]) // nothing before the first window either
+    const fired = await withFailureConfig(cfg, async (faults) => {
+      expect(keptLinkCount()).toBe(0)
+      // the tracking tracepoints (fork, exit: no comm, so no exec) and connect4/6, this window's own
+      expect(attachedLinksOfTree(process.pid).filter((l) => l.pid === process.pid).length).toBeGreaterThanOrEqual(4)
+      expect(await tryConnect(server.port)).toBe('ECONNREFUSED')
+      return faults.fired('refused')
+    })
+    expect(fired).toBe(1)
+    expect(heldLinks()).toEqual(before)
+    expect(attachedLinksOfTree(process.pid)).toEqual([])
+    // this process's programs on neither its own cgroup (where the window put them) nor the root
+    const mine = (dir: string) => ownProgramIdsOnCgroup(dir).filter((id) => bpfIdsOf().progs.includes(id))
+    const own = ownCgroup()
+    expect(own, 'the cgroup of its own the hooks go on').toBeTruthy()
+    expect({ own: mine(own!.path), root: mine(cgroup2Mount()!) }).toEqual({ own: [], root: [] })
+    expect(await tryConnect(server.port)).toBe('ok')
+    // a second window attaches afresh and leaves nothing either
+    expect(await withFailureConfig(cfg, () => tryConnect(server.port))).toBe('ECONNREFUSED')
+    expect(heldLinks()).toEqual(before)
+  })
+
+  it('after the callback throws, and after it times out: no bpf link held', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf', 'tcx')
+    const cfg = validateConfig({
+      syscalls: [{ name: 'refused', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: server.port } }],
+      network: [{ name: 'drop', action: 'drop', direction: 'egress', protocol: 'udp', port: 9, interface: 'lo' }],
+    })
+    const before = heldLinks()
+    const thrown = await withFailureConfig(cfg, () => {
+      expect(attachedLinksOfTree(process.pid).map((l) => l.type)).toEqual(expect.arrayContaining(['tcx', 'cgroup', 'raw_tracepoint']))
+      throw new Error('the test failed')
+    }).catch((e: unknown) => e)
+    expect(String(thrown)).toMatch(/the test failed/)
+    expect(heldLinks()).toEqual(before)
+    const timedOut = await withFailureConfig(cfg, () => new Promise(() => {}), { timeout: 200 }).catch((e: unknown) => e)
+    expect(timedOut).toBeInstanceOf(FaultlineTimeoutError)
+    expect(heldLinks()).toEqual(before)
+    expect(attachedLinksOfTree(process.pid)).toEqual([])
+  })
+
+  it('a drop rule drops inside the window only, and its tcx link is gone after it', async (ctx) => {
+    skipUnless(ctx, 'tcx', 'cgroup-sockaddr', 'tp_btf')
+    await dropsInWindowOnly(false)
+  })
+
+  it("a bystander's program view: the kernel lists no link of faultline's programs after the window (bpftool link show)", async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const ours = () => {
+      const progs = new Set(bpfIdsOf().progs)
+      return (JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }) || '[]') as { prog_id: number }[]).filter((l) => progs.has(l.prog_id))
+    }
+    await withFailureConfig(refuse(server.port), () => {
+      expect(ours().length).toBeGreaterThanOrEqual(4)
+    })
+    expect(ours()).toEqual([])
+  })
+})
+
+describe('links kept between armings (FAULTLINE_KEEP_LINKS=on)', { timeout: 60_000 }, () => {
   it('the second arming attaches nothing new, and after disarm the kept programs let every call through (this process, a child that lived through the window, a new child)', async (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
     const cfg = refuse(server.port)
-    arm(cfg).disarm()
-    const links = bpfIdsOf().links.sort()
-    expect(keptLinkCount()).toBeGreaterThanOrEqual(5) // 3 tracepoints + connect4/6
-    const survivor = await spawnWaitingConnector(server.port, 1)
-    const during = await withFailureConfig(cfg, async (faults) => {
-      expect(bpfIdsOf().links.sort()).toEqual(links) // nothing attached for this window
-      const own = await tryConnect(server.port)
-      const child = await survivor.go()
-      return { own, child, fired: faults.fired('refused') }
-    })
-    expect(during).toEqual({ own: 'ECONNREFUSED', child: ['ECONNREFUSED'], fired: 2 })
-    // The programs are still attached, and are no-ops now.
-    expect(bpfIdsOf().links.sort()).toEqual(links)
-    expect(await tryConnect(server.port)).toBe('ok')
-    const late = await spawnWaitingConnector(server.port, 1)
-    expect(await late.go()).toEqual(['ok'])
-  })
-
-  it('FAULTLINE_KEEP_LINKS=off: the window attaches what it needs and leaves nothing of faultline attached after it', async (ctx) => {
-    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
-    const cfg = refuse(server.port)
-    process.env.FAULTLINE_KEEP_LINKS = 'off'
-    try {
-      const fired = await withFailureConfig(cfg, async (faults) => {
-        expect(keptLinkCount()).toBeGreaterThanOrEqual(5)
-        expect(await tryConnect(server.port)).toBe('ECONNREFUSED')
-        return faults.fired('refused')
-      })
-      expect(fired).toBe(1)
-      expect(keptLinkCount()).toBe(0)
-      expect(attachedLinksOfTree(process.pid).filter((l) => l.pid === process.pid)).toEqual([])
-      // this process's programs on neither its own cgroup (where the window put them) nor the root
-      const mine = (dir: string) => ownProgramIdsOnCgroup(dir).filter((id) => bpfIdsOf().progs.includes(id))
-      const own = ownCgroup()
-      expect(own, 'the cgroup of its own the hooks go on').toBeTruthy()
-      expect({ own: mine(own!.path), root: mine(cgroup2Mount()!) }).toEqual({ own: [], root: [] })
-      expect(await tryConnect(server.port)).toBe('ok')
-    } finally {
-      delete process.env.FAULTLINE_KEEP_LINKS
-    }
-  })
-
-  it('a child started between two windows, after one with no descendant, is a target of the second', async (ctx) => {
-    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
-    const cfg = refuse(server.port)
-    arm(cfg).disarm()
-    arm(cfg).disarm() // alone: this arming skipped the walk of the tasks
-    const child = await spawnWaitingConnector(server.port, 1)
-    const r = await withFailureConfig(cfg, async (faults) => ({ targets: faults.targets(), seen: await child.go() }))
-    expect(r.targets).toEqual(expect.arrayContaining([process.pid, child.child.pid]))
-    expect(r.seen).toEqual(['ECONNREFUSED'])
-  })
-
-  // Every exiting thread of a group can see the group's live count at 0, so a count of exits
-  // took one child for two and a later live child for none (fei-6.12 CI: the walk was skipped and
-  // a child started before arming connected freely). Threads exiting together make that likely.
-  it('children with many threads, exiting all at once, never hide a later child from the skipped walk', { timeout: 180_000 }, async (ctx) => {
-    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
-    const cfg = refuse(server.port)
-    const threaded = `const { Worker } = require('node:worker_threads')
-      for (let i = 0; i < 4; i++) new Worker('setInterval(() => {}, 1000)', { eval: true })
-      setTimeout(() => process.exit(0), 50)`
-    for (let round = 0; round < 5; round++) {
+    await keeping(async () => {
       arm(cfg).disarm()
-      await Promise.all([0, 1].map(() => new Promise((r) => spawn(process.execPath, ['-e', threaded]).on('close', r))))
-      const child = await spawnWaitingConnector(server.port, 1)
-      const r = await withFailureConfig(cfg, async (faults) => ({ targets: faults.targets(), seen: await child.go() }))
-      expect({ round, ...r }).toEqual({ round, targets: expect.arrayContaining([child.child.pid]), seen: ['ECONNREFUSED'] })
-    }
+      const links = bpfIdsOf().links.sort()
+      expect(keptLinkCount()).toBeGreaterThanOrEqual(4) // fork and exit tracepoints + connect4/6
+      expect(attachedLinksOfTree(process.pid).length).toBeGreaterThanOrEqual(4) // and attached between windows
+      const survivor = await spawnWaitingConnector(server.port, 1)
+      const during = await withFailureConfig(cfg, async (faults) => {
+        expect(bpfIdsOf().links.sort()).toEqual(links) // nothing attached for this window
+        const own = await tryConnect(server.port)
+        const child = await survivor.go()
+        return { own, child, fired: faults.fired('refused') }
+      })
+      expect(during).toEqual({ own: 'ECONNREFUSED', child: ['ECONNREFUSED'], fired: 2 })
+      // The programs are still attached, and are no-ops now.
+      expect(bpfIdsOf().links.sort()).toEqual(links)
+      expect(await tryConnect(server.port)).toBe('ok')
+      const late = await spawnWaitingConnector(server.port, 1)
+      expect(await late.go()).toEqual(['ok'])
+    })
+  })
+
+  it('turning the opt-in off again: the next window destroys the kept links, and nothing stays after it', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const cfg = refuse(server.port)
+    process.env.FAULTLINE_KEEP_LINKS = 'on'
+    arm(cfg).disarm()
+    expect(keptLinkCount()).toBeGreaterThanOrEqual(4)
+    delete process.env.FAULTLINE_KEEP_LINKS
+    const fired = await withFailureConfig(cfg, async (faults) => {
+      expect(keptLinkCount()).toBe(0)
+      expect(await tryConnect(server.port)).toBe('ECONNREFUSED')
+      return faults.fired('refused')
+    })
+    expect(fired).toBe(1) // the connect4 program ran once: the kept one was gone
+    expect(heldLinks()).toEqual([])
   })
 
   it('a kept tcx drop program drops inside the window only', async (ctx) => {
     skipUnless(ctx, 'tcx', 'cgroup-sockaddr', 'tp_btf')
-    // The receiver's port is not known before: drop every UDP datagram on lo of this tree.
-    const cfg = validateConfig({ network: [{ name: 'drop', action: 'drop', direction: 'egress', protocol: 'udp', interface: 'lo' }] })
-    arm(cfg).disarm()
-    const links = bpfIdsOf().links.sort()
-    // One receiver for both halves: a datagram of the window that got through would be counted
-    // before the five sent after it, so "exactly five in all" holds however slow the machine is.
-    const rx = await udpReceiver()
-    try {
-      const fired = await withFailureConfig(cfg, async (faults) => {
-        await rx.send(5)
-        return faults.fired('drop')
-      })
-      expect(fired).toBeGreaterThanOrEqual(5)
-      expect(bpfIdsOf().links.sort()).toEqual(links)
-      await rx.send(5)
-      expect(await rx.received(5)).toBe(5)
-    } finally {
-      rx.close()
-    }
+    await keeping(() => dropsInWindowOnly(true))
   })
 })
+
+/** A drop rule on lo drops what this tree sends inside the window, and nothing after it. */
+async function dropsInWindowOnly(kept: boolean): Promise<void> {
+  // The receiver's port is not known before: drop every UDP datagram on lo of this tree.
+  const cfg = validateConfig({ network: [{ name: 'drop', action: 'drop', direction: 'egress', protocol: 'udp', interface: 'lo' }] })
+  arm(cfg).disarm()
+  const links = bpfIdsOf().links.sort()
+  if (!kept) expect(links).toEqual([])
+  // One receiver for both halves: a datagram of the window that got through would be counted
+  // before the five sent after it, so "exactly five in all" holds however slow the machine is.
+  const rx = await udpReceiver()
+  try {
+    const fired = await withFailureConfig(cfg, async (faults) => {
+      if (!kept) expect(attachedLinksOfTree(process.pid).filter((l) => l.type === 'tcx').length).toBe(1) // egress on lo
+      await rx.send(5)
+      return faults.fired('drop')
+    })
+    expect(fired).toBeGreaterThanOrEqual(5)
+    expect(bpfIdsOf().links.sort()).toEqual(links)
+    await rx.send(5)
+    expect(await rx.received(5)).toBe(5)
+  } finally {
+    rx.close()
+  }
+}
+
+// The walk of the kernel's tasks at arming is skipped when this process has no child at all
+// (engine/targets.ts): in either mode, a child started between two windows must be found.
+for (const mode of ['default', 'kept links'] as const) {
+  const inMode = <T>(fn: () => Promise<T>) => (mode === 'kept links' ? keeping(fn) : fn())
+  describe(`the skipped walk (${mode})`, { timeout: 180_000 }, () => {
+    it('a child started between two windows, after one with no descendant, is a target of the second', async (ctx) => {
+      skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+      const cfg = refuse(server.port)
+      await inMode(async () => {
+        arm(cfg).disarm()
+        arm(cfg).disarm() // alone: this arming skipped the walk of the tasks
+        const child = await spawnWaitingConnector(server.port, 1)
+        const r = await withFailureConfig(cfg, async (faults) => ({ targets: faults.targets(), seen: await child.go() }))
+        expect(r.targets).toEqual(expect.arrayContaining([process.pid, child.child.pid]))
+        expect(r.seen).toEqual(['ECONNREFUSED'])
+      })
+    })
+
+    // Every exiting thread of a group can see the group's live count at 0, so a count of exits
+    // took one child for two and a later live child for none (fei-6.12 CI: the walk was skipped and
+    // a child started before arming connected freely). Threads exiting together make that likely.
+    it('children with many threads, exiting all at once, never hide a later child from the skipped walk', async (ctx) => {
+      skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+      const cfg = refuse(server.port)
+      const threaded = `const { Worker } = require('node:worker_threads')
+        for (let i = 0; i < 4; i++) new Worker('setInterval(() => {}, 1000)', { eval: true })
+        setTimeout(() => process.exit(0), 50)`
+      await inMode(async () => {
+        for (let round = 0; round < 5; round++) {
+          arm(cfg).disarm()
+          await Promise.all([0, 1].map(() => new Promise((r) => spawn(process.execPath, ['-e', threaded]).on('close', r))))
+          const child = await spawnWaitingConnector(server.port, 1)
+          const r = await withFailureConfig(cfg, async (faults) => ({ targets: faults.targets(), seen: await child.go() }))
+          expect({ round, ...r }).toEqual({ round, targets: expect.arrayContaining([child.child.pid]), seen: ['ECONNREFUSED'] })
+        }
+      })
+    })
+  })
+}
 
 describe('the target cgroup', { timeout: 240_000 }, () => {
   it('the socket hooks sit on this process\'s own cgroup: a bystander outside the tree runs none of them, and its calls go through', async (ctx) => {

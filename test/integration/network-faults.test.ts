@@ -78,9 +78,8 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
 
   it('100 % egress drop stops the target traffic and not the other', async (ctx) => {
     skipUnless(ctx, mechanism, 'cgroup-sockaddr')
-    // The first arm of a process creates its seeding iterator link and the links kept between
-    // windows (tracking, socket marks, the TC programs on every interface that is up), kept for
-    // the process's life: a window afterwards attaches nothing new, and leaves nothing new.
+    // The first arm of a process loads the objects; each window attaches what it needs (tracking,
+    // socket marks, the TC programs) and leaves nothing after it: no link before, none after.
     await withFailureConfig({ target: children, syscalls: [{ name: 'warm-up', syscall: 'bind', errno: 'EPERM', match: { port: 1 } }], network: pin([{ name: 'warm-up-net', action: 'drop', direction: 'egress', protocol: 'udp', port: 1 }]) }, () => 0)
     const before = bpfIdsOf().links
     await withFailureConfig({ target: children, network: pin([{ name: 'blackhole', action: 'drop', direction: 'egress', protocol: 'udp', port }]) }, async (f) => {
@@ -91,6 +90,7 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
     })
     expect((await sendFromChild(10)).length).toBe(10)
     expect(bpfIdsOf().links).toEqual(before)
+    expect(before).toEqual([])
   })
 
   it('stolen: true drops too (tcx runs the next program on TC_ACT_STOLEN: a redirect to no device, on both)', async (ctx) => {

@@ -52,7 +52,7 @@ beforeAll(async () => {
   echo.on('message', (m, r) => echo.send(m, r.port, r.address))
   await new Promise<void>((r) => echo.bind(0, '127.0.0.1', r))
   echoPort = echo.address().port
-  // The first arm of a process creates its seeding iterator link, kept for the process's life.
+  // The first arm of a process loads the objects (kept for its life; no link outlives a window).
   await withFailureConfig({ target: children, syscalls: [{ name: 'warm-up', syscall: 'bind', errno: 'EPERM', match: { port: 1 } }] }, () => 0)
 })
 afterAll(() => echo.close())

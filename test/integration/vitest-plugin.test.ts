@@ -48,6 +48,7 @@ describe('@faultline/vitest-plugin', { timeout: 240_000 }, () => {
     expect(t['a whole test under a config']).toMatchObject({ status: 'passed', meta: { faultline: [{ rule: 'whole-test', fired: 1 }] } })
     expect(t['withFailureConfig from the core, called directly']).toMatchObject({ status: 'passed', meta: { faultline: [{ rule: 'direct', fired: 1 }] } })
     expect(t['a rule that never fires']!.status).toBe('passed')
+    expect(t['links between windows: none by default, kept with keepLinks']!.status).toBe('passed')
     expect(t['an unsupported config']!.status).toBe('skipped')
     expect(t['an unsupported config']!.meta.skipReason).toMatch(/getppid passes no LSM hook/)
     expect(out).toMatch(/faultline: faults armed per test \(1 rule\(s\) never fired\)/)
@@ -55,6 +56,19 @@ describe('@faultline/vitest-plugin', { timeout: 240_000 }, () => {
     expect(out).toMatch(/called directly: direct fired 1x \(connect via cgroup\)/)
     expect(out).toMatch(/warning: rule 'never' never fired/)
     expect(status).toBe(0)
+  })
+
+  it('links between windows: none by default (the default run checks it), kept with keepLinks: true', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const title = 'links between windows: none by default, kept with keepLinks'
+    const env = { ...process.env }
+    delete process.env.FAULTLINE_KEEP_LINKS
+    try {
+      const run = await runProject('keep', title)
+      expect(byTitle(run)[title]!.status, run.out).toBe('passed')
+    } finally {
+      process.env = env
+    }
   })
 
   it('failOnUnfired turns a never-fired rule into a failing test', async (ctx) => {

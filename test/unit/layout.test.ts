@@ -10,7 +10,6 @@ import { seededDraw, predictSeededFailures } from '../../packages/core/src/engin
 import { NET_SIZEOF } from '../../packages/core/src/engine/network/layout.js'
 import { DNS_SIZEOF, FL_DNS_NAME_LEN, FL_MAX_DNS_RULES } from '../../packages/core/src/engine/network/dns.js'
 import { RESET_STATE_SIZE } from '../../packages/core/src/engine/network/reset.js'
-import { ROOT_FORKS } from '../../packages/core/src/engine/targets.js'
 import { CORRUPT_PARAMS } from '../../packages/core/src/engine/backends/corrupt.js'
 
 const INCLUDE = fileURLToPath(new URL('../../bpf/include', import.meta.url))
@@ -104,9 +103,6 @@ function btfStruct(object: string, name: string): { size: number; offsets: Recor
 }
 
 describe('structs of one object, written or read by the engine (read from the object BTF)', () => {
-  it('fl_root_forks (engine/targets.ts)', () => {
-    expect(btfStruct('process.bpf.o', 'fl_root_forks')).toEqual({ size: ROOT_FORKS.size, offsets: { root: ROOT_FORKS.root, _pad: 4, forks: ROOT_FORKS.forks, lost: ROOT_FORKS.lost } })
-  })
   it('fl_reset_state (engine/network/reset.ts)', () => {
     expect(btfStruct('net.bpf.o', 'fl_reset_state')).toEqual({ size: RESET_STATE_SIZE, offsets: { doomed: 0, n_rules: 8, gen: 12, waiting: 16 } })
   })

@@ -30,6 +30,12 @@ export interface FaultlineJestOptions {
   failOnUnfired?: boolean
   /** Print the per-test summary at the end of each file (default true). */
   summary?: boolean
+  /**
+   * Keep faultline's links attached between tests, for the worker's life (default false). Cheaper
+   * arming, but every process on the machine pays for the kept hooks between tests (README: "What
+   * a bystander pays"). The same as FAULTLINE_KEEP_LINKS=on; the environment variable, when set, wins.
+   */
+  keepLinks?: boolean
 }
 
 interface Line {
@@ -56,6 +62,10 @@ export default class FaultlineEnvironment extends NodeEnvironment {
           'child-process workers give each file its own process).',
       )
     }
+    // Before super(): the test realm's process.env is a copy made there, and a core the tests
+    // require() reads that copy.
+    const keepLinks = (config.projectConfig.testEnvironmentOptions?.faultline as FaultlineJestOptions | undefined)?.keepLinks
+    if (keepLinks && process.env.FAULTLINE_KEEP_LINKS === undefined) process.env.FAULTLINE_KEEP_LINKS = 'on'
     super(config, context)
     this.testPath = context.testPath
     const unobserveArmings = observeArmings((h) => this.armed.push(h))

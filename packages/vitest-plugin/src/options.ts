@@ -9,6 +9,13 @@ export interface FaultlinePluginOptions {
   pool?: 'refuse' | 'switch'
   /** Print the faultline section of the report (default true). */
   report?: boolean
+  /**
+   * Keep faultline's links attached between tests, for the life of each worker (default false:
+   * each window attaches what it needs and detaches it). Arming is then cheaper, but every process
+   * on the machine pays for the kept hooks between tests (a UDP connect() ~1.3x slower): see the
+   * core's README, "What a bystander pays". The same as FAULTLINE_KEEP_LINKS=on in the workers.
+   */
+  keepLinks?: boolean
 }
 
 /** What the fixture records on each test (task.meta.faultline), for the reporter. */

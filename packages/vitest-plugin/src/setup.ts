@@ -8,6 +8,8 @@ import type { FaultRecord } from './options.js'
 
 const armed: FaultsHandle[] = []
 observeArmings((h) => armed.push(h))
+// The opt-in to links kept between tests (the environment, when set, wins).
+if (inject('faultlineOptions')?.keepLinks && process.env.FAULTLINE_KEEP_LINKS === undefined) process.env.FAULTLINE_KEEP_LINKS = 'on'
 const explored: string[] = []
 observeExplorations((r) => explored.push(formatExploreReport(r, '    ')))
 

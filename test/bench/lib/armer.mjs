@@ -51,27 +51,43 @@ function timed(op, n, before = 'none') {
 
 const mechanisms = (session) => Object.values(session.handle.stats()).map((r) => r.mechanism)
 
+/** Links kept between armings (FAULTLINE_KEEP_LINKS=on) or, the default, detached after each. */
+function keepMode(keep) {
+  if (keep) process.env.FAULTLINE_KEEP_LINKS = 'on'
+  else {
+    delete process.env.FAULTLINE_KEEP_LINKS
+    releaseKeptLinks()
+  }
+}
+
 const OPS = {
   /** The mechanisms serving a config's rules on this kernel (armed and disarmed once). */
   mechanisms: ({ config }) => { const s = arm(validateConfig(config)); try { return mechanisms(s) } finally { s.disarm() } },
   /** spawnSync('/bin/true') `n` times back to back. */
   spawn: ({ n }) => timed(() => spawnSync('/bin/true'), n),
-  /** arm + disarm of `config` `n` times, each after `before`; withChild: while a child of this process lives. */
-  arm: async ({ config, n, before = 'none', withChild = false }) => {
+  /**
+   * arm + disarm of `config` `n` times, each after `before`; withChild: while a child of this
+   * process lives; keep: with links kept between armings (the opt-in), else detached after each
+   * (the default). The mode stays set for later ops.
+   */
+  arm: async ({ config, n, before = 'none', withChild = false, keep = false }) => {
     const cfg = validateConfig(config)
+    keepMode(keep)
     const child = withChild ? spawn('sleep', ['1000'], { stdio: 'ignore' }) : undefined
     try {
       if (child) await new Promise((r) => child.once('spawn', r))
-      arm(cfg).disarm() // untimed: after a 'release' the links are attached again here, as at a first arming
+      arm(cfg).disarm() // untimed: with keep, after a 'release' the links are attached again here, as at a first arming
       return timed(() => arm(cfg).disarm(), n, before)
     } finally {
       if (child) { child.kill(); await new Promise((r) => child.once('exit', r)) }
     }
   },
+  /** Sets the mode for the line ops (`arm <config>`, `disarm`): keep links between armings or not. */
+  mode: ({ keep }) => keepMode(keep),
   /** The control workload `n` times, each after `before`. */
   control: ({ n, before = 'none' }) => timed(control, n, before),
-  /** Destroys this process's kept links: no program of faultline stays attached (the bystanders' baseline). */
-  release: () => releaseKeptLinks(),
+  /** Destroys this process's kept links and returns to the default mode: no program of faultline stays attached (the bystanders' baseline). */
+  release: () => keepMode(false),
   /** Runs `argv` (its stdout, a number) while `config` is armed here: the program is a target. */
   armedRun: ({ config, argv }) => {
     const s = arm(validateConfig(config))

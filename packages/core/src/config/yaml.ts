@@ -1,10 +1,21 @@
 /** YAML configs: faultline's own shape, or Minderbinder's (detected by `agents_of_chaos`). */
 import fs from 'node:fs'
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import { createRequire } from 'node:module'
+import type { Document, LineCounter, Node } from 'yaml'
 import type { FailureConfig } from './types.js'
 import { ConfigError, type ConfigIssue } from './errors.js'
 import { validateConfig } from './validate.js'
 import { fromMinderbinder, isMinderbinder } from './minderbinder.js'
+
+type Yaml = typeof import('yaml')
+let yaml: Yaml | undefined
+
+/** The yaml library, loaded at the first YAML text: an object config never pays its ~25 ms load. */
+function yamlLib(): Yaml {
+  // The CommonJS bundle has require (and no import.meta.url); the ESM build makes one.
+  yaml ??= (typeof require === 'function' ? require : createRequire(import.meta.url))('yaml') as Yaml
+  return yaml
+}
 
 /**
  * `prepare` sees the document's value before validation (not a Minderbinder one): the CLI's run
@@ -12,6 +23,7 @@ import { fromMinderbinder, isMinderbinder } from './minderbinder.js'
  * judge the config it will arm.
  */
 export function parseConfig(text: string, source?: string, prepare: (value: unknown) => unknown = (v) => v): FailureConfig {
+  const { LineCounter, parseDocument } = yamlLib()
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter })
   const tooDeep = doc.errors.find((e) => /call stack/i.test(e.message))
@@ -67,6 +79,7 @@ export function pathSegments(path: string): (string | number)[] {
  * unknown key), or the deepest node of the path that exists (a missing field: its parent).
  */
 function locate(doc: Document, lines: LineCounter, issue: ConfigIssue): ConfigIssue {
+  const { isMap, isPair, isScalar, isSeq } = yamlLib()
   let node: unknown = doc.contents
   let at: Node | null | undefined = doc.contents
   const segments = pathSegments(issue.path)

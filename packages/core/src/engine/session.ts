@@ -5,9 +5,10 @@
  * Arming is all-or-nothing: every rule is planned before anything reaches the kernel, nothing
  * that spawns a helper runs while a fault is live, and a failure at any step destroys what was
  * attached (the Transaction holds every link) and clears what was prepared and written.
- * Links whose idle cost falls on nobody else (tracepoints, cgroup hooks on this process's own
- * target cgroup, tcx) are kept between armings (kept-links.ts): then arming is mostly map writes,
- * and disarm zeroes the state maps, which makes every kept program a no-op.
+ * By default disarm destroys every link the window attached: between windows nothing of
+ * faultline is attached. Opted in (FAULTLINE_KEEP_LINKS=on, kept-links.ts), tracepoints, cgroup
+ * hooks on this process's own target cgroup and tcx links are kept between armings instead: then
+ * arming is mostly map writes, and disarm zeroes the state maps, which makes every kept program a no-op.
  * One armed config per process at a time: see FaultlineBusyError.
  */
 import fs from 'node:fs'
@@ -15,7 +16,7 @@ import createDebug from 'debug'
 import { OPEN_FLAG_BITS } from '../kernel/open-flags.js'
 import type { FailureConfig } from '../config/types.js'
 import { attachTracepoint } from '../libbpf/index.js'
-import { keptLinkCount, releaseKeptLinks } from './kept-links.js'
+import { keepLinksEnabled, keptLinkCount, releaseKeptLinks } from './kept-links.js'
 import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from './errors.js'
 import { getInstance, type Instance } from './instance.js'
@@ -160,6 +161,16 @@ function readTargetPids(inst: Instance): number[] {
   })
 }
 
+/**
+ * The tracking tracepoints a config needs: fork and exit always; exec only where a comm decides
+ * (a comm filter or a rule's comm list: exec renames a process) or scope 'system' adds processes
+ * at exec. Each attached tracepoint is a static key switched on and off per window.
+ */
+function trackingPrograms(config: FailureConfig): string[] {
+  const exec = config.target.scope === 'system' || commBits(config).size > 0
+  return exec ? ['fl_fork', 'fl_exec', 'fl_exit'] : ['fl_fork', 'fl_exit']
+}
+
 /** Plans a config on this kernel without arming it (`faultline validate --kernel`); throws like arm() would. */
 export function plan(config: FailureConfig): PlannedRule[] {
   checkLimits(config)
@@ -185,6 +196,8 @@ export function arm(config: FailureConfig): Session {
   }
   const t0 = performance.now()
   checkLimits(config)
+  // Links kept while the opt-in was on would run beside this window's own (a drop counted twice).
+  if (!keepLinksEnabled()) releaseKeptLinks()
   const inst = getInstance()
   const { syscalls: planned, plans } = planAll(config, inst)
   const tx = new Transaction()
@@ -206,7 +219,7 @@ export function arm(config: FailureConfig): Session {
     state = tx.step('write the rule and state maps', () => writeConfig(inst, config, planned, armedNs))
     for (const p of plans) p.write(tx, armedNs)
     // Attach: tracking first, then the kernel's walk of existing processes: no fork slips between them.
-    for (const name of ['fl_fork', 'fl_exec', 'fl_exit']) tx.attach(name, () => attachTracepoint(inst.process.program(name)), { keep: trackingLinkKey(name) })
+    for (const name of trackingPrograms(config)) tx.attach(name, () => attachTracepoint(inst.process.program(name)), { keep: trackingLinkKey(name) })
     const me = kernelIdentity(inst)
     seeded = tx.step('seed the targets', () =>
       seedTargets(inst, {
@@ -244,9 +257,10 @@ export function arm(config: FailureConfig): Session {
       for (const l of [...links].reverse()) l.destroy()
       handle.freeze()
       detachAll(inst, undefined, plans, planned.length, seeded)
-      // Opted out of kept links: nothing of faultline stays attached between windows, so other
-      // processes pay nothing then (an attached cgroup hook slows every connect() on the machine).
-      if (process.env.FAULTLINE_KEEP_LINKS === 'off') releaseKeptLinks()
+      // Unless kept links are opted in, nothing of faultline stays attached between windows, so
+      // other processes pay nothing then (an attached cgroup hook slows every connect() on the
+      // machine); links kept while the opt-in was on go too.
+      if (!keepLinksEnabled()) releaseKeptLinks()
       if (active?.session === session) active = undefined
       debug('disarmed')
     },

@@ -3,16 +3,18 @@
  * back everything made so far: backends attach through `attach()`, which puts the link into
  * the caller-owned `links` before returning, so a backend that throws half-way has not lost any.
  *
- * A link may be kept between armings (`{ keep: key }`, engine/kept-links.ts): when one is kept
- * under that key already it is reused and no step runs; a link made now is kept and listed in
- * `madeKept`, which a failed arming destroys, so the kernel is left as it was before the arming.
+ * A link may be kept between armings (`{ keep: key }`, engine/kept-links.ts), when keeping is
+ * opted in (keepLinksEnabled): when one is kept under that key already it is reused and no step
+ * runs; a link made now is kept and listed in `madeKept`, which a failed arming destroys, so the
+ * kernel is left as it was before the arming. Otherwise `keep` is ignored: the link is this
+ * arming's, destroyed at disarm.
  *
  * For tests only: FAULTLINE_TEST_FAIL_STEP=k makes the k-th step of each arming throw
  * (InjectedFailure), to check that every failure point rolls back to exactly what was there.
  */
 import createDebug from 'debug'
 import type { Link } from '../libbpf/index.js'
-import { dropKeptLink, keepLink, keptLink } from './kept-links.js'
+import { dropKeptLink, keepLink, keepLinksEnabled, keptLink } from './kept-links.js'
 
 const debug = createDebug('faultline:steps')
 
@@ -43,9 +45,9 @@ export class Transaction {
     return r
   }
 
-  /** Attaches one link and keeps it: in `links` (destroyed at disarm), or with `keep`, for the process's life. */
+  /** Attaches one link and keeps it: in `links` (destroyed at disarm), or with `keep` (when opted in), for the process's life. */
   attach(what: string, fn: () => Link, options: AttachOptions = {}): Link {
-    const { keep } = options
+    const keep = keepLinksEnabled() ? options.keep : undefined
     if (keep) {
       const hit = keptLink(keep)
       if (hit) return hit

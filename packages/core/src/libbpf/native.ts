@@ -88,6 +88,8 @@ export interface Libc {
   prctl(option: number, a2: number, a3: number, a4: number, a5: number): number
   /** prctl with an out-pointer as its second argument (PR_GET_CHILD_SUBREAPER and the like). */
   prctlOut(option: number, out: Buffer): number
+  /** waitid(2) (engine/targets.ts asks whether this process has any child: -1 and ECHILD when none). */
+  waitid(idtype: number, id: number, info: Buffer, options: number): number
   /** AF_UNIX sockets for owner liveness and the tc lock (engine/state/abstract-socket.ts): the address is a raw sockaddr_un. */
   socket(domain: number, type: number, protocol: number): number
   bind(fd: number, addr: Buffer, len: number): number
@@ -217,6 +219,7 @@ export function getNative(): Native {
     prctlOut: ((f) => (option: number, out: Buffer) => f(option, out, 0, 0, 0))(
       libcHandle.func('int prctl(int option, _Inout_ uint8_t *a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
     ) as Libc['prctlOut'],
+    waitid: libcHandle.func('int waitid(int idtype, uint32 id, _Out_ uint8_t *info, int options)') as Libc['waitid'],
     socket: libcHandle.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
     bind: libcHandle.func('int bind(int fd, const void *addr, uint32 len)') as Libc['bind'],
     connect: libcHandle.func('int connect(int fd, const void *addr, uint32 len)') as Libc['connect'],

@@ -30,7 +30,9 @@ import { clearDnsRules, readDnsCounters, writeDnsRules } from './dns.js'
 const debug = createDebug('faultline:net')
 /** Keys of the tcx links kept between windows (engine/kept-links.ts) start with this. */
 const TCX_KEY = 'tcx '
-const MARK_PROGRAMS = ['fl_net_mark_create', 'fl_net_mark_connect4', 'fl_net_mark_connect6', 'fl_net_mark_sendmsg4', 'fl_net_mark_sendmsg6']
+const MARK_PROGRAMS = ['fl_net_mark_create', 'fl_net_mark_connect4', 'fl_net_mark_connect6']
+/** UDP sockets made before the window and never connected are marked at sendmsg (a hook of UDP only). */
+const UDP_MARK_PROGRAMS = ['fl_net_mark_sendmsg4', 'fl_net_mark_sendmsg6']
 /** While shaping TCP: the targets' listeners get the clamped MSS too (connect does it for clients). */
 const MSS_PROGRAMS = ['fl_net_mark_bind4', 'fl_net_mark_bind6']
 
@@ -52,6 +54,19 @@ export function planNetwork(config: FailureConfig): Refusal[] {
     }
   }
   return refused
+}
+
+/**
+ * The TC programs an interface needs: a direction's where a rule acting on the interface has that
+ * direction (the programs skip rules of the other one), egress where DNS rules act (on queries),
+ * both for a reset rule (it counts the bytes of its connection both ways).
+ */
+export function directionsOf(config: FailureConfig, dev: NetDevice): ('egress' | 'ingress')[] {
+  const rules = config.network.filter((_, i) => (dev.rules >> i) & 1)
+  const both = rules.some(isReset)
+  const egress = both || config.dns.length > 0 || rules.some((r) => r.direction !== 'ingress')
+  const ingress = both || rules.some((r) => r.direction !== 'egress')
+  return [...(egress ? ['egress' as const] : []), ...(ingress ? ['ingress' as const] : [])]
 }
 
 /** Host names resolve once, at arming (getent: the system resolver, synchronously), in prepare. */
@@ -133,9 +148,12 @@ export const networkFamily: FaultFamily = {
       },
       attach(tx) {
         const obj = net!
-        for (const p of [...MARK_PROGRAMS, ...(shaping?.tcpMss ? MSS_PROGRAMS : [])]) attachCgroupHook(tx, obj.program(p))
+        // Each hook type attached switches on its static key for the whole machine, twice per
+        // window (on, then off): only the types the rules need.
+        const udp = config.dns.length > 0 || config.network.some((r) => r.protocol !== 'tcp')
+        for (const p of [...MARK_PROGRAMS, ...(udp ? UDP_MARK_PROGRAMS : []), ...(shaping?.tcpMss ? MSS_PROGRAMS : [])]) attachCgroupHook(tx, obj.program(p))
         for (const dev of devices) {
-          for (const direction of ['egress', 'ingress'] as const) {
+          for (const direction of directionsOf(config, dev)) {
             const opts = { program: obj.program(`fl_net_${direction}`), ifindex: dev.ifindex, direction, interfaceName: dev.name }
             // tcx links are kept between armings (an idle program returns after one lookup, and
             // fl_net_devs gates each interface); cls_bpf filters outlive the process: per arming.

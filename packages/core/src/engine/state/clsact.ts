@@ -10,7 +10,7 @@ import path from 'node:path'
 import createDebug from 'debug'
 import { errnoName, LibbpfError, tc } from '../../libbpf/index.js'
 import { readStateFile, stateDir, stateEntries, writeStateFile } from './dir.js'
-import { clsactEmpty, listFilters } from './iproute.js'
+import { dumpClsactFilters } from './netlink.js'
 import { FL_TC_PRIORITY } from './tags.js'
 import { withTcLock } from './lock.js'
 import { ownerAlive, ownerHex, ownerId, writeOwnerRecord } from './owner.js'
@@ -65,12 +65,16 @@ export function releaseClsact(dev: { name: string; ifindex: number }, mode: 'min
     if (owner === undefined) return false
     if (mode === 'mine' ? owner !== ownerId() : ownerAlive(owner)) return false
     try {
-      if (!clsactEmpty(dev.name)) {
+      // Read over rtnetlink, not with `tc`: this runs at every disarm on kernels without tcx, and
+      // the window path runs no helper process.
+      const onIt = (['ingress', 'egress'] as const).flatMap((d) => dumpClsactFilters(dev.ifindex, d))
+      if (onIt.length) {
         // Kept: hand the marker to a live faultline owner with a filter on it (it removes the clsact
         // once done), or drop it when only others' filters are there (then the clsact is theirs).
-        const heir = (['ingress', 'egress'] as const)
-          .flatMap((d) => listFilters(dev.name, d))
-          .find((f) => f.pref === FL_TC_PRIORITY && f.kind === 'bpf' && ownerAlive(f.handle))
+        // A classifier instance is listed with handle 0 besides its filters.
+        const heir = onIt
+          .map((f) => ({ pref: f.info >>> 16, kind: f.kind, handle: f.handle }))
+          .find((f) => f.handle !== 0 && f.pref === FL_TC_PRIORITY && f.kind === 'bpf' && ownerAlive(f.handle))
         if (heir) writeStateFile(markerName(dev.ifindex), ownerHex(heir.handle))
         else forgetClsact(dev.ifindex)
         debug('keeping the clsact qdisc of %s: filters are on it (marker %s)', dev.name, heir ? `to ${ownerHex(heir.handle)}` : 'dropped')
