@@ -12,4 +12,5 @@ export { validateConfig, parseConfig, loadConfig, loadConfigSync, ConfigError } 
 export type * from './config/types.js'
 export { probeFeature, probeAll, readPrivileges, FEATURES, FEATURE_DESCRIPTIONS, type Feature, type FeatureResult } from './kernel/index.js'
 export { LibbpfError, LibbpfMissingError } from './libbpf/index.js'
+export { formatFaultSummary, rulesFired, type RuleFired } from './report/fault-summary.js'
 export { exploreFailures, observeExplorations, formatExploreReport, ExploreCensusError, type ExploreFailuresOptions, type ExploreReport, type ExploreRun, type ExploreOutcome } from './explore/index.js'

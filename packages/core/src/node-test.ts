@@ -32,6 +32,7 @@ import {
   type FaultsHandle,
   type RuleStats,
 } from './index.js'
+import { formatFaultSummary, rulesOfStats } from './report/fault-summary.js'
 
 const debug = createDebug('faultline:node-test')
 
@@ -176,11 +177,5 @@ function hookSummary(): void {
 
 /** Per armed window: each rule's fired count and a warning for rules that never fired. */
 export function formatSummary(records: readonly { test: string; stats: Record<string, RuleStats> }[]): string {
-  const lines: string[] = []
-  for (const { test, stats } of records) {
-    const rules = Object.entries(stats)
-    lines.push(`  ${test}: ${rules.map(([r, s]) => `${r} fired ${s.fired}x (${s.syscall} via ${s.mechanism})`).join(', ')}`)
-    for (const [r] of rules.filter(([, s]) => s.fired === 0)) lines.push(`    warning: rule '${r}' never fired: the failure path was never exercised`)
-  }
-  return lines.join('\n')
+  return records.flatMap(({ test, stats }) => formatFaultSummary(test, rulesOfStats(stats))).join('\n')
 }

@@ -17,7 +17,7 @@ import type { EnvironmentContext, JestEnvironmentConfig } from '@jest/environmen
 import type { Circus } from '@jest/types'
 import createDebug from 'debug'
 import {
-  arm, disarmActive, formatExploreReport, observeArmings, observeExplorations, resolveConfig, underTcLock, withFailureConfig, FaultlineUnsupportedError,
+  arm, disarmActive, formatExploreReport, formatFaultSummary, observeArmings, observeExplorations, resolveConfig, rulesFired, underTcLock, withFailureConfig, FaultlineUnsupportedError,
   type ConfigSource, type FaultsHandle, type Session,
 } from '@faultline/core'
 
@@ -38,17 +38,13 @@ export interface FaultlineJestOptions {
   keepLinks?: boolean
 }
 
-interface Line {
-  test: string
-  text: string
-}
-
 export default class FaultlineEnvironment extends NodeEnvironment {
   private readonly options: FaultlineJestOptions
   private readonly fileConfig: ConfigSource | undefined
   private unsupported: string | undefined
   private session: Session | undefined
-  private readonly lines: Line[] = []
+  /** The summary's lines, printed at the end of the file. */
+  private readonly lines: string[] = []
   private readonly testPath: string
   /** Armings of the running test, from any copy of the core. */
   private armed: FaultsHandle[] = []
@@ -69,7 +65,7 @@ export default class FaultlineEnvironment extends NodeEnvironment {
     super(config, context)
     this.testPath = context.testPath
     const unobserveArmings = observeArmings((h) => this.armed.push(h))
-    const unobserveExplorations = observeExplorations((r) => this.lines.push({ test: this.current, text: formatExploreReport(r, '  ') }))
+    const unobserveExplorations = observeExplorations((r) => this.lines.push(`  ${this.current}: ${formatExploreReport(r, '  ')}`))
     this.unobserve = () => (unobserveArmings(), unobserveExplorations())
     this.options = (config.projectConfig.testEnvironmentOptions?.faultline ?? {}) as FaultlineJestOptions
     const pragma = context.docblockPragmas['faultline-config']
@@ -110,14 +106,9 @@ export default class FaultlineEnvironment extends NodeEnvironment {
   private record(handles: FaultsHandle[]): string[] {
     const unfired: string[] = []
     for (const h of handles) {
-      const stats = h.stats()
-      const never = h.rules.filter((r) => stats[r]!.fired === 0)
-      unfired.push(...never)
-      this.lines.push({
-        test: this.current,
-        text: h.rules.map((r) => `${r} fired ${stats[r]!.fired}x (${stats[r]!.syscall} via ${stats[r]!.mechanism})`).join(', ') +
-          never.map((r) => `\n    warning: rule '${r}' never fired: the failure path was never exercised`).join(''),
-      })
+      const rules = rulesFired(h)
+      unfired.push(...rules.filter((r) => r.fired === 0).map((r) => r.rule))
+      this.lines.push(...formatFaultSummary(this.current, rules))
     }
     return unfired
   }
@@ -167,7 +158,7 @@ export default class FaultlineEnvironment extends NodeEnvironment {
     if (this.options.summary === false) return
     const out: string[] = []
     if (this.unsupported) out.push(`  ${this.options.onUnsupported === 'skip' ? 'skipped every test' : 'failed every test'}: ${this.unsupported}`)
-    for (const l of this.lines) out.push(`  ${l.test}: ${l.text}`)
+    out.push(...this.lines)
     if (!out.length) return
     debug('summary of %d line(s)', out.length)
     process.stderr.write(`\nfaultline (${path.basename(this.testPath)}):\n${out.join('\n')}\n`)

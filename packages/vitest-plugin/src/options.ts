@@ -1,3 +1,4 @@
+import type { RuleFired } from '@faultline/core/report'
 /** Options of @faultline/vitest-plugin, passed from the config to the workers with `provide`. */
 export interface FaultlinePluginOptions {
   /** When the kernel, privileges or libbpf cannot serve a config: fail the test (default) or
@@ -19,12 +20,7 @@ export interface FaultlinePluginOptions {
 }
 
 /** What the fixture records on each test (task.meta.faultline), for the reporter. */
-export interface FaultRecord {
-  rule: string
-  syscall: string
-  mechanism: string
-  fired: number
-}
+export type FaultRecord = RuleFired
 
 declare module 'vitest' {
   interface ProvidedContext {

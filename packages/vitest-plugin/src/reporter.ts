@@ -1,6 +1,8 @@
 /** The faultline section of Vitest's report: per test, the rules armed and how often each fired,
  * and a warning for rules that never fired (a failure path that never failed proves nothing). */
 import type { Reporter, TestModule, Vitest } from 'vitest/node'
+// The formatter alone (a subpath): the reporter runs in Vitest's main process, which arms nothing.
+import { formatFaultSummary } from '@faultline/core/report'
 import type { FaultlinePluginOptions, FaultRecord } from './options.js'
 
 export class FaultlineReporter implements Reporter {
@@ -24,12 +26,8 @@ export class FaultlineReporter implements Reporter {
         for (const e of meta.faultlineExplore ?? []) lines.push(`  ${where}: ${e}`)
         const records = meta.faultline
         if (!records?.length) continue
-        const parts = records.map((r) => `${r.rule} fired ${r.fired}x (${r.syscall} via ${r.mechanism})`)
-        lines.push(`  ${where}: ${parts.join(', ')}`)
-        for (const r of records.filter((x) => x.fired === 0)) {
-          unfired++
-          lines.push(`    warning: rule '${r.rule}' never fired: the failure path was never exercised${this.options.failOnUnfired ? ' (test failed: failOnUnfired)' : ''}`)
-        }
+        lines.push(...formatFaultSummary(where, records, { failOnUnfired: this.options.failOnUnfired }))
+        unfired += records.filter((r) => r.fired === 0).length
       }
     }
     if (!lines.length) return

@@ -3,7 +3,7 @@
  * failOnUnfired; and the backstop that disarms whatever a test left armed (a timed-out test
  * abandons its callback, which then never reaches its own disarm). */
 import { afterEach, beforeEach, inject } from 'vitest'
-import { disarmActive, formatExploreReport, observeArmings, observeExplorations, type FaultsHandle } from '@faultline/core'
+import { disarmActive, formatExploreReport, observeArmings, observeExplorations, rulesFired, type FaultsHandle } from '@faultline/core'
 import type { FaultRecord } from './options.js'
 
 const armed: FaultsHandle[] = []
@@ -23,9 +23,7 @@ afterEach(({ task }) => {
   if (explored.length) task.meta.faultlineExplore = [...(task.meta.faultlineExplore ?? []), ...explored.splice(0)]
   const handles = armed.splice(0)
   if (!handles.length) return
-  const records: FaultRecord[] = handles.flatMap((h) =>
-    Object.entries(h.stats()).map(([rule, s]) => ({ rule, syscall: s.syscall, mechanism: s.mechanism, fired: s.fired })),
-  )
+  const records: FaultRecord[] = handles.flatMap(rulesFired)
   task.meta.faultline = [...(task.meta.faultline ?? []), ...records]
   const unfired = records.filter((r) => r.fired === 0).map((r) => r.rule)
   if ((inject('faultlineOptions') ?? {}).failOnUnfired && unfired.length && task.result?.state !== 'fail') {
