@@ -13,7 +13,7 @@ import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { skipUnless, skipUnlessAny } from '../support/requires.js'
 import { exploreFailures, ExploreCensusError } from '../../packages/core/src/explore/index.js'
-import { observeArmings } from '../../packages/core/src/armings.js'
+import { observeArmings } from '../../packages/core/src/engine/armings.js'
 import { observeExplorations } from '../../packages/core/src/explore/observe.js'
 
 const READ_FILE = fileURLToPath(new URL('../fixtures/read-file.py', import.meta.url))

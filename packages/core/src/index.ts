@@ -2,7 +2,7 @@
 export { withFailureConfig, resolveConfig, type ConfigSource, type WithFailureConfigOptions } from './with-failure-config.js'
 export { arm, disarmActive, activeSession, type Session } from './engine/session.js'
 export type { FaultsHandle, RuleStats } from './engine/handle.js'
-export { observeArmings, type ArmingListener } from './armings.js'
+export { observeArmings, type ArmingListener } from './engine/armings.js'
 export type { RuleCounters } from './engine/layout.js'
 export { predictSeededFailures, seededDraw } from './engine/prng.js'
 export { predictCorruption, applyCorruption, type CorruptedByte } from './engine/corrupt.js'

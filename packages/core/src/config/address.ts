@@ -1,6 +1,6 @@
 /** IP addresses and CIDRs -> network-order bytes + prefix length. Host bits past the prefix must be zero. */
 import net from 'node:net'
-import type { NormalizedAddress } from './types.js'
+import type { NormalizedAddress } from './rule-parts.js'
 
 function v4Bytes(ip: string): Uint8Array {
   return Uint8Array.from(ip.split('.').map(Number))

@@ -4,7 +4,7 @@
  */
 import { describe, MAX_COUNT } from './describe.js'
 import type { ConfigIssue } from './errors.js'
-import type { NormalizedWhen } from './types.js'
+import type { NormalizedWhen } from './rule-parts.js'
 import { parseDuration } from './duration.js'
 import { didYouMean } from './suggest.js'
 

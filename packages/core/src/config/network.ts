@@ -3,7 +3,7 @@
  * syscall rules: every problem at once, each naming its field.
  */
 import { describe, MAX_COUNT, MAX_NAME_LENGTH } from './describe.js'
-import type { NormalizedAddress, NormalizedWhen } from './types.js'
+import type { NormalizedAddress, NormalizedWhen } from './rule-parts.js'
 import type { ConfigIssue } from './errors.js'
 import { parseAddress } from './address.js'
 import { parseDuration } from './duration.js'

@@ -71,28 +71,9 @@ export interface FailureConfigInput {
 // ---------------------------------------------------------------------------------------------
 // Normalized shapes: produced by validate(), consumed by the engine.
 
-export type SocketFamily = 'inet' | 'inet6'
-
-export interface NormalizedWhen {
-  afterMs: number
-  /** 0 = every eligible call. */
-  nth: number
-  /** 0 = unlimited. */
-  times: number
-  /** 0..1; 1 = always. */
-  probability: number
-  /** undefined = random (kernel prandom). */
-  seed: number | undefined
-}
-
-export interface NormalizedAddress {
-  family: SocketFamily
-  /** Network-order bytes: 4 for inet, 16 for inet6. */
-  bytes: Uint8Array
-  prefixLen: number
-  /** The text the user wrote, for messages. */
-  text: string
-}
+// The parts every rule family shares (a leaf, so the families' modules need not import this file).
+export type { NormalizedAddress, NormalizedWhen, SocketFamily } from './rule-parts.js'
+import type { NormalizedAddress, NormalizedWhen, SocketFamily } from './rule-parts.js'
 
 export interface NormalizedSyscallMatch {
   port?: number

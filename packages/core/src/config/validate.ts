@@ -24,8 +24,7 @@ import { validateNetworkRules, type NormalizedNetworkRule } from './network.js'
 import { checkDelayTarget, validateDelay } from './delay.js'
 import { CORRUPT_SYSCALLS, validateCorrupt } from './corrupt.js'
 import { FL_MAX_DNS_RULES, validateDnsRules, type NormalizedDnsRule } from './dns.js'
-import { FL_MAX_COMMS, FL_MAX_RULES } from '../engine/layout.js'
-import { FL_MAX_NET_RULES } from '../engine/network/layout.js'
+import { FL_MAX_COMMS, FL_MAX_NET_RULES, FL_MAX_RULES } from '../bpf-limits.js'
 
 // The tables below are the config's shape; config/json-schema.ts builds the JSON Schema from them.
 export const TOP_KEYS = ['target', 'syscalls', 'network', 'dns']

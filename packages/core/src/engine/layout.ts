@@ -4,10 +4,9 @@
  * and checks these sizes and offsets.
  */
 import type { NormalizedSyscallRule } from '../config/types.js'
+import { FL_COMM_LEN } from '../bpf-limits.js'
 
-export const FL_MAX_RULES = 64
-export const FL_COMM_LEN = 16
-export const FL_MAX_COMMS = 32
+export { FL_COMM_LEN, FL_MAX_COMMS, FL_MAX_RULES, FL_OP, FL_OP_CORRUPT_BASE, FL_OP_DELAY_BASE, FL_OP_SYS_BASE, type FlOpName } from '../bpf-limits.js'
 
 export const FL_TARGET_TRACK = 1
 export const FL_TARGET_FAULT = 2
@@ -28,23 +27,6 @@ export const FL_RULE_AFTER_FROM_EXEC = 2
 
 export const FL_PROB_ALWAYS = 0xffffffff
 
-/** enum fl_op */
-export const FL_OP = {
-  connect: 1,
-  bind: 2,
-  sendmsg: 3,
-  socket: 4,
-  getsockopt: 5,
-  setsockopt: 6,
-} as const
-export type FlOpName = keyof typeof FL_OP
-
-/** Syscall-level mechanisms number their ops FL_OP_SYS_BASE + the syscall number. */
-export const FL_OP_SYS_BASE = 1000
-/** Delay rules (bpf/delay.bpf.c) number theirs FL_OP_DELAY_BASE + the syscall number. */
-export const FL_OP_DELAY_BASE = 2000
-/** Corrupt rules (bpf/corrupt.bpf.c) number theirs FL_OP_CORRUPT_BASE + the syscall number. */
-export const FL_OP_CORRUPT_BASE = 3000
 export const FL_MAX_SYSCALLS = 512
 export const FL_GLOB_LEN = 128
 export const FL_ARG_NONE = 0xff

@@ -33,7 +33,7 @@ import type { FamilyPlan, Refusal } from './family.js'
 import { Transaction } from './transaction.js'
 import { chooseHookCgroup, ownCgroup } from './target-cgroup.js'
 import { sweepAtArming } from './state/index.js'
-import { announceArming } from '../armings.js'
+import { announceArming } from './armings.js'
 import { commBits, commMask } from './comms.js'
 
 const debug = createDebug('faultline:engine')

@@ -8,53 +8,16 @@ import createDebug from 'debug'
 import { BpfObject, LibbpfError, attachTracepoint, attachCgroup, attachKprobe, attachTrace, attachLsm, attachTcx, openCgroup, type Link, errnoName } from '../libbpf/index.js'
 import { bpfObjectPath } from '../paths.js'
 import { cgroup2Mount } from './cgroup.js'
-import { probeQdiscFeature, type QdiscFeature } from './qdisc.js'
+import { probeQdiscFeature } from './qdisc.js'
+import { BPF_FEATURES, FEATURES, type BpfFeature, type Feature, type FeatureResult, type QdiscFeature } from './feature-names.js'
 import fs from 'node:fs'
 import { lacking, type CapName } from './privileges.js'
 import { activeLsms, configFact } from './kconfig.js'
 
 const debug = createDebug('faultline:kernel')
 
-export const BPF_FEATURES = [
-  'tp_btf',
-  'cgroup-sockaddr',
-  'tcx',
-  'kprobe-override',
-  'fmod-ret-syscall',
-  'lsm',
-  'security-fmod-ret',
-  'sock-destroy',
-  'send-signal',
-  'fexit',
-  'probe-write-user',
-] as const
-export type BpfFeature = (typeof BPF_FEATURES)[number]
-export type Feature = BpfFeature | QdiscFeature
-export const FEATURES: readonly Feature[] = [...BPF_FEATURES, 'cls-bpf', 'netem', 'tbf', 'htb', 'ifb', 'ifb-redirect']
+export { BPF_FEATURES, FEATURES, type BpfFeature, type Feature, type FeatureResult }
 
-export interface FeatureResult {
-  feature: Feature
-  available: boolean
-  /** 'ok', or why not: "EPERM: not permitted here", "not supported: ...". */
-  reason: string
-  /** The errno of the failing step, when one failed. */
-  errno?: number
-  /** Capabilities this process lacks for the feature: not probed (or refused) for want of them, not for the kernel. */
-  missingCapabilities?: CapName[]
-  /** What the kernel's config or sysfs says, read without privileges (e.g. "CONFIG_NET_SCH_HTB=y"). */
-  kernel?: string
-  /**
-   * The probe itself failed (its object file, memory, a missing tool, a timeout): not an answer
-   * about the kernel. `reason` gives the step and the cause; tests needing the feature fail on it.
-   */
-  probeError?: true
-}
-
-/**
- * The capabilities each feature needs (CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON):
- * tracing programs need CAP_BPF + CAP_PERFMON, networking ones (cgroup socket hooks, TC)
- * CAP_BPF + CAP_NET_ADMIN, qdiscs and IFB devices CAP_NET_ADMIN.
- */
 export const FEATURE_CAPABILITIES: Record<Feature, CapName[]> = {
   tp_btf: ['CAP_BPF', 'CAP_PERFMON'],
   'cgroup-sockaddr': ['CAP_BPF', 'CAP_NET_ADMIN'],

@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs'
 import type { NormalizedSyscallRule } from '../config/types.js'
-import { FL_OP, FL_OP_CORRUPT_BASE, FL_OP_DELAY_BASE, FL_OP_SYS_BASE, type FlOpName } from '../engine/layout.js'
+import { FL_OP, FL_OP_CORRUPT_BASE, FL_OP_DELAY_BASE, FL_OP_SYS_BASE, type FlOpName } from '../bpf-limits.js'
 import { CORRUPT_SYSCALLS } from '../config/corrupt.js'
 import { currentArch, syscallTable, type Arch } from '../config/syscalls.js'
 import { probeFeature, syscallPrefix, type Feature } from './features.js'

@@ -15,9 +15,9 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import os from 'node:os'
 import { SYSTEM_DIRS, helperEnv, helperPath, type Helper } from '../helpers.js'
-import type { FeatureResult } from './features.js'
+import type { FeatureResult, QdiscFeature } from './feature-names.js'
 
-export type QdiscFeature = 'cls-bpf' | 'netem' | 'tbf' | 'htb' | 'ifb' | 'ifb-redirect'
+export type { QdiscFeature }
 
 const COMMANDS: Record<Exclude<QdiscFeature, 'ifb-redirect'>, string> = {
   // a classic-BPF classifier program: loads cls_bpf without needing an object file

@@ -2,7 +2,7 @@
 import type { NormalizedAddress, NormalizedNetworkRule } from '../../config/types.js'
 import { prefixMask, probabilityThreshold } from '../layout.js'
 
-export const FL_MAX_NET_RULES = 16
+export { FL_MAX_NET_RULES } from '../../bpf-limits.js'
 export const NET_SIZEOF = { fl_net_rule: 72, fl_net_dev: 8, fl_net_lpm_key: 24, fl_net_state: 24 } as const
 const ACTION = { drop: 1, corrupt: 2, duplicate: 3, delay: 4, bandwidth: 4, reset: 5 } as const
 const PROTO = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 } as const

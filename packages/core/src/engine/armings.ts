@@ -5,8 +5,8 @@
  * the core (the ESM build, the CommonJS bundle, the one Jest evaluates in a test's realm) reports
  * to the same place.
  */
-import type { FaultsHandle } from './engine/handle.js'
-import { processSlot } from './process-slot.js'
+import type { FaultsHandle } from './handle.js'
+import { processSlot } from '../process-slot.js'
 
 export type ArmingListener = (handle: FaultsHandle) => void
 
