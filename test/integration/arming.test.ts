@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { arm, validateConfig, withFailureConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
+import { arm, underTcLock, validateConfig, withFailureConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
 import { getInstance } from '../../packages/core/src/engine/instance.js'
 import { syscallFamily } from '../../packages/core/src/engine/backends/index.js'
 import { Transaction } from '../../packages/core/src/engine/transaction.js'
@@ -239,7 +239,7 @@ describe('attaching is all or nothing at every kernel step', { timeout: 300_000 
    * (FAULTLINE_KEEP_LINKS=on) are part of the state before, a failed arming must destroy the kept
    * links it made too, and the arming is map writes and per-arming attaches only.
    */
-  function failEachStep(cfg: ReturnType<typeof everyBackend>, cold: boolean): number {
+  async function failEachStep(cfg: ReturnType<typeof everyBackend>, cold: boolean): Promise<number> {
     let steps = 0
     try {
       for (let k = 1; ; k++) {
@@ -248,7 +248,8 @@ describe('attaching is all or nothing at every kernel step', { timeout: 300_000 
         const before = view()
         let session
         try {
-          session = arm(cfg)
+          // a synchronous arm() fails at once while another faultline process changes tc state: wait here
+          session = await underTcLock(() => arm(cfg))
         } catch (err) {
           expect((err as Error).name, String(err)).toBe('InjectedFailure')
           const diff = viewDiff(before, view())
@@ -270,8 +271,8 @@ describe('attaching is all or nothing at every kernel step', { timeout: 300_000 
     it(`fails step k = 1, 2, ... of arming a config with every backend here (${netMechanism}), with no link kept and with the kept links; after each, the kernel's view is exactly as before`, async (ctx) => {
       skipUnless(ctx, netMechanism, 'cgroup-sockaddr', 'tp_btf')
       const cfg = everyBackend(netMechanism)
-      arm(cfg).disarm() // loads every object, which stay for the process's life
-      const cold = failEachStep(cfg, true)
+      await underTcLock(() => arm(cfg).disarm()) // loads every object, which stay for the process's life
+      const cold = await failEachStep(cfg, true)
       // tracking (3) + seeding + cgroup (3) + the network's maps, marks and TC programs at least
       expect(cold).toBeGreaterThanOrEqual(15)
       expect(keptLinkCount()).toBe(0) // the default: the successful arming's disarm destroyed every link
@@ -280,10 +281,10 @@ describe('attaching is all or nothing at every kernel step', { timeout: 300_000 
       let warm: number
       try {
         // with kept links opted in: cold (every kept link made by the failing arming), then warm
-        const coldKept = failEachStep(cfg, false)
+        const coldKept = await failEachStep(cfg, false)
         expect(coldKept).toBe(cold)
         expect(keptLinkCount()).toBeGreaterThan(0) // the successful arming kept its links
-        warm = failEachStep(cfg, false)
+        warm = await failEachStep(cfg, false)
       } finally {
         delete process.env.FAULTLINE_KEEP_LINKS
         releaseKeptLinks()

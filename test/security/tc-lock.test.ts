@@ -121,6 +121,28 @@ describe('the tc lock squatted by an unprivileged user', { timeout: 120_000 }, (
     console.log(`waited ${r.ms.toFixed(0)} ms for a root holder; a 10 ms timer ran ${r.ticks} times meanwhile`)
   })
 
+  it('a synchronous disarm waits for a root holder\'s brief tc change, and removes its shaping (it never leaves it for a sweep)', async (ctx) => {
+    const why = attackUnavailable()
+    if (why) return skipBecause(ctx, why)
+    shapingOrSkip(ctx)
+    // the holder takes the lock after the arming and lets go 400 ms later (its own clock)
+    const holder = `import socket, time; s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(chr(0) + '${LOCK}'); s.listen(); print('held', flush=True); time.sleep(0.4)`
+    const script = `
+const { arm, validateConfig } = await import(${JSON.stringify(CORE)})
+const { spawn, execFileSync } = await import('node:child_process')
+const s = arm(validateConfig(${JSON.stringify(SHAPING)}))
+const h = spawn('/usr/bin/python3', ['-c', ${JSON.stringify(holder)}], { stdio: ['ignore', 'pipe', 'inherit'] })
+await new Promise((r) => h.stdout.once('data', r))
+const t0 = performance.now()
+let error = null
+try { s.disarm() } catch (e) { error = e.message }
+const ms = performance.now() - t0
+console.log(JSON.stringify({ ms, error, htb: /htb/.test(execFileSync('tc', ['qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' })) }))`
+    const r = runNode<{ ms: number; error: string | null; htb: boolean }>(ns.wrap, script, env)
+    expect(r).toEqual({ ms: expect.any(Number), error: null, htb: false })
+    expect(r.ms).toBeGreaterThan(100) // it waited for the holder rather than failing or skipping the lock
+  })
+
   it('the squatter really is unprivileged (setpriv drops every capability)', async (ctx) => {
     const why = attackUnavailable()
     if (why) return skipBecause(ctx, why)

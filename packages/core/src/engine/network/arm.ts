@@ -194,7 +194,7 @@ export const networkFamily: FaultFamily = {
         }
         try {
           shaping?.remove()
-          if (clsacts) withTcLock(() => devices.forEach((d) => releaseClsact(d, 'mine')))
+          if (clsacts) withTcLock(() => devices.forEach((d) => releaseClsact(d, 'mine')), { removal: true })
           if (shaping || clsacts) removeOwnerRecord()
         } catch (err) {
           debug('clear the network state: %s; a later sweep removes what is left', (err as Error).message)

@@ -153,7 +153,7 @@ export function setUpShaping(rules: { rule: NormalizedNetworkRule; index: number
       }
       debug('shaping %d rule(s) on %o, ifb %s', rules.length, made.devices, made.ifb ?? '-')
       const tcpMss = rules.some(({ rule }) => !rule.protocol || rule.protocol === 'tcp') ? ETHERNET_MSS : 0
-      return { ifbIfindex, tcpMss, remove: () => withTcLock(() => undo(made)) }
+      return { ifbIfindex, tcpMss, remove: () => withTcLock(() => undo(made), { removal: true }) }
     } catch (err) {
       undo(made)
       throw err

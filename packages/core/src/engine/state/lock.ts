@@ -6,9 +6,10 @@
  * and is released by the kernel when its holder dies.
  *
  * Any user can bind the name, so a holder counts only when it is a privileged process
- * (holder.ts); anyone else is refused at once, named. Waiting never blocks the event loop:
+ * (holder.ts); anyone else is refused at once, named. Arming never blocks the event loop to wait:
  * acquireTcLock() waits asynchronously, with a bound; withTcLock() is synchronous and does not
- * wait at all (async callers take the lock first, so withTcLock finds it held by this process).
+ * wait (async callers take the lock first, so withTcLock finds it held by this process), except
+ * to undo what this process made, where it waits briefly for another faultline's change.
  */
 import createDebug from 'debug'
 import { FaultlineBusyError } from '../errors.js'
@@ -62,10 +63,27 @@ function release(): void {
   }
 }
 
-/** Runs fn holding the network namespace's tc lock (reentrant within this process); throws at once when another process holds it. */
-export function withTcLock<T>(fn: () => T): T {
+/**
+ * How long a synchronous removal (a disarm's clsact and shaping undo) waits for another faultline
+ * process's tc change: failing there would leave this process's qdiscs and filters behind until a
+ * sweep, and a privileged holder's changes take milliseconds. Never waited for a squatter.
+ */
+const REMOVAL_WAIT_MS = 5_000
+const sleeper = new Int32Array(new SharedArrayBuffer(4))
+
+/**
+ * Runs fn holding the network namespace's tc lock (reentrant within this process). Throws at once
+ * when another process holds it; `removal` (the undo of what this process made) first waits up to
+ * REMOVAL_WAIT_MS, synchronously, for a privileged faultline holder to finish.
+ */
+export function withTcLock<T>(fn: () => T, { removal = false } = {}): T {
   if (depth === 0) {
-    const got = tryTake()
+    let got = tryTake()
+    const deadline = Date.now() + REMOVAL_WAIT_MS
+    for (let wait = 1; removal && got !== true && got.trusted && Date.now() < deadline; wait = Math.min(wait * 2, 50)) {
+      Atomics.wait(sleeper, 0, 0, wait)
+      got = tryTake()
+    }
     if (got !== true) {
       if (!got.trusted) throw squatted(got)
       throw new FaultlineBusyError(

@@ -92,7 +92,12 @@ export interface OwnerRecord {
   owner: string
   /** The owner's pid in its own pid namespace: for messages only, never for liveness. */
   pid: number
+  /** Its network namespace (the inode of /proc/self/ns/net): its token, so its liveness, is seen only there. */
+  netns?: number
 }
+
+/** This process's network namespace, as records name it. */
+const netnsIno = (): number => fs.statSync('/proc/self/ns/net').ino
 
 const RECORD = /^owner-([0-9a-f]{8})\.json$/
 const recordName = (id: number) => `owner-${ownerHex(id)}.json`
@@ -102,7 +107,7 @@ const recordPath = (id: number) => path.join(stateDir(), recordName(id))
 export function writeOwnerRecord(): void {
   const id = ownerId()
   if (fs.existsSync(path.join(ensureStateDir(), recordName(id)))) return
-  writeStateFile(recordName(id), JSON.stringify({ owner: ownerHex(id), pid: process.pid } satisfies OwnerRecord))
+  writeStateFile(recordName(id), JSON.stringify({ owner: ownerHex(id), pid: process.pid, netns: netnsIno() } satisfies OwnerRecord))
 }
 
 export function removeOwnerRecord(id = own?.id): void {
@@ -110,18 +115,36 @@ export function removeOwnerRecord(id = own?.id): void {
 }
 
 /** The owner ids with a record in the state directory (this mount namespace's view). */
+/**
+ * The owners with a record of this network namespace (or of a version that did not say): the state
+ * directory is shared by every namespace, but an owner's token is seen only in its own, so from here
+ * another namespace's live owner would look dead and its record would be swept.
+ */
 export function recordedOwners(entries = stateEntries()): number[] {
-  return entries.map((n) => RECORD.exec(n)?.[1]).filter((h): h is string => !!h).map((h) => parseInt(h, 16))
+  const here = netnsIno()
+  return entries
+    .map((n) => RECORD.exec(n)?.[1])
+    .filter((h): h is string => !!h)
+    .map((h) => parseInt(h, 16))
+    .filter((id) => {
+      const netns = readRecord(id)?.netns
+      return netns === undefined || netns === here
+    })
+}
+
+function readRecord(id: number): OwnerRecord | undefined {
+  try {
+    return JSON.parse(readStateFile(recordName(id)) ?? '') as OwnerRecord
+  } catch {
+    return undefined
+  }
 }
 
 /** Who an owner is, for messages: "faultline process 1234" (its pid in its own namespace, from its record). */
 export function describeOwner(id: number): string {
-  try {
-    const rec = JSON.parse(readStateFile(recordName(id)) ?? '') as OwnerRecord
-    return `faultline process ${rec.pid}`
-  } catch {
-    return id < FIRST_OWNER_ID ? `faultline process ${id}` : 'a faultline process of another mount namespace (its record is out of sight)'
-  }
+  const rec = readRecord(id)
+  if (rec) return `faultline process ${rec.pid}`
+  return id < FIRST_OWNER_ID ? `faultline process ${id}` : 'a faultline process of another mount namespace (its record is out of sight)'
 }
 
 /** Files of faultline versions before owner ids: owner-<pid>, shaping-<pid>.json. */
