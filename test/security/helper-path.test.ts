@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { kernelLock } from '../support/kernel-lock.js'
 import { skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
-import { BIN, CORE, attackPlace, attackUnavailable, privateNetns, runNode, worldReadableDir } from './unprivileged.js'
+import { BIN, CORE, attackPlace, attackUnavailable, privateNetns, runNode, worldReadableDir } from './attacker.js'
 
 const tcLock = kernelLock('tc')
 beforeAll(tcLock.acquire, 600_000)

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { kernelLock } from '../support/kernel-lock.js'
 import { tcState } from '../support/kernel-view.js'
 import { skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
-import { BIN, attackPlace, attackUnavailable, privateNetns, squat } from './unprivileged.js'
+import { BIN, attackPlace, attackUnavailable, privateNetns, squat } from './attacker.js'
 
 const tcLock = kernelLock('tc')
 beforeAll(tcLock.acquire, 600_000)

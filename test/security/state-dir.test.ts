@@ -12,7 +12,7 @@ import { readStateFile, stateEntries, untrustedDir, writeStateFile, ensureStateD
 import { sweepTargetCgroups } from '../../packages/core/src/engine/state/cgroups.js'
 import { cgroup2Mount } from '../../packages/core/src/kernel/cgroup.js'
 import { skipBecause } from '../support/requires.js'
-import { AS_NOBODY, NOBODY, attackUnavailable, worldReadableDir } from './unprivileged.js'
+import { AS_NOBODY, NOBODY, attackUnavailable, worldReadableDir } from './attacker.js'
 
 const made: string[] = []
 const tmp = (prefix: string) => {

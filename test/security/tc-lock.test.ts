@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { kernelLock } from '../support/kernel-lock.js'
 import { skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
-import { AS_NOBODY, BIN, CORE, attackPlace, attackUnavailable, privateNetns, runNode, squat } from './unprivileged.js'
+import { AS_NOBODY, BIN, CORE, attackPlace, attackUnavailable, privateNetns, runNode, squat } from './attacker.js'
 
 const tcLock = kernelLock('tc')
 beforeAll(tcLock.acquire, 600_000)
