@@ -10,8 +10,21 @@ mounted /dev || mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm 2>/dev/null
 mount -t devpts devpts /dev/pts 2>/dev/null
 mount -t tmpfs shm /dev/shm
-mounted /tmp || mount -t tmpfs tmp /tmp # a foreign-arch root has it already, with binds inside
 mount -t tmpfs run /run
+job=$(sed -n 's/.*fl.job=\([^ ]*\).*/\1/p' /proc/cmdline)
+# A checkout under /tmp (a user's `mktemp -d` clone) would be hidden by the guest's tmpfs /tmp:
+# the host's /tmp stays reachable at /run/.fl-host-tmp, and keep() binds back, at the same path,
+# the directory under /tmp that holds the job or the command's directory.
+if ! mounted /tmp; then # a foreign-arch root has it already, with binds inside
+  mkdir -p /run/.fl-host-tmp && mount --bind /tmp /run/.fl-host-tmp
+  mount -t tmpfs tmp /tmp
+fi
+keep() {
+  case "$1" in /tmp/?*) ;; *) return ;; esac
+  top=$(echo "$1" | cut -d/ -f1-3)
+  [ -e "$top" ] || { mkdir -p "$top" && mount --bind "/run/.fl-host-tmp/${top#/tmp/}" "$top"; }
+}
+keep "$job"
 mount -t bpf bpf /sys/fs/bpf
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
@@ -26,10 +39,10 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control; done 2>/dev/null
 mkdir -p /sys/fs/cgroup/fl-vm-pinned
 ip link set lo up
-job=$(sed -n 's/.*fl.job=\([^ ]*\).*/\1/p' /proc/cmdline)
 # The job dir is on the read-only root. The command's directory gets a writable overlay
 # (upper layer in the guest's tmpfs): tools write caches next to the code (vite's .vite-temp).
 . "$job/env.sh"
+keep "$FL_CWD"
 # The host's CA bundle is not in a foreign-arch root: Node would warn about it on every start.
 [ -z "$NODE_EXTRA_CA_CERTS" ] || [ -e "$NODE_EXTRA_CA_CERTS" ] || unset NODE_EXTRA_CA_CERTS
 mkdir -p /tmp/.fl-overlay/up /tmp/.fl-overlay/work
