@@ -45,12 +45,20 @@ function configFile(text: string): string {
   return f
 }
 const refuseYaml = (port: number) => configFile(`syscalls:\n  - name: refuse\n    syscall: connect\n    errno: ECONNREFUSED\n    match: { port: ${port} }\n`)
-const explore = (...args: string[]) => spawnSync(process.execPath, [CLI, 'explore', ...args], { encoding: 'utf8', timeout: 120_000 })
+const explore = (...args: string[]) => spawnSync(process.execPath, [CLI, 'explore', ...args], { encoding: 'utf8', timeout: 280_000 })
 
 interface Json {
   census: Record<string, number>
   runs: { rule: string; nth: number; fired: number; outcome: string; exitCode: number | null; signal: string | null; ms: number; config: unknown }[]
   skipped: number
+}
+/** The --json report, or a failure that shows what the command said instead. */
+function report(r: ReturnType<typeof explore>): Json {
+  try {
+    return JSON.parse(r.stdout) as Json
+  } catch {
+    throw new Error(`faultline explore printed no JSON report (exit ${r.status}${r.signal ? `, ${r.signal}` : ''}): ${r.stderr.slice(-2000)}`)
+  }
 }
 const brief = (j: Json) => j.runs.map(({ rule, nth, fired, outcome, exitCode, signal }) => ({ rule, nth, fired, outcome, exitCode, signal }))
 
@@ -59,7 +67,7 @@ describe('faultline explore', { timeout: 120_000 }, () => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
     const port = await freePort()
     const r = explore('--json', '-c', refuseYaml(port), '--timeout', '30s', '--', C_BIN, String(port))
-    const j = JSON.parse(r.stdout) as Json
+    const j = report(r)
     expect(j.census).toEqual({ refuse: 3 })
     expect(brief(j)).toEqual([
       { rule: 'refuse', nth: 1, fired: 1, outcome: 'handled', exitCode: 0, signal: null },
@@ -89,7 +97,7 @@ describe('faultline explore', { timeout: 120_000 }, () => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
     const port = await freePort()
     const r = explore('--json', '-c', refuseYaml(port), '--', 'python3', PY, String(port))
-    const j = JSON.parse(r.stdout) as Json
+    const j = report(r)
     expect(j.census).toEqual({ refuse: 3 })
     expect(brief(j).map((x) => [x.nth, x.outcome, x.exitCode, x.fired])).toEqual([[1, 'handled', 0, 1], [2, 'failed', 1, 1], [3, 'handled', 0, 1]])
     expect(r.status).toBe(0) // failed is an outcome a test may want: only crashed and hung make explore exit 1
@@ -98,7 +106,7 @@ describe('faultline explore', { timeout: 120_000 }, () => {
   it('--max-runs caps the runs and counts the rest as skipped', async (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
     const port = await freePort()
-    const j = JSON.parse(explore('--json', '--max-runs', '2', '-c', refuseYaml(port), '--', C_BIN, String(port)).stdout) as Json
+    const j = report(explore('--json', '--max-runs', '2', '-c', refuseYaml(port), '--', C_BIN, String(port)))
     expect(j.runs.map((x) => x.nth)).toEqual([1, 2])
     expect(j.skipped).toBe(1)
   })
@@ -109,21 +117,27 @@ describe('faultline explore', { timeout: 120_000 }, () => {
     // Connects three times on its first run, once on every later run.
     const marker = path.join(fs.mkdtempSync(path.join(dir, 'm-')), 'ran')
     const script = `import os, socket\nn = 1 if os.path.exists(${JSON.stringify(marker)}) else 3\nopen(${JSON.stringify(marker)}, 'w').close()\nfor _ in range(n):\n    try: socket.create_connection(('127.0.0.1', ${port}))\n    except OSError: pass\n`
-    const j = JSON.parse(explore('--json', '-c', refuseYaml(port), '--', 'python3', '-c', script).stdout) as Json
+    const j = report(explore('--json', '-c', refuseYaml(port), '--', 'python3', '-c', script))
     expect(j.census).toEqual({ refuse: 3 })
     expect(brief(j).map((x) => [x.nth, x.outcome, x.fired])).toEqual([[1, 'handled', 1], [2, 'not-reached', 0], [3, 'not-reached', 0]])
   })
 
-  it('a delayed call past --timeout is hung: the command is killed with its process group', async (ctx) => {
+  it('a delayed call past --timeout is hung: the command is killed with its process group', { timeout: 300_000 }, async (ctx) => {
     skipUnless(ctx, 'tp_btf', 'send-signal')
     const file = path.join(fs.mkdtempSync(path.join(dir, 'd-')), 'data.txt')
     fs.writeFileSync(file, 'x')
     const cfg = configFile(`syscalls:\n  - name: slow-open\n    syscall: openat\n    delay: 60s\n    match: { path: ${file} }\n`)
     const tag = `fl-explore-hung-${process.pid}`
+    const reader = `python3 -c "open('${file}').read(); open('${file}').read()" ${tag}`
+    // --timeout must pass the census run (nothing delayed): 3 s here, more where Python starts
+    // slowly (seconds under TCG), measured from the reader run once unarmed.
+    const t0 = Date.now()
+    expect(spawnSync('sh', ['-c', reader]).status).toBe(0)
+    const timeout = Math.min(45, Math.ceil((3000 + 5 * (Date.now() - t0)) / 1000)) // below the delay (60 s, its limit)
     // A child that outlives the shell would hold on past the run: the group kill ends it too.
-    const script = `python3 -c 'import time; time.sleep(300)' ${tag}-bg & exec python3 -c "open('${file}').read(); open('${file}').read()" ${tag}`
-    const r = explore('--json', '-c', cfg, '--timeout', '3s', '--', 'sh', '-c', script)
-    const j = JSON.parse(r.stdout) as Json
+    const script = `python3 -c 'import time; time.sleep(300)' ${tag}-bg & exec ${reader}`
+    const r = explore('--json', '-c', cfg, '--timeout', `${timeout}s`, '--', 'sh', '-c', script)
+    const j = report(r)
     expect(j.census).toEqual({ 'slow-open': 2 })
     expect(brief(j).map((x) => [x.nth, x.outcome, x.fired])).toEqual([[1, 'hung', 1], [2, 'hung', 1]])
     expect(r.status).toBe(1)

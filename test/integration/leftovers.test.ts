@@ -96,14 +96,19 @@ const nextArming = () => {
   expect(r.status, r.stderr).toBe(0)
 }
 
-/** tcLeftoversLikely() (the first arming's check of tc, over rtnetlink) as a process in the private namespace sees it. */
+/**
+ * A check of the first arming as a process in the private namespace sees it: tcLeftoversLikely()
+ * (tc, over rtnetlink) or leftoversLikely() (the state directory: records and clsact markers are
+ * per network namespace, so only a process in it sees them).
+ */
 const SWEEP_JS = fileURLToPath(new URL('../../packages/core/dist/engine/state/sweep.js', import.meta.url))
-const tcCheck = (): boolean => {
-  const script = `const { tcLeftoversLikely } = await import(${JSON.stringify(SWEEP_JS)}); process.stdout.write(String(tcLeftoversLikely()))`
+const inPlace = (check: 'tcLeftoversLikely' | 'leftoversLikely'): boolean => {
+  const script = `const { ${check} } = await import(${JSON.stringify(SWEEP_JS)}); process.stdout.write(String(${check}()))`
   const r = spawnSync(place.wrap[0]!, [...place.wrap.slice(1), process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', env: place.env })
   expect(r.status, r.stderr).toBe(0)
   return r.stdout === 'true'
 }
+const tcCheck = () => inPlace('tcLeftoversLikely')
 
 const shapingOf = (owner: number, netns?: string) => {
   const tc = tcState(netns)
@@ -238,16 +243,15 @@ describe('the cheap check at every arming', () => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf', 'cls-bpf')
     // in the private state directory and namespace: another file's arming in the host's would sweep it first
     const s = await sleeper(clsBpf, place)
+    expect(inPlace('leftoversLikely')).toBe(false) // its owner lives
     await kill(s)
-    const own = process.env.FAULTLINE_STATE_DIR
-    process.env.FAULTLINE_STATE_DIR = place.env.FAULTLINE_STATE_DIR
-    try {
-      expect(leftoversLikely()).toBe(true)
-      nextArming()
-      expect(leftoversLikely()).toBe(false)
-    } finally {
-      if (own === undefined) delete process.env.FAULTLINE_STATE_DIR
-      else process.env.FAULTLINE_STATE_DIR = own
-    }
+    const dir = place.env.FAULTLINE_STATE_DIR!
+    const netns = fs.statSync(`/run/netns/${NETNS}`).ino
+    // the marker alone: without the owner's record, only the marker can tell
+    for (const f of fs.readdirSync(dir)) if (!f.startsWith(`clsact-${netns}-`)) fs.rmSync(path.join(dir, f), { recursive: true, force: true })
+    expect(fs.readdirSync(dir).length).toBeGreaterThan(0)
+    expect(inPlace('leftoversLikely')).toBe(true)
+    nextArming()
+    expect(inPlace('leftoversLikely')).toBe(false)
   })
 })

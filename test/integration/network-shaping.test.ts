@@ -12,7 +12,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import { withFailureConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
 import { FIXTURES, runJson } from '../support/net.js'
-import { bpfIdsOf } from '../support/kernel-view.js'
+import { bpfIdsOf, viewDiff } from '../support/kernel-view.js'
 import { requires, skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
 import { kernelLock } from '../support/kernel-lock.js'
 import { watchProcess } from '../support/watch.js'
@@ -36,10 +36,25 @@ async function warmUp(): Promise<void> {
 }
 
 const tcView = () => ({
-  qdiscs: execSync('tc qdisc show', { encoding: 'utf8' }),
+  // a qdisc's refcnt counts who holds it at this instant (a socket mid-send), not what is attached
+  qdiscs: execSync('tc qdisc show', { encoding: 'utf8' }).replace(/ refcnt \d+/g, ''),
   links: execSync('ip -o link show', { encoding: 'utf8' }).replace(/\s+link\/.*$/gm, ''),
   bpfLinks: bpfIdsOf().links,
 })
+
+/**
+ * tc and the interfaces are as `before`: the changed lines in the failure message. A difference
+ * that is gone a second later was another test file's passing change (interfaces are
+ * machine-wide), not something a disarm left: a leftover stays.
+ */
+async function expectTcAsBefore(before: ReturnType<typeof tcView>): Promise<void> {
+  let diff = viewDiff(before, tcView())
+  if (diff.length) {
+    await new Promise((r) => setTimeout(r, 1000))
+    diff = viewDiff(before, tcView())
+  }
+  expect(diff, `tc and the interfaces after disarm: ${diff.join('; ')}`).toEqual([])
+}
 
 // An echo peer for round trips, and a sink that times what it receives.
 let echo: dgram.Socket
@@ -160,7 +175,7 @@ describe('network shaping: bandwidth', SLOW, () => {
       expect(fast.bytes).toBe(4_000_000)
       expect(fast.bps).toBeGreaterThan(RATE * 20)
     })
-    expect(tcView()).toEqual(before)
+    await expectTcAsBefore(before)
   })
 
   it('a 1 mbit ingress limit (through an IFB device) caps what the target receives', async (ctx) => {
@@ -178,7 +193,7 @@ describe('network shaping: bandwidth', SLOW, () => {
       expect(bps).toBeLessThan(RATE * 1.2)
       expect(f.fired('slow-down')).toBe(sent / 1000)
     })
-    expect(tcView()).toEqual(before)
+    await expectTcAsBefore(before)
   })
 
   it('a 1 mbit ingress limit slows a TCP download of the target too', async (ctx) => {
@@ -228,7 +243,7 @@ describe('network shaping: delay (netem)', SLOW, () => {
       expect(added).toBeLessThan(120)
       expect(f.fired('slow-in')).toBeGreaterThanOrEqual(10)
     })
-    expect(tcView()).toEqual(before)
+    await expectTcAsBefore(before)
   })
 
   it('jitter spreads the round trips around the delay', async (ctx) => {
@@ -251,7 +266,7 @@ describe('network shaping: delay (netem)', SLOW, () => {
     const err = await withFailureConfig({ target: children, network: [{ name: 'slow', action: 'delay', delay: '100ms' }] }, () => 0).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(FaultlineUnsupportedError)
     expect(String(err)).toMatch(/network\[0\] \(slow\): delay needs the netem qdisc for delay and jitter: not supported by this kernel \(needs CONFIG_NET_SCH_NETEM/)
-    expect(tcView()).toEqual(before)
+    await expectTcAsBefore(before)
   })
 })
 
@@ -264,7 +279,7 @@ describe('network shaping: refused where the kernel cannot', () => {
     const err = await withFailureConfig({ target: children, network: [{ name: 'slow-in', action: 'bandwidth', rate: '1mbit', direction: 'ingress' }] }, () => 0).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(FaultlineUnsupportedError)
     expect(String(err)).toMatch(/network\[0\] \(slow-in\): bandwidth needs an IFB device fed by bpf_redirect to shape ingress traffic: .*works from Linux 6\.4.*; direction egress works here/)
-    expect(tcView()).toEqual(before)
+    await expectTcAsBefore(before)
   })
 })
 
