@@ -348,8 +348,9 @@ describe('the target cgroup', { timeout: 240_000 }, () => {
       expect(r).toEqual(['ECONNREFUSED'])
       expect(bpfIdsOf().links.length).toBe(kept)
     } finally {
-      child?.child.kill('SIGKILL')
-      await new Promise((r) => setTimeout(r, 100))
+      // rmdir needs the cgroup empty: wait for the child's exit, not a fixed time
+      const c = child?.child
+      if (c && c.exitCode === null && c.signalCode === null) await new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')))
       fs.rmdirSync(elsewhere)
     }
   })

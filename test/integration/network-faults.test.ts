@@ -194,7 +194,8 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
   it('ingress drop: a target socket receives nothing, then everything after disarm', async (ctx) => {
     skipUnless(ctx, mechanism, 'cgroup-sockaddr')
     const listen = async (cfg?: object) => {
-      const child = spawn('python3', [UDP, 'recv', String(port + 1), '1.5'])
+      // a window long enough for 20 datagrams from here on a loaded machine (the sends take ms)
+      const child = spawn('python3', [UDP, 'recv', String(port + 1), '4'])
       const out = watchProcess(child, 'udp.py recv')
       await out.line((l) => l.includes('ready'))
       const tx = dgram.createSocket('udp4')
@@ -213,11 +214,12 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
     const server = http.createServer((_q, s) => s.end('ok')).listen(0, '127.0.0.1')
     await new Promise((r) => server.on('listening', r))
     const p = (server.address() as { port: number }).port
-    const get = `const r=require('http').get({host:'127.0.0.1',port:${p},agent:false,timeout:1000},(s)=>{s.resume();console.log(JSON.stringify(s.statusCode))});r.on('timeout',()=>{console.log(JSON.stringify('timeout'));process.exit(0)});r.on('error',e=>console.log(JSON.stringify(e.code)))`
+    // dropped SYNs never answer: 1 s tells; unshaped, a loaded machine gets 10 s to answer
+    const get = (ms: number) => `const r=require('http').get({host:'127.0.0.1',port:${p},agent:false,timeout:${ms}},(s)=>{s.resume();console.log(JSON.stringify(s.statusCode))});r.on('timeout',()=>{console.log(JSON.stringify('timeout'));process.exit(0)});r.on('error',e=>console.log(JSON.stringify(e.code)))`
     try {
-      const during = await withFailureConfig({ target: children, network: pin([{ name: 'syn-drop', action: 'drop', protocol: 'tcp', port: p }]) }, () => runJson(process.execPath, ['-e', get]))
+      const during = await withFailureConfig({ target: children, network: pin([{ name: 'syn-drop', action: 'drop', protocol: 'tcp', port: p }]) }, () => runJson(process.execPath, ['-e', get(1000)]))
       expect(during).toBe('timeout')
-      expect(await runJson(process.execPath, ['-e', get])).toBe(200)
+      expect(await runJson(process.execPath, ['-e', get(10_000)])).toBe(200)
     } finally {
       server.close()
     }

