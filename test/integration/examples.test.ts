@@ -1,6 +1,6 @@
 /**
  * The examples a new user copies, run as they are (their own Vitest/Jest configs), on this
- * kernel and in the VM matrix: the tests that need a kernel able to fail openat must run there.
+ * kernel and on fei-6.12 of the VM matrix: the tests that need a kernel able to fail openat run there.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawnSync } from 'node:child_process'
