@@ -39,7 +39,9 @@ const ONE_KERNEL = ['test/integration/component-example.test.ts', 'test/integrat
  * Left to the host: explore's rules are a connect via cgroup and an openat delay via send-signal,
  * programs the host runs as every kernel does (socket-faults and syscall-delay run them on each
  * VM kernel), and explore itself never asks the kernel what it has; each case runs the command
- * three or four times (~3 min a kernel under TCG).
+ * three or four times (~3 min a kernel under TCG). Its cases on the mechanisms the host lacks
+ * (openat through a syscall mechanism, corrupted reads) are explore-mechanisms.test.ts, which
+ * every x86-64 VM kernel runs.
  */
 const HOST_ONLY = ['test/integration/explore.test.ts']
 /**

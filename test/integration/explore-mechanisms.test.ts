@@ -1,0 +1,41 @@
+/**
+ * Explore over the mechanisms the development host lacks (no syscall mechanism for openat, no
+ * fexit): an errno rule on openat and a corrupt rule on read, each explored call by call. The VM
+ * kernels run this file (explore.test.ts, whose programs the host has, runs on the host only).
+ */
+import { describe, it, expect, afterAll } from 'vitest'
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { skipUnless, skipUnlessAny } from '../support/requires.js'
+import { exploreFailures } from '../../packages/core/src/explore/index.js'
+
+const READ_FILE = fileURLToPath(new URL('../fixtures/read-file.py', import.meta.url))
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-explore-mech-'))
+const run = promisify(execFile)
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+describe('exploreFailures over syscall mechanisms', { timeout: 120_000 }, () => {
+  it('an errno rule on openat (a syscall mechanism): each refused open of a Python child fails it', async (ctx) => {
+    skipUnlessAny(ctx, 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret')
+    const file = path.join(fs.mkdtempSync(path.join(dir, 'o-')), 'data.txt')
+    fs.writeFileSync(file, 'x')
+    const cfg = { target: { scope: 'children' as const }, syscalls: [{ name: 'deny', syscall: 'openat', errno: 'EACCES', match: { path: file } }] }
+    const report = await exploreFailures(cfg, () => run('python3', [READ_FILE, `read:${file}`, `read:${file}`]))
+    expect(report.census).toEqual({ deny: 2 })
+    expect(report.runs.map((r) => [r.nth, r.outcome, r.exitCode, r.fired])).toEqual([[1, 'failed', 1, 1], [2, 'failed', 1, 1]])
+  })
+
+  it('a corrupt rule: the run whose first read is corrupted still exits 0 (nothing checks the bytes)', async (ctx) => {
+    skipUnless(ctx, 'tp_btf', 'fexit', 'probe-write-user')
+    const file = path.join(fs.mkdtempSync(path.join(dir, 'r-')), 'data.txt')
+    fs.writeFileSync(file, 'some bytes to flip')
+    const cfg = { target: { scope: 'children' as const }, syscalls: [{ name: 'rot', syscall: 'read', corrupt: { bytes: 2, seed: 1 }, match: { path: file } }] }
+    const report = await exploreFailures(cfg, () => run('python3', [READ_FILE, `read:${file}`]))
+    expect(report.census.rot).toBeGreaterThanOrEqual(1)
+    expect(report.runs[0]).toMatchObject({ nth: 1, outcome: 'handled', fired: 1 })
+  })
+})
