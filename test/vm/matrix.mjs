@@ -89,12 +89,13 @@ for (const kernel of kernels) {
   }
   const expected = expectedOn(kernel)
   const files = [...ended, ...report.testResults].map((f) => {
-    const row = { file: path.relative(REPO, f.name), passed: 0, failed: 0, skipped: 0, wrongSkips: [], failures: [], seconds: (f.endTime - f.startTime) / 1000 || 0 }
+    const row = { file: path.relative(REPO, f.name), passed: 0, failed: 0, skipped: 0, wrongSkips: [], failures: [], ran: [], seconds: (f.endTime - f.startTime) / 1000 || 0 }
     if (f.status === 'failed' && f.assertionResults.length === 0) {
       row.failed++
       row.failures.push(f.message?.split('\n')[0] ?? 'suite failed to run')
     }
     for (const t of f.assertionResults) {
+      if (t.status === 'passed' || t.status === 'failed') row.ran.push(`${row.file} > ${t.fullName}`)
       if (t.status === 'passed') row.passed++
       else if (t.status === 'failed') { row.failed++; row.failures.push(`${t.fullName}${failureHead(t)}`) }
       else {
@@ -137,6 +138,8 @@ for (const r of results) {
   }
 }
 fs.mkdirSync(path.join(REPO, '.test-results'), { recursive: true })
-fs.writeFileSync(path.join(REPO, '.test-results', 'vm.counts.json'), JSON.stringify({ passed, failed, skipped, kernels: results.map((r) => ({ kernel: r.kernel, seconds: r.seconds, files: Object.fromEntries(r.files.map((f) => [f.file, f.seconds])) })) }))
+// `ran`: the tests each kernel ran (passed or failed), for summarize.mjs --ran-somewhere, which
+// fails a test the host skipped that no kernel ran either.
+fs.writeFileSync(path.join(REPO, '.test-results', 'vm.counts.json'), JSON.stringify({ passed, failed, skipped, kernels: results.map((r) => ({ kernel: r.kernel, seconds: r.seconds, files: Object.fromEntries(r.files.map((f) => [f.file, f.seconds])), ran: r.files.flatMap((f) => f.ran) })) }))
 console.log(`vm matrix: ${passed} passed, ${failed} failed, ${skipped} skipped`)
 process.exit(failed ? 1 : 0)
