@@ -239,3 +239,28 @@ export function deleteContainers(): void {
   for (const id of [...live.keys()]) deleteContainer(id)
 }
 process.on('exit', deleteContainers)
+
+/** The program a container runs (test/fixtures/container-run.mjs): it arms with the built package and reports as JSON lines. */
+export const CONTAINER_RUN = path.join(REPO, 'test/fixtures/container-run.mjs')
+
+/** Each scenario with only the capabilities `faultline doctor` names, and with every capability. */
+export const PRIVILEGES: [string, Pick<ContainerOptions, 'capabilities'>][] = [
+  ['with only the capabilities doctor names', { capabilities: DOCTOR_CAPS }],
+  ['privileged', { capabilities: 'privileged' }],
+]
+
+/** container-run.mjs's last line of a round. */
+export interface Done {
+  done: true
+  results?: unknown[]
+  fired?: Record<string, number>
+  error?: { name: string; message: string }
+  after?: unknown[]
+}
+
+/** Waits for the program's end of `round`; fails with its error and the container's stderr if it reported one. */
+export async function finished(c: Container, round = 0): Promise<Done> {
+  const done = await c.line<Done & Record<string, unknown>>((l) => l.done === true && l.round === round)
+  if (done.error) throw new Error(`in container: ${done.error.name}: ${done.error.message}\nstderr: ${c.stderr()}`)
+  return done
+}
