@@ -9,12 +9,12 @@
  * every other kernel runs it too.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import crypto from 'node:crypto'
 import dgram from 'node:dgram'
 import fs from 'node:fs'
 import http from 'node:http'
 import type net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { withFailureConfig, validateConfig, predictCorruption, applyCorruption } from '../../packages/core/src/index.js'
 import { syscallTable } from '../../packages/core/src/config/syscalls.js'
@@ -33,7 +33,7 @@ const arm64 = process.arch === 'arm64'
 const UNLINK = arm64 ? 'unlinkat' : 'unlink'
 
 // Real path: corrupt rules match the path bpf_d_path resolves.
-const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-arch-')))
+const dir = fs.realpathSync(tempDir('fl-arch-'))
 const inside = path.join(dir, 'in')
 const outside = path.join(dir, 'out')
 const GLOB = `${inside}/**`

@@ -6,6 +6,7 @@
  * The syscall-entry rules need a kernel with one of those mechanisms: the VM matrix runs them.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -34,7 +35,7 @@ afterAll(tcLock.release)
 const FIXTURES = fileURLToPath(new URL('../fixtures', import.meta.url))
 const SLEEPER = path.join(FIXTURES, 'armed-sleeper.mjs')
 const children = { scope: 'children' as const }
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-arming-'))
+const dir = tempDir('fl-arming-')
 const ENTRY = ['fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
 
 /**

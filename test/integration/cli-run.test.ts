@@ -7,12 +7,12 @@
 import { describe, it, expect } from 'vitest'
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { skipUnless } from '../support/requires.js'
 import { startServer } from '../support/net.js'
 import { BIN, tmpFile } from '../support/cli.js'
+import { tempDir } from '../support/temp-dir.js'
 
 const CONNECT = fileURLToPath(new URL('../fixtures/connect.cjs', import.meta.url))
 const LOOP = fileURLToPath(new URL('../fixtures/connect-loop.cjs', import.meta.url))
@@ -80,7 +80,7 @@ describe('faultline run --scope system --comm', () => {
     const srv = await startServer()
     // A process named flsysnode (exec through a link of that name) that the command does not start:
     // it connects every 50 ms, before, during and after the run.
-    const link = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-sys-')), 'flsysnode')
+    const link = path.join(tempDir('fl-sys-'), 'flsysnode')
     fs.symlinkSync(process.execPath, link)
     const outsider = spawn(link, [LOOP, String(srv.port), '100000', '50'], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''

@@ -6,11 +6,11 @@
 import { describe, it, expect } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { skipBecause, skipUnless, skipUnlessAny } from '../support/requires.js'
 import { startServer } from '../support/net.js'
+import { tempDir } from '../support/temp-dir.js'
 
 const BIN = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import.meta.url))
 const LOOP = fileURLToPath(new URL('../fixtures/connect-loop.cjs', import.meta.url))
@@ -43,7 +43,7 @@ describe('faultline run on a terminal (tmux)', () => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
     if (tmux('-V').status !== 0) skipBecause(ctx, 'requires tmux')
     const srv = await startServer()
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-tui-'))
+    const dir = tempDir('fl-tui-')
     const cfg = path.join(dir, 'faults.yaml')
     fs.writeFileSync(cfg, `syscalls:\n  - name: refuse\n    syscall: connect\n    errno: ECONNREFUSED\n    match: { port: ${srv.port} }\n  - name: never\n    syscall: bind\n    errno: EADDRINUSE\n    match: { port: 1 }\n`)
     const session = 'run'
@@ -94,7 +94,7 @@ describe('faultline run on a terminal (tmux)', () => {
   it('follows a resize; q stops the command and disarms; the status is the signal\'s, 128+15', async (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
     if (tmux('-V').status !== 0) skipBecause(ctx, 'requires tmux')
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-tui-'))
+    const dir = tempDir('fl-tui-')
     const cfg = path.join(dir, 'faults.yaml')
     fs.writeFileSync(cfg, 'syscalls:\n  - name: refuse\n    syscall: connect\n    errno: ECONNREFUSED\n    match: { port: 9 }\n')
     const session = 'quit'
@@ -125,7 +125,7 @@ describe('faultline run on a terminal (tmux)', () => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf', 'send-signal')
     skipUnlessAny(ctx, 'tcx', 'cls-bpf')
     if (tmux('-V').status !== 0) skipBecause(ctx, 'requires tmux')
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-tui-'))
+    const dir = tempDir('fl-tui-')
     const cfg = path.join(dir, 'faults.yaml')
     fs.writeFileSync(cfg, `syscalls:\n  - name: refuse\n    syscall: connect\n    errno: ECONNREFUSED\n    match: { port: 9 }\n  - name: slow-open\n    syscall: openat\n    delay: 200ms\n    match: { path: ${dir}/slow }\ndns:\n  - name: api.example.com\n    answer: nxdomain\n`)
     const session = 'kinds'

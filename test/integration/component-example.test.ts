@@ -7,11 +7,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { requires, skipUnless } from '../support/requires.js'
 import { kernelLock } from '../support/kernel-lock.js'
+import { tempDir } from '../support/temp-dir.js'
 
 // Hooks syscall entries (openat) and adds qdiscs (delay): one lock after the other, always in this order.
 const entryLock = kernelLock('syscall-entry')
@@ -36,7 +36,7 @@ const expectedSkips = (canFailOpenat ? 0 : 1) + (canDelay ? 0 : 1)
 describe('examples/component', { timeout: 600_000 }, () => {
   it('Vitest: every dependency broken in turn, the service answers as designed', (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-ex-')), 'r.json')
+    const file = path.join(tempDir('fl-ex-'), 'r.json')
     const r = spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--root', 'examples/component', '--reporter=default', '--reporter=json', `--outputFile=${file}`], {
       cwd: ROOT, encoding: 'utf8', timeout: 540_000,
     })

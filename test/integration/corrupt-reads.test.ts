@@ -5,10 +5,10 @@
  * Where fexit or bpf_probe_write_user is missing (our host), arming is refused, naming them.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { withFailureConfig, predictCorruption, FaultlineUnsupportedError, type CorruptedByte } from '../../packages/core/src/index.js'
@@ -24,7 +24,7 @@ beforeAll(entryLock.acquire, 600_000)
 afterAll(entryLock.release)
 
 const PY = fileURLToPath(new URL('../fixtures/read-file.py', import.meta.url))
-const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-corrupt-')))
+const dir = fs.realpathSync(tempDir('fl-corrupt-'))
 const DATA = path.join(dir, 'data', 'blob.bin')
 const OTHER = path.join(dir, 'other', 'blob.bin')
 const GLOB = `${dir}/data/**`

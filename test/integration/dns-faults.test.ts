@@ -9,11 +9,11 @@
  * the rule is armed.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { execFileSync, spawn } from 'node:child_process'
 import dgram from 'node:dgram'
 import dns from 'node:dns'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { withFailureConfig, type FailureConfigInput } from '../../packages/core/src/index.js'
@@ -52,7 +52,7 @@ beforeAll(tcLock.acquire, 1_200_000)
 afterAll(tcLock.release)
 beforeAll(async () => {
   resolver = await startResolver()
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-dns-'))
+  dir = tempDir('fl-dns-')
   gai = path.join(dir, 'gai')
   execFileSync('cc', ['-O2', '-o', gai, GAI_SRC])
   // One try, one second: a dropped query costs the clients a second, not the default 5 s x 2.

@@ -5,11 +5,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { requires, skipUnless } from '../support/requires.js'
 import { kernelLock } from '../support/kernel-lock.js'
+import { tempDir } from '../support/temp-dir.js'
 
 // Hooks syscall entries: not while another such file does (kernel-lock.ts says why).
 const entryLock = kernelLock('syscall-entry')
@@ -29,7 +29,7 @@ interface Counts {
 }
 
 function vitestExample(name: string): Counts {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-ex-')), 'r.json')
+  const file = path.join(tempDir('fl-ex-'), 'r.json')
   const r = spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--root', `examples/${name}`, '--reporter=default', '--reporter=json', `--outputFile=${file}`], {
     cwd: ROOT, encoding: 'utf8', timeout: 180_000,
   })

@@ -3,10 +3,10 @@
  * fexit): an errno rule on openat and a corrupt rule on read, each explored call by call. The VM
  * kernels run this file (explore.test.ts, whose programs the host has, runs on the host only).
  */
-import { describe, it, expect, afterAll } from 'vitest'
+import { describe, it, expect } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
@@ -14,9 +14,8 @@ import { skipUnless, skipUnlessAny } from '../support/requires.js'
 import { exploreFailures } from '../../packages/core/src/explore/index.js'
 
 const READ_FILE = fileURLToPath(new URL('../fixtures/read-file.py', import.meta.url))
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-explore-mech-'))
+const dir = tempDir('fl-explore-mech-')
 const run = promisify(execFile)
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 describe('exploreFailures over syscall mechanisms', { timeout: 120_000 }, () => {
   it('an errno rule on openat (a syscall mechanism): each refused open of a Python child fails it', async (ctx) => {

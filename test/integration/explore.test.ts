@@ -4,7 +4,8 @@
  * and third connect but not of the second. Rules on the mechanisms this host lacks (openat through a
  * syscall mechanism, corrupted reads) are in explore-mechanisms.test.ts, which the VM kernels run.
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { describe, it, expect, beforeAll } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { execFile, execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -19,7 +20,7 @@ import { observeExplorations } from '../../packages/core/src/explore/observe.js'
 
 const CLI = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import.meta.url))
 const PY = fileURLToPath(new URL('../fixtures/three-connects.py', import.meta.url))
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-explore-'))
+const dir = tempDir('fl-explore-')
 const C_BIN = path.join(dir, 'three-connects')
 const run = promisify(execFile)
 
@@ -27,7 +28,6 @@ beforeAll(() => {
   // -O0: at -O2 GCC may turn the NULL write into a trap (SIGILL) instead of a SIGSEGV.
   execFileSync('cc', ['-O0', '-o', C_BIN, fileURLToPath(new URL('../fixtures/three-connects.c', import.meta.url))])
 })
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 /** A port nothing listens on now (the fixtures listen on it themselves). */
 async function freePort(): Promise<number> {

@@ -1,8 +1,8 @@
 /** @faultline/jest-environment, used as a user would: a real Jest run of a fixture project. */
 import { it, expect } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { skipUnless } from '../support/requires.js'
@@ -12,7 +12,7 @@ const CONFIG = fileURLToPath(new URL('../fixtures/jest-project/jest.config.cjs',
 
 it('global faultline.with, docblock config per file, skip of an unservable file, summary', (ctx) => {
   skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-jest-')), 'r.json')
+  const out = path.join(tempDir('fl-jest-'), 'r.json')
   const r = spawnSync(process.execPath, [JEST, '--config', CONFIG, '--json', `--outputFile=${out}`], { encoding: 'utf8', timeout: 120_000 })
   const rep = JSON.parse(fs.readFileSync(out, 'utf8')) as { testResults: { assertionResults: { title: string; status: string; failureMessages: string[] }[] }[] }
   const results = rep.testResults.flatMap((f) => f.assertionResults)

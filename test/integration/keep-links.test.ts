@@ -10,6 +10,7 @@
  * read-only cgroupfs keep the root; a killed process's cgroup is swept.
  */
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
 import fs from 'node:fs'
@@ -52,7 +53,7 @@ function ownProgramIdsOnCgroup(dir: string): number[] {
 
 /** A node process that is not our descendant (setsid -f: its parent exits) and sits in `dir`. */
 async function startBystander(dir: string): Promise<{ pid: number; stop(): void }> {
-  const pidFile = path.join(fs.mkdtempSync('/tmp/fl-bystander-'), 'pid')
+  const pidFile = path.join(tempDir('fl-bystander-'), 'pid')
   const script = `require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`
   spawnSync('setsid', ['-f', process.execPath, '-e', script], { stdio: 'ignore' })
   for (let i = 0; i < 200 && !fs.existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 25))

@@ -5,9 +5,9 @@
  * of sight (another mount namespace's /run), sharing this network namespace.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { withFailureConfig, cleanupLeftovers } from '../../packages/core/src/index.js'
@@ -58,7 +58,7 @@ const NETNS = `fl-leftovers-${process.pid}`
 beforeAll(() => {
   execFileSync('ip', ['netns', 'add', NETNS])
   execFileSync('ip', ['-n', NETNS, 'link', 'set', 'lo', 'up'])
-  place = { wrap: ['nsenter', `--net=/run/netns/${NETNS}`], env: { ...process.env, FAULTLINE_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'fl-leftovers-run-')) } }
+  place = { wrap: ['nsenter', `--net=/run/netns/${NETNS}`], env: { ...process.env, FAULTLINE_STATE_DIR: tempDir('fl-leftovers-run-') } }
 })
 afterAll(() => {
   spawnSync('ip', ['netns', 'del', NETNS])
@@ -204,7 +204,7 @@ describe('an owner in another pid namespace sharing this network namespace', { t
     skipUnlessAny(ctx, 'tcx', 'cls-bpf')
     // Its own pid namespace (node is pid 1 there) and its own state directory, as another mount
     // namespace's /run would be: only the network namespace is shared.
-    const otherRun = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-other-run-'))
+    const otherRun = tempDir('fl-other-run-')
     const s = await sleeper(shaping('both'), place, ['unshare', '--pid', '--fork', '--mount-proc'], { ...place.env, FAULTLINE_STATE_DIR: otherRun })
     try {
       expect(execFileSync('cat', [`/proc/${s.pid}/status`], { encoding: 'utf8' })).toMatch(/^NSpid:\s+\d+\s+1$/m)

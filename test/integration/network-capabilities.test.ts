@@ -5,9 +5,9 @@
  * faultline runs for shaping inherit nothing unless faultline passes CAP_NET_ADMIN on.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { execSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { FIXTURES } from '../support/net.js'
 import { kernelLock } from '../support/kernel-lock.js'
@@ -32,7 +32,7 @@ interface Result {
 /** Runs test/fixtures/caps-net.mjs as nobody with exactly these capabilities, in a fresh network namespace. */
 function asNobody(caps: string[]): Result {
   const ns = `fl-caps-${process.pid}`
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-caps-state-'))
+  const state = tempDir('fl-caps-state-')
   fs.chownSync(state, 65534, 65534) // nobody's own: faultline refuses a state directory others can write
   execSync(`ip netns add ${ns} && ip netns exec ${ns} ip link set lo up`)
   try {

@@ -4,12 +4,12 @@
  * Bandwidth runs on the host (htb, IFB); delay needs netem and runs in the VM matrix.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { execSync, spawn, spawnSync } from 'node:child_process'
 import dgram from 'node:dgram'
 import net from 'node:net'
 import path from 'node:path'
 import fs from 'node:fs'
-import os from 'node:os'
 import { withFailureConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
 import { FIXTURES, runJson } from '../support/net.js'
 import { bpfIdsOf, viewDiff } from '../support/kernel-view.js'
@@ -371,7 +371,7 @@ describe('network shaping: nothing left behind', SLOW, () => {
     needs(ctx, 'htb')
     const ns = `fl-race-${process.pid}`
     execSync(`ip netns add ${ns} && ip netns exec ${ns} ip link set lo up`)
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-race-'))
+    const dir = tempDir('fl-race-')
     try {
       const qdiscs = () => execSync(`ip netns exec ${ns} tc qdisc show`, { encoding: 'utf8' })
       const before = qdiscs()

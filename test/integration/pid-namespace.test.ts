@@ -7,9 +7,9 @@
  * kernel, the bystander would "descend" from the root and be failed too.
  */
 import { describe, it, expect } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { FIXTURES } from '../support/net.js'
 import { skipBecause, skipUnless } from '../support/requires.js'
@@ -21,7 +21,7 @@ describe('in a pid namespace', () => {
   it('fails the caller and its child, not a bystander of the namespace; targets() in namespace pids', (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
     if (spawnSync('unshare', ['--version']).status !== 0) return skipBecause(ctx, 'requires unshare (util-linux)')
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-pidns-'))
+    const tmp = tempDir('fl-pidns-')
     const file = path.join(tmp, 'bystander')
     const port = 9
     // Inside: a bystander first, then the runner with its namespace pid set to unshare's global pid ($PPID of ns init is 0, so pass it).

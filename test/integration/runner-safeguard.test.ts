@@ -1,9 +1,9 @@
 /** A Vitest worker whose test fails every write still reports its result: faultline never
  * faults the runner's IPC channel (safeguard), whatever the rule says. */
 import { it, expect, beforeAll, afterAll } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { skipUnlessAny } from '../support/requires.js'
@@ -18,7 +18,7 @@ const PROJECT = fileURLToPath(new URL('../fixtures/runner-project', import.meta.
 
 it('a Vitest worker failing every write and writev still reports its result', (ctx) => {
   skipUnlessAny(ctx, 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret')
-  const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-vr-')), 'report.json')
+  const report = path.join(tempDir('fl-vr-'), 'report.json')
   const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../node_modules/vitest/vitest.mjs', import.meta.url)), 'run', '--root', PROJECT, '--reporter=json', `--outputFile=${report}`], {
     encoding: 'utf8',
     timeout: 120_000,

@@ -4,10 +4,10 @@
  * must never be touched. Every check is what a real process saw (errno / exit status).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { spawn, spawnSync, execFileSync } from 'node:child_process'
 import dgram from 'node:dgram'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { withFailureConfig, predictSeededFailures, FaultlineBusyError, FaultlineTimeoutError } from '../../packages/core/src/index.js'
 import { startServer, tryConnect, connectMany, runJson, spawnWaitingConnector, FIXTURES, type Server } from '../support/net.js'
@@ -76,7 +76,7 @@ describe('connect refused for the calling process tree', () => {
   it('never affects a process started before arming that does not descend from the caller', { timeout: 120_000 }, async (ctx) => {
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
     // Double fork: the connector is re-parented away from us before we arm.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-unrelated-'))
+    const dir = tempDir('fl-unrelated-')
     const go = path.join(dir, 'go')
     const out = path.join(dir, 'out')
     const script = `while [ ! -e "${go}" ]; do sleep 0.05; done; "${process.execPath}" "${CONNECT}" ${server.port} 3 > "${out}"`
@@ -264,7 +264,7 @@ describe('other socket calls', () => {
     ).toBe('ETIMEDOUT')
     // C sees errno through glibc, which needs the sign-extended value
     const c = `#include <stdio.h>\n#include <errno.h>\n#include <string.h>\n#include <arpa/inet.h>\n#include <sys/socket.h>\nint main(int c,char**v){struct sockaddr_in a={.sin_family=AF_INET,.sin_port=htons(atoi(v[1]))};inet_pton(AF_INET,"127.0.0.1",&a.sin_addr);int s=socket(AF_INET,SOCK_STREAM,0);int r=connect(s,(void*)&a,sizeof a);printf("[\\"%s\\"]\\n",r==0?"ok":strerrorname_np(errno));return 0;}`
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-c-'))
+    const dir = tempDir('fl-c-')
     fs.writeFileSync(path.join(dir, 'c.c'), c.replace('#include <stdio.h>', '#define _GNU_SOURCE\n#include <stdio.h>\n#include <stdlib.h>'))
     execFileSync('cc', ['-o', path.join(dir, 'c'), path.join(dir, 'c.c')])
     const r = await withFailureConfig(refuse(), () => runJson(path.join(dir, 'c'), [String(server.port)]))

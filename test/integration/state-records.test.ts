@@ -5,9 +5,9 @@
  * owner then lost its pid, seen when shaping tests ran in a namespace beside other armings).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { kernelLock } from '../support/kernel-lock.js'
@@ -24,7 +24,7 @@ describe('owner records of another network namespace', { timeout: 120_000 }, () 
   it('a sweep here leaves a live owner of another namespace alone, and that namespace\'s sweep removes its record once it is dead', async (ctx) => {
     skipUnless(ctx, 'htb', 'cgroup-sockaddr', 'tp_btf')
     const ns = `fl-rec-${process.pid}`
-    const state = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-rec-state-'))
+    const state = tempDir('fl-rec-state-')
     const env = { ...process.env, FAULTLINE_STATE_DIR: state }
     execFileSync('ip', ['netns', 'add', ns])
     const inNs = ['nsenter', `--net=/run/netns/${ns}`]

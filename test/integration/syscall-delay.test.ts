@@ -4,15 +4,15 @@
  * paused; what is stopped is resumed at disarm and when the arming process is SIGKILLed.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { withFailureConfig, validateConfig, ConfigError } from '../../packages/core/src/index.js'
 import { skipUnless } from '../support/requires.js'
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-delay-'))
+const dir = tempDir('fl-delay-')
 const BIN = path.join(dir, 'fl-delay') // comm "fl-delay"
 const DATA = path.join(dir, 'data', 'in.txt')
 const OTHER = path.join(dir, 'other.txt')

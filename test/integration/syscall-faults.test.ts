@@ -6,7 +6,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { withFailureConfig, predictSeededFailures, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
@@ -16,6 +15,7 @@ import type { Feature } from '../../packages/core/src/kernel/index.js'
 import { kernelLock } from '../support/kernel-lock.js'
 import { bpfIdsOf } from '../support/kernel-view.js'
 import { AFTER_DELAYS_MS, judgeAfter, parseTimedCalls } from '../support/after.js'
+import { tempDir } from '../support/temp-dir.js'
 
 // Hooks syscall entries: not while another such file does (kernel-lock.ts says why).
 const entryLock = kernelLock('syscall-entry')
@@ -25,7 +25,7 @@ afterAll(entryLock.release)
 const MECHANISMS = ['fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret'] as const
 type Mech = (typeof MECHANISMS)[number]
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-sys-'))
+const dir = tempDir('fl-sys-')
 const FILES = path.join(dir, 'fl-files') // comm "fl-files"
 const inside = path.join(dir, 'data', 'in')
 const outside = path.join(dir, 'data', 'out')

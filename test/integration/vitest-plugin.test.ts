@@ -2,11 +2,11 @@
 import { describe, it, expect } from 'vitest'
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { skipUnless } from '../support/requires.js'
 import { attachedLinksOfTree } from '../support/kernel-view.js'
+import { tempDir } from '../support/temp-dir.js'
 
 const VITEST = fileURLToPath(new URL('../../node_modules/vitest/vitest.mjs', import.meta.url))
 const PROJECT = fileURLToPath(new URL('../fixtures/vitest-project', import.meta.url))
@@ -21,7 +21,7 @@ interface Report {
  * `only` narrows the run to the tests a case looks at.
  */
 async function runProject(mode: string, only?: string): Promise<{ report: Report | undefined; out: string; status: number | null }> {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fl-vp-')), 'r.json')
+  const file = path.join(tempDir('fl-vp-'), 'r.json')
   const args = [VITEST, 'run', '--root', PROJECT, ...(only ? ['--testNamePattern', only] : [])]
   const p = spawn(process.execPath, args, { env: { ...process.env, FL_MODE: mode, FL_REPORT: file }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''

@@ -1,9 +1,9 @@
 /** The faultline command as a user runs it: the built bin, and config files to hand it. */
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { tempDir } from './temp-dir.js'
 
 export const BIN = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import.meta.url))
 
@@ -11,7 +11,7 @@ export const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...a
 
 /** `text` in a new file `name`, in a directory of its own under the temporary directory. */
 export function tmpFile(name: string, text: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-cli-'))
+  const dir = tempDir('fl-cli-')
   fs.writeFileSync(path.join(dir, name), text)
   return path.join(dir, name)
 }

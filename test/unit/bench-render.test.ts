@@ -1,7 +1,7 @@
 /** The bench runner's collection of results and the docs it renders from them (test/bench/lib). */
 import { describe, it, expect } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 // @ts-expect-error: plain .mjs modules of the bench, without types
 import { checkBench, collectRun, mergeRun, orderFigures, renderDocs, renderSvg } from '../bench/lib/render.mjs'
@@ -27,7 +27,7 @@ describe('bench statistics', () => {
 
 describe('collecting a run', () => {
   it('keeps well-formed <bench>.json files and names what is wrong with the others', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-render-'))
+    const dir = tempDir('fl-render-')
     fs.writeFileSync(path.join(dir, 'good.json'), JSON.stringify(bench('good', [fig('base', 'ms', 2), fig('x', 'ms', 1, 'base')])))
     fs.writeFileSync(path.join(dir, 'badunit.json'), JSON.stringify(bench('badunit', [fig('a', 'parsecs', 1)])))
     fs.writeFileSync(path.join(dir, 'badbase.json'), JSON.stringify(bench('badbase', [fig('a', 'ms', 1, 'nope')])))

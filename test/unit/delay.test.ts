@@ -1,8 +1,8 @@
 /** Delay rules without the kernel: the layout of bpf/include/delay.h, and the pause drawn per stop. */
 import { describe, it, expect } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SIZEOF_DELAY_CFG, SIZEOF_DELAY_EVENT, decodeDelayEvent, drawPauseNs } from '../../packages/core/src/engine/delay/layout.js'
@@ -12,7 +12,7 @@ const INCLUDE = fileURLToPath(new URL('../../bpf/include', import.meta.url))
 
 describe('delay rules', () => {
   it('the TypeScript mirror agrees with delay.h', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-delay-layout-'))
+    const dir = tempDir('fl-delay-layout-')
     fs.writeFileSync(
       path.join(dir, 'l.c'),
       `#include <stdio.h>

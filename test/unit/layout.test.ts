@@ -2,7 +2,6 @@
 import { describe, it, expect } from 'vitest'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SIZEOF, RULE_OFFSETS, FL_MAX_RULES, FL_OP, prefixMask, probabilityThreshold, FL_PROB_ALWAYS } from '../../packages/core/src/engine/layout.js'
@@ -11,11 +10,12 @@ import { NET_SIZEOF } from '../../packages/core/src/engine/network/layout.js'
 import { DNS_SIZEOF, FL_DNS_NAME_LEN, FL_MAX_DNS_RULES } from '../../packages/core/src/engine/network/dns.js'
 import { RESET_STATE_SIZE } from '../../packages/core/src/engine/network/reset.js'
 import { CORRUPT_PARAMS } from '../../packages/core/src/engine/backends/corrupt.js'
+import { tempDir } from '../support/temp-dir.js'
 
 const INCLUDE = fileURLToPath(new URL('../../bpf/include', import.meta.url))
 
 function cLayout(): Record<string, number> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-layout-'))
+  const dir = tempDir('fl-layout-')
   const fields = Object.keys(RULE_OFFSETS).map((f) => `printf("\\"rule.${f}\\": %zu,", offsetof(struct fl_rule, ${f}));`).join('\n')
   const src = `#include <stdio.h>
 #include <stddef.h>

@@ -3,9 +3,9 @@
  * fails a test the host skipped that no VM kernel ran either (a test that runs nowhere).
  */
 import { describe, it, expect } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -13,7 +13,7 @@ const SUMMARIZE = fileURLToPath(new URL('../../scripts/summarize.mjs', import.me
 const skip = (fullName: string) => ({ fullName, status: 'skipped', meta: { skipReason: 'requires lsm: not here' } })
 /** A host report as a fresh clone elsewhere writes it (file names relative to another root), and the matrix's counts. */
 function results(vmRan: string[]): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-summarize-'))
+  const dir = tempDir('fl-summarize-')
   fs.writeFileSync(path.join(dir, 'host.json'), JSON.stringify({
     testResults: [{ name: '/tmp/faultline-ci-x/faultline/test/integration/a.test.ts', status: 'passed', assertionResults: [
       { fullName: 'a runs', status: 'passed' }, skip('a needs lsm'), skip('a needs fexit'),

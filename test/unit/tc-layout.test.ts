@@ -1,13 +1,13 @@
 /** The hand-encoded bpf_tc_hook / bpf_tc_opts (libbpf/tc.ts) agree with libbpf.h and the C compiler. */
 import { describe, it, expect } from 'vitest'
+import { tempDir } from '../support/temp-dir.js'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { TC_HOOK_SIZE, TC_OPTS_SIZE, encodeTcHook, encodeTcOpts } from '../../packages/core/src/libbpf/tc.js'
 
 function cBytes(): { hook: string; opts: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-tc-'))
+  const dir = tempDir('fl-tc-')
   const src = `#include <stdio.h>
 #include <bpf/libbpf.h>
 static void hex(const void *p, size_t n) { for (size_t i = 0; i < n; i++) printf("%02x", ((const unsigned char *)p)[i]); printf("\\n"); }
