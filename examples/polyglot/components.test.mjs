@@ -19,7 +19,10 @@ beforeAll(async () => {
   await new Promise((r) => server.on('listening', r))
   port = server.address().port
 })
-afterAll(() => server.close())
+afterAll(() => {
+  server.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
 
 test('the C client connects, and gives up cleanly when every connection is refused', async ({ faults }) => {
   expect(spawnSync(client, [String(port)], { encoding: 'utf8' }).stdout).toBe('connected after 1 attempt(s)\n')

@@ -18,6 +18,7 @@ let startPg
 afterAll(async () => {
   await service?.close()
   db?.stop()
+  if (configPath) fs.rmSync(path.dirname(configPath), { recursive: true, force: true })
 })
 
 test('503 and a clear log line when the database refuses connections', async () => {

@@ -17,6 +17,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await service?.close()
   db?.stop()
+  if (configPath) fs.rmSync(path.dirname(configPath), { recursive: true, force: true })
 })
 
 test('answers from the database', async () => {

@@ -49,7 +49,6 @@ beforeAll(() => {
   fs.mkdirSync(outside, { recursive: true })
   for (const d of [inside, outside]) fs.writeFileSync(path.join(d, 'config.json'), '{}')
 })
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 // Node children start slowly under the VM matrix's emulation (arm64 on x86-64: several seconds).
 const SLOW = { timeout: 180_000 }
 

@@ -38,7 +38,6 @@ beforeAll(() => {
     fs.writeFileSync(f, CONTENT)
   }
 })
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 interface Got {
   sha256: string

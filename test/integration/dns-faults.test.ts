@@ -60,7 +60,6 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await resolver?.close()
-  if (dir) fs.rmSync(dir, { recursive: true, force: true })
 })
 
 /** Runs a client with /etc/resolv.conf naming the test resolver (or `conf`), in a mount namespace of its own. */

@@ -62,7 +62,6 @@ beforeAll(() => {
 })
 afterAll(() => {
   spawnSync('ip', ['netns', 'del', NETNS])
-  fs.rmSync(place.env.FAULTLINE_STATE_DIR!, { recursive: true, force: true })
 })
 
 /** Arms `config` in a new process (in `where`, optionally through another wrapper, e.g. unshare) and waits until it is armed. */

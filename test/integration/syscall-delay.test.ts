@@ -3,7 +3,7 @@
  * delay, timed by the child itself; a process outside the tree doing the same calls is never
  * paused; what is stopped is resumed at disarm and when the arming process is SIGKILLed.
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { describe, it, expect, beforeAll } from 'vitest'
 import { tempDir } from '../support/temp-dir.js'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -27,7 +27,6 @@ beforeAll(() => {
   fs.writeFileSync(DATA, 'x')
   fs.writeFileSync(OTHER, 'y')
 })
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 const children = { scope: 'children', comm: ['fl-delay'] } as const
 
