@@ -7,13 +7,13 @@ import { chooseMechanism, type Mechanism } from '../../kernel/mechanisms.js'
 import type { Instance } from '../instance.js'
 import type { FaultFamily, FamilyPlan, Refusal } from '../family.js'
 import { SIZEOF, decodeCounters, u32Key } from '../layout.js'
-import { cgroupBackend } from './cgroup.js'
-import { sysFmodretBackend } from './sys-fmodret.js'
-import { sysKprobeBackend } from './sys-kprobe.js'
-import { lsmBackend, securityFmodretBackend } from './lsm.js'
-import { delayBackend } from './delay.js'
-import { corruptBackend } from './corrupt.js'
-import type { FaultBackend, PlannedRule } from './types.js'
+import { cgroupBackend } from './cgroup-backend.js'
+import { sysFmodretBackend } from './sys-fmodret-backend.js'
+import { sysKprobeBackend } from './sys-kprobe-backend.js'
+import { lsmBackend, securityFmodretBackend } from './lsm-backend.js'
+import { delayBackend } from './delay-backend.js'
+import { corruptBackend } from './corrupt-backend.js'
+import type { FaultBackend, PlannedRule } from './backend.js'
 
 export const BACKENDS: Record<Mechanism, FaultBackend> = {
   // First: its attach takes its helper process out of the target set before any fault is live.
@@ -73,4 +73,4 @@ export const syscallFamily = {
   },
 } satisfies FaultFamily
 
-export type { FaultBackend, PlannedRule } from './types.js'
+export type { FaultBackend, PlannedRule } from './backend.js'
