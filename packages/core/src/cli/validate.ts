@@ -11,7 +11,6 @@ import { ConfigError, loadConfigSync } from '../config/index.js'
 import type { FailureConfig } from '../config/types.js'
 import { FaultlineUnsupportedError } from '../engine/errors.js'
 import { plan } from '../engine/session.js'
-import { chooseNetMechanism } from '../engine/network/mechanism.js'
 import { parseFlags } from './args.js'
 import { netDevice } from '../kernel/netdev.js'
 import { cliTarget } from './run.js'
@@ -50,11 +49,7 @@ export async function validateCommand(args: string[]): Promise<number> {
 async function planHere(file: string, cfg: FailureConfig): Promise<boolean> {
   const problems: string[] = []
   try {
-    for (const p of plan(cfg)) console.log(`  ${p.rule.path} (${p.rule.name}): ${p.rule.syscall} via ${p.mechanism}`)
-    if (cfg.network.length) {
-      const m = chooseNetMechanism(cfg.network)
-      if (m.ok) for (const r of cfg.network) console.log(`  ${r.path} (${r.name}): net:${r.action} via ${m.mechanism}`)
-    }
+    for (const r of plan(cfg)) console.log(`  ${r.path} (${r.name}): ${r.acts} via ${r.mechanism}`)
   } catch (err) {
     if (!(err instanceof FaultlineUnsupportedError)) throw err
     if (err.rules.length) problems.push(...err.rules.map((r) => `${r.path}${r.name ? ` (${r.name})` : ''}: ${r.reason}`))

@@ -11,30 +11,25 @@
  * arming is mostly map writes, and disarm zeroes the state maps, which makes every kept program a no-op.
  * One armed config per process at a time: see FaultlineBusyError.
  */
-import fs from 'node:fs'
 import createDebug from 'debug'
-import { OPEN_FLAG_BITS } from '../kernel/open-flags.js'
 import type { FailureConfig } from '../config/types.js'
 import { attachTracepoint } from '../libbpf/index.js'
 import { keepLinksEnabled, keptLinkCount, releaseKeptLinks } from './kept-links.js'
 import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from './errors.js'
 import { getInstance, type Instance } from './instance.js'
-import {
-  FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_NEED_PATH, FL_STATE_SYSTEM, encodeGlob, FL_MAX_COMMS, FL_MAX_RULES, SIZEOF,
-  decodeTargetVpid, encodeComm, encodeRule, encodeState, u32Key,
-} from './layout.js'
+import { FL_MAX_COMMS, FL_MAX_RULES, decodeTargetVpid } from './layout.js'
 import { kernelIdentity } from './identity.js'
-import { clearTargets, resetTrackAdds, seedTargets, trackingLinkKey, type Seeded } from './targets.js'
+import { clearTargets, seedTargets, trackingLinkKey, type Seeded } from './targets.js'
 import { createHandle, type FaultsHandle } from './handle.js'
-import { syscallFamily, type PlannedRule } from './backends/index.js'
-import { networkFamily } from './network/arm.js'
-import type { FamilyPlan, Refusal } from './family.js'
+import { FAMILIES } from './families.js'
+import type { FamilyPlan, Refusal, RuleMapsState, RuleRoute } from './family.js'
 import { Transaction } from './transaction.js'
 import { chooseHookCgroup, ownCgroup } from './target-cgroup.js'
 import { sweepAtArming } from './state/index.js'
 import { announceArming } from './armings.js'
-import { commBits, commMask } from './comms.js'
+import { commBits } from './comms.js'
+import { writeSharedState, zeroState, type StateWriter } from './shared-state.js'
 
 const debug = createDebug('faultline:engine')
 
@@ -65,88 +60,25 @@ function checkLimits(config: FailureConfig): void {
 }
 
 /** Plans every family; throws FaultlineUnsupportedError naming each rule that cannot be served. */
-function planAll(config: FailureConfig, inst: Instance): { syscalls: PlannedRule[]; plans: FamilyPlan[] } {
-  const syscalls = syscallFamily.plan(config, inst)
-  const network = networkFamily.plan(config, inst)
-  if (Array.isArray(syscalls) || Array.isArray(network)) {
-    const refused: Refusal[] = [...(Array.isArray(syscalls) ? syscalls : []), ...(Array.isArray(network) ? network : [])]
+function planAll(config: FailureConfig, inst: Instance): FamilyPlan[] {
+  const planned = FAMILIES.map((f) => f.plan(config, inst))
+  const refused: Refusal[] = planned.flatMap((p) => (Array.isArray(p) ? p : []))
+  if (refused.length) {
     throw new FaultlineUnsupportedError(
       `cannot arm: ${refused.length} rule(s) cannot be served on this kernel; nothing was attached\n` +
         refused.map((r) => `  ${r.path} (${r.name}): ${r.reason}`).join('\n'),
       refused,
     )
   }
-  return { syscalls: syscalls.planned, plans: [syscalls, network] }
+  return planned.filter((p): p is FamilyPlan => !Array.isArray(p))
 }
 
-/** The inode of the test runner's IPC channel (Vitest forks, Jest workers): never failed. */
-function runnerChannelInode(): bigint {
-  const fd = (process as { channel?: { fd?: number } }).channel?.fd
-  if (typeof fd !== 'number' || fd < 0) return 0n
-  try {
-    return BigInt(fs.fstatSync(fd).ino)
-  } catch {
-    return 0n
-  }
-}
-
-interface StateWriter {
-  /** Rewrites fl_state with faultline's own thread exempt (true) or not. */
-  exempt(on: boolean): void
-}
-
-function writeConfig(inst: Instance, config: FailureConfig, planned: PlannedRule[], armedNs: bigint): StateWriter {
-  const { maps } = inst
-  const zero = Buffer.alloc(SIZEOF.fl_counters)
-  const afterFromExec = config.target.comm.length > 0
-  // Each comm gets a bit; a rule naming its own processes (Minderbinder) gets their mask (engine/comms.ts).
-  const commBit = commBits(config)
-  let needPath = false
-  planned.forEach(({ rule, op }, i) => {
-    const openFlags = (rule.match.flags ?? []).reduce((m, f) => m | ((OPEN_FLAG_BITS as Record<string, number>)[f] ?? 0), 0)
-    const glob = rule.match.path ?? rule.match.fd
-    if (glob) {
-      needPath = true
-      maps.fl_globs.update(u32Key(i), encodeGlob(glob))
-    }
-    maps.fl_counters.update(u32Key(i), zero)
-    maps.fl_rules.update(u32Key(i), encodeRule(rule, { op, afterFromExec, commMask: commMask(rule.comm, commBit), openFlags }))
-  })
-  maps.fl_comms.clear()
-  for (const [comm, bit] of commBit) maps.fl_comms.update(encodeComm(comm), u32Key(bit))
-  let flags = 0
-  if (config.target.comm.length) flags |= FL_STATE_COMM_FILTER
-  if (config.target.scope === 'system') flags |= FL_STATE_SYSTEM
-  if (config.target.scope === 'children') flags |= FL_STATE_EXCLUDE_ROOT
-  if (needPath) flags |= FL_STATE_NEED_PATH
-  const exemptIno = runnerChannelInode()
-  // The kernel's numbers for this process, not process.pid: they differ in a pid namespace.
-  const me = kernelIdentity(inst)
-  resetTrackAdds(inst)
-  const writer: StateWriter = {
-    exempt(on) {
-      maps.fl_state.update(
-        u32Key(0),
-        encodeState({
-          armedNs, flags, nRules: planned.length, rootTgid: me.tgid, exemptTid: on ? me.tid : 0, exemptIno,
-          pidnsLevel: me.pidnsLevel, pidnsIno: me.pidnsIno,
-        }),
-      )
-    },
-  }
-  writer.exempt(true)
-  return writer
-}
-
-/** Back to what the maps held before arming: the rules' entries zeroed too, so a failed arming leaves no trace. */
-function clearMaps(inst: Instance, nRules: number, seeded: Seeded | undefined): void {
-  const { maps } = inst
-  maps.fl_state.update(u32Key(0), Buffer.alloc(SIZEOF.fl_state))
-  clearTargets(inst, seeded)
-  maps.fl_comms.clear()
-  for (const m of [maps.fl_rules, maps.fl_counters, maps.fl_globs]) {
-    for (let i = 0; i < nRules; i++) m.update(u32Key(i), Buffer.alloc(m.valueSize))
-  }
+/** The family whose rules live in the shared rule maps writes them, and says what fl_state needs. */
+function writeSharedRules(plans: FamilyPlan[]): RuleMapsState {
+  const owners = plans.filter((p) => p.writeSharedRules)
+  // fl_rules is indexed from 0 by one family's rules: a second would overwrite the first's.
+  if (owners.length > 1) throw new Error('faultline: more than one family writes the shared rule maps')
+  return owners[0]?.writeSharedRules?.() ?? { nRules: 0, needPath: false }
 }
 
 /**
@@ -171,17 +103,22 @@ function trackingPrograms(config: FailureConfig): string[] {
   return exec ? ['fl_fork', 'fl_exec', 'fl_exit'] : ['fl_fork', 'fl_exit']
 }
 
-/** Plans a config on this kernel without arming it (`faultline validate --kernel`); throws like arm() would. */
-export function plan(config: FailureConfig): PlannedRule[] {
+/**
+ * Plans a config on this kernel without arming it (`faultline validate --kernel`): each rule's
+ * route, every family's, in registry order; throws like arm() would.
+ */
+export function plan(config: FailureConfig): RuleRoute[] {
   checkLimits(config)
-  return planAll(config, getInstance()).syscalls
+  return planAll(config, getInstance()).flatMap((p) => p.routes)
 }
 
-/** Detach all, then clear all (helpers may run again: no fault is live), then the shared maps. */
-function detachAll(inst: Instance, tx: Transaction | undefined, plans: FamilyPlan[], nRules: number, seeded?: Seeded): void {
+/** Detach all, then clear all (helpers may run again: no fault is live), then what they share. */
+function detachAll(inst: Instance, tx: Transaction | undefined, plans: FamilyPlan[], seeded?: Seeded): void {
   tx?.destroyMade()
+  zeroState(inst)
   for (const p of [...plans].reverse()) p.clear()
-  clearMaps(inst, nRules, seeded)
+  clearTargets(inst, seeded)
+  inst.maps.fl_comms.clear()
 }
 
 export function arm(config: FailureConfig): Session {
@@ -199,11 +136,12 @@ export function arm(config: FailureConfig): Session {
   // Links kept while the opt-in was on would run beside this window's own (a drop counted twice).
   if (!keepLinksEnabled()) releaseKeptLinks()
   const inst = getInstance()
-  const { syscalls: planned, plans } = planAll(config, inst)
+  const plans = planAll(config, inst)
   const tx = new Transaction()
   const warnings: string[] = []
   const prepared: FamilyPlan[] = []
   let state: StateWriter | undefined
+  let nRules = 0
   let seeded: Seeded | undefined
   try {
     // Prepare: everything that runs helper processes or changes tc state, while no fault is live.
@@ -216,7 +154,11 @@ export function arm(config: FailureConfig): Session {
     const armedNs = process.hrtime.bigint()
     // Write: faultline's own thread is exempt while it works (its reads of the seeding iterator,
     // the close() of links at disarm), so no rule can break arming or disarming.
-    state = tx.step('write the rule and state maps', () => writeConfig(inst, config, planned, armedNs))
+    state = tx.step('write the rule and state maps', () => {
+      const rules = writeSharedRules(plans)
+      nRules = rules.nRules
+      return writeSharedState(inst, config, rules, armedNs)
+    })
     for (const p of plans) p.write(tx, armedNs)
     // Attach: tracking first, then the kernel's walk of existing processes: no fork slips between them.
     for (const name of trackingPrograms(config)) tx.attach(name, () => attachTracepoint(inst.process.program(name)), { keep: trackingLinkKey(name) })
@@ -230,9 +172,9 @@ export function arm(config: FailureConfig): Session {
     if (cgroupWarning) warnings.push(cgroupWarning)
     for (const p of plans) p.attach(tx)
     tx.step('lift the exemption of faultline\'s thread', () => state!.exempt(false))
-    debug('armed %d rule(s), %d link(s) (+%d kept, %d new), %d step(s) in %s ms', planned.length, tx.links.length, keptLinkCount(), tx.madeKept.length, tx.count, (performance.now() - t0).toFixed(2))
+    debug('armed %d rule(s), %d link(s) (+%d kept, %d new), %d step(s) in %s ms', nRules, tx.links.length, keptLinkCount(), tx.madeKept.length, tx.count, (performance.now() - t0).toFixed(2))
   } catch (err) {
-    detachAll(inst, tx, prepared, planned.length, seeded)
+    detachAll(inst, tx, prepared, seeded)
     throw err
   }
   const links = tx.links
@@ -252,11 +194,11 @@ export function arm(config: FailureConfig): Session {
       // Faults first: a zero fl_state (no rules, armed_ns 0) makes every syscall and tracking
       // program a no-op at once, kept or not; then each family stops its own; counters are read
       // before the maps clear.
-      inst.maps.fl_state.update(u32Key(0), Buffer.alloc(SIZEOF.fl_state))
+      zeroState(inst)
       for (const p of plans) p.stop?.()
       for (const l of [...links].reverse()) l.destroy()
       handle.freeze()
-      detachAll(inst, undefined, plans, planned.length, seeded)
+      detachAll(inst, undefined, plans, seeded)
       // Unless kept links are opted in, nothing of faultline stays attached between windows, so
       // other processes pay nothing then (an attached cgroup hook slows every connect() on the
       // machine); links kept while the opt-in was on go too.

@@ -1,19 +1,24 @@
 /**
- * The syscall fault family: every rule of config.syscalls, served by the backend of the mechanism
- * chosen for it. A new mechanism adds a file here and one line in BACKENDS.
+ * The syscall fault family: every rule of config.syscalls (errno, delay, corrupted reads), served
+ * by the backend of the mechanism (attach route) chosen for it. Its rules live in the maps every
+ * object shares (syscall-rule-maps.ts). A new mechanism adds a file here and one line in BACKENDS.
  */
+import createDebug from 'debug'
 import type { FailureConfig } from '../../config/types.js'
 import { chooseMechanism, type Mechanism } from '../../kernel/mechanisms.js'
 import type { Instance } from '../instance.js'
 import type { FaultFamily, FamilyPlan, Refusal } from '../family.js'
 import { SIZEOF, decodeCounters, u32Key } from '../layout.js'
-import { cgroupBackend } from './cgroup.js'
-import { sysFmodretBackend } from './sys-fmodret.js'
-import { sysKprobeBackend } from './sys-kprobe.js'
-import { lsmBackend, securityFmodretBackend } from './lsm.js'
-import { delayBackend } from './delay.js'
-import { corruptBackend } from './corrupt.js'
-import type { FaultBackend, PlannedRule } from './types.js'
+import { cgroupBackend } from './cgroup-backend.js'
+import { sysFmodretBackend } from './sys-fmodret-backend.js'
+import { sysKprobeBackend } from './sys-kprobe-backend.js'
+import { lsmBackend, securityFmodretBackend } from './lsm-backend.js'
+import { delayBackend } from './delay-backend.js'
+import { corruptBackend } from './corrupt-backend.js'
+import type { FaultBackend, PlannedRule } from './backend.js'
+import { clearSyscallRules, writeSyscallRules } from './syscall-rule-maps.js'
+
+const debug = createDebug('faultline:engine')
 
 export const BACKENDS: Record<Mechanism, FaultBackend> = {
   // First: its attach takes its helper process out of the target set before any fault is live.
@@ -56,6 +61,7 @@ export const syscallFamily = {
     return {
       planned,
       warnings,
+      routes: planned.map((p) => ({ path: p.rule.path, name: p.rule.name, acts: p.rule.syscall, mechanism: p.mechanism })),
       // fl_rules index = position in `planned` = config index (every rule is planned or the config refused)
       rules: planned.map((p, i) => ({
         name: p.rule.name,
@@ -64,13 +70,20 @@ export const syscallFamily = {
         read: () => decodeCounters(inst.maps.fl_counters.lookup(u32Key(i)) ?? Buffer.alloc(SIZEOF.fl_counters)),
       })),
       prepare: () => byBackend.forEach(({ backend, rules }) => backend.prepare(inst, rules)),
-      // The rule maps are shared with process tracking (fl_state): the session writes them;
-      // a backend writes only its own.
+      writeSharedRules: () => writeSyscallRules(inst, config, planned),
+      // A backend writes only its own maps.
       write: (tx) => byBackend.forEach(({ backend, rules }) => backend.write?.(inst, rules, tx)),
       attach: (tx) => byBackend.forEach(({ backend, rules }) => backend.attach(inst, rules, tx, config)),
-      clear: () => byBackend.forEach(({ backend }) => backend.clear?.(inst)),
+      clear: () => {
+        byBackend.forEach(({ backend }) => backend.clear?.(inst))
+        try {
+          clearSyscallRules(inst, planned.length)
+        } catch (err) {
+          debug('clear the syscall rule maps: %s', (err as Error).message)
+        }
+      },
     }
   },
 } satisfies FaultFamily
 
-export type { FaultBackend, PlannedRule } from './types.js'
+export type { FaultBackend, PlannedRule } from './backend.js'

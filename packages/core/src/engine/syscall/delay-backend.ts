@@ -1,7 +1,7 @@
 /**
  * Delay rules (`delay:` on a syscall rule) through `send-signal`: delay.bpf.o's tp_btf program at
  * raw_syscalls:sys_exit stops a target that made a matching call (SIGSTOP to the whole process)
- * and the resumer (engine/delay/resumer.ts), a helper process started at prepare, sends SIGCONT
+ * and the resumer (delay-resumer.ts), a helper process started at prepare, sends SIGCONT
  * after the delay. The resumer is never a target: it is taken out of the target set right after
  * the kernel's walk of the caller's descendants (which finds it) and before any fault attaches,
  * and the BPF side never stops it. Disarm kills it and resumes whatever is still stopped.
@@ -15,8 +15,8 @@ import { packageRoot } from '../../paths.js'
 import { FaultlineUnsupportedError } from '../errors.js'
 import type { Instance } from '../instance.js'
 import { decodeTargetVpid, u32Key } from '../layout.js'
-import { decodeDelayEvent, encodeDelayCfg, type DelaySpec } from '../delay/layout.js'
-import type { FaultBackend, PlannedRule } from './types.js'
+import { decodeDelayEvent, encodeDelayCfg, type DelaySpec } from './delay-layout.js'
+import type { FaultBackend, PlannedRule } from './backend.js'
 
 const debug = createDebug('faultline:delay')
 
@@ -51,7 +51,7 @@ function startResumer(inst: Instance, rules: PlannedRule[]): ChildProcess {
   cfg.update(u32Key(0), encodeDelayCfg(0))
   const spec: DelaySpec = []
   for (const p of rules) spec[p.index] = [p.rule.delay!.ms * 1e6, p.rule.delay!.jitterMs * 1e6]
-  const script = path.join(packageRoot(), 'dist', 'engine', 'delay', 'resumer.js')
+  const script = path.join(packageRoot(), 'dist', 'engine', 'syscall', 'delay-resumer.js')
   if (!fs.existsSync(script)) throw new Error(`faultline: ${script} is missing (run npm run build in a checkout)`)
   const child = spawn(process.execPath, [script, JSON.stringify(Array.from(spec, (s) => s ?? null))], {
     stdio: ['pipe', 'ignore', 'pipe', obj.map('fl_delay_events').fd, obj.map('fl_delay_stopped').fd, cfg.fd],

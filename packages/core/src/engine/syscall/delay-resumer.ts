@@ -8,14 +8,14 @@
  * because the arming process died (even by SIGKILL), it keeps reading the ring a moment for
  * stops still in flight, resumes every process it knows of and every one left in
  * fl_delay_stopped (ahead of their time), and exits. At disarm the arming process kills it and
- * resumes what fl_delay_stopped holds itself, synchronously (engine/backends/delay.ts).
+ * resumes what fl_delay_stopped holds itself, synchronously (delay-backend.ts).
  *
- * Started as `node resumer.js <spec json>` with fd 3 = fl_delay_events (ring buffer), fd 4 =
+ * Started as `node delay-resumer.js <spec json>` with fd 3 = fl_delay_events (ring buffer), fd 4 =
  * fl_delay_stopped (tgid -> event), fd 5 = fl_delay_cfg; it writes its pid into fl_delay_cfg
  * when it is ready, which is what the BPF side and the arming process wait for.
  */
 import { RingBuffer, FdMap, fdHungUp } from '../../libbpf/ringbuf.js'
-import { decodeDelayEvent, drawPauseNs, encodeDelayCfg, SIZEOF_DELAY_CFG, SIZEOF_DELAY_EVENT, type DelaySpec } from './layout.js'
+import { decodeDelayEvent, drawPauseNs, encodeDelayCfg, SIZEOF_DELAY_CFG, SIZEOF_DELAY_EVENT, type DelaySpec } from './delay-layout.js'
 
 const RING_FD = 3
 const STOPPED_FD = 4

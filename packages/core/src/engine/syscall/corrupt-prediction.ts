@@ -2,7 +2,7 @@
  * Which bytes a corrupt rule flips (bpf/corrupt.bpf.c, fl_flip_one), in TypeScript, so a test
  * or a user can say in advance exactly what a corrupted read returns.
  */
-import { splitmix64 } from './prng.js'
+import { splitmix64 } from '../prng.js'
 
 export interface CorruptedByte {
   /** Position in what the call read (readv: in the data of its first 8 iovecs, one after the other). */

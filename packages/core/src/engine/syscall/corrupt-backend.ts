@@ -11,7 +11,7 @@ import { syscallPrefix } from '../../kernel/features.js'
 import { CORRUPT_SYSCALLS } from '../../config/corrupt.js'
 import type { Instance } from '../instance.js'
 import { u32Key } from '../layout.js'
-import type { FaultBackend } from './types.js'
+import type { FaultBackend } from './backend.js'
 
 /** struct fl_corrupt of corrupt.bpf.c: { u32 bytes; u32 _pad; u64 seed } (the layout test checks it). */
 export const CORRUPT_PARAMS = { size: 16, bytes: 0, seed: 8 } as const

@@ -84,7 +84,7 @@ export const networkFamily: FaultFamily = {
   plan(config, inst): Refusal[] | FamilyPlan {
     const refusals = planNetwork(config)
     if (refusals.length) return refusals
-    if (!config.network.length && !config.dns.length) return { rules: [], warnings: [], prepare() {}, write() {}, attach() {}, clear() {} }
+    if (!config.network.length && !config.dns.length) return { rules: [], routes: [], warnings: [], prepare() {}, write() {}, attach() {}, clear() {} }
     const choice = chooseNetMechanism(config.network)
     if (!choice.ok) return [{ path: 'network', name: '', reason: choice.reason }] // planNetwork refused it already
     const { mechanism } = choice
@@ -101,6 +101,8 @@ export const networkFamily: FaultFamily = {
 
     return {
       warnings: [],
+      // DNS rules have no route of their own: they ride on these rules' TC programs.
+      routes: config.network.map((r) => ({ path: r.path, name: r.name, acts: `net:${r.action}`, mechanism })),
       rules: config.network.map((r, i) => ({
         name: r.name,
         syscall: `net:${r.action}`,

@@ -1,0 +1,13 @@
+/**
+ * Every fault family, in arming order: the session prepares, writes and attaches them in this
+ * order and clears them in reverse. Adding a fault kind adds one line here (README.md).
+ */
+import type { FaultFamily } from './family.js'
+import { syscallFamily } from './syscall/syscall-family.js'
+import { networkFamily } from './network/network-family.js'
+
+export const FAMILIES: readonly FaultFamily[] = [
+  // First: the delay resumer leaves the target set at its attach, before any other fault attaches.
+  syscallFamily,
+  networkFamily,
+]
