@@ -74,7 +74,8 @@ int BPF_PROG(fl_delay_exit, struct pt_regs *regs, long ret)
 	__u32 n = st->n_rules;
 	if (n > FL_MAX_RULES)
 		n = FL_MAX_RULES;
-	struct fl_eval_ctx ec = { .call = &call, .target = t, .base_armed_ns = st->armed_ns, .now = bpf_ktime_get_ns(), .rule = -1 };
+	struct fl_eval_ctx ec = { .call = &call, .target = t, .base_armed_ns = st->armed_ns, .now = bpf_ktime_get_ns(), .rule = -1,
+				  .sites = st->flags & FL_STATE_SITES };
 	bpf_loop(n, fl_eval_rule, &ec, 0);
 	if (ec.rule < 0)
 		return 0;

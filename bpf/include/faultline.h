@@ -31,6 +31,7 @@ struct fl_target {
 #define FL_STATE_SYSTEM 2u      /* any exec on the machine whose comm matches joins the set */
 #define FL_STATE_EXCLUDE_ROOT 4u /* scope 'children': root_tgid tracks but is never failed */
 #define FL_STATE_NEED_PATH 8u    /* some rule matches on a path: hooks fetch the call's path */
+#define FL_STATE_SITES 16u       /* a census by call site: rules log each eligible call's stack (sites.h) */
 
 /* Global state of the armed config (one entry). */
 struct fl_state {

@@ -8,6 +8,7 @@
 #define FAULTLINE_MAPS_H
 
 #include "faultline.h"
+#include "sites.h"
 
 /* tgid -> fl_target: the processes of the armed tree. Written by the process tracker and by
  * user space at arming (the caller and its existing descendants); cleared at disarm. */
@@ -75,6 +76,24 @@ struct {
 	__type(key, __u32);
 	__type(value, struct fl_scratch);
 } fl_scratch SEC(".maps");
+
+/* thread id -> the call site of its syscall in progress, as sites.bpf.c saw it at sys_enter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FL_MAX_SITE_THREADS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct fl_site);
+} fl_site_now SEC(".maps");
+
+/* (rule, nth) -> the call site of that eligible call, logged while FL_STATE_SITES is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FL_MAX_SITE_CALLS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fl_site_key);
+	__type(value, struct fl_site);
+} fl_site_log SEC(".maps");
 
 static __always_inline struct fl_state *fl_get_state(void)
 {

@@ -41,12 +41,9 @@ static __always_inline __u32 fl_seeded_draw(__u64 seed, __u64 index)
  * eligible call (0: any), then a draw under `prob` (seeded: the index-th draw of `seed`), then
  * at most `times` (0: no limit). Counts eligible and slots in `c`; 1 when the rule fires, and
  * the caller counts fired. */
-static __always_inline int fl_when_fires(struct fl_counters *c, __u64 since_ns, __u64 after_ns, __u32 nth,
-					 __u32 prob, int seeded, __u64 seed, __u32 times)
+static __always_inline int fl_when_fires_at(struct fl_counters *c, __u64 index, __u32 nth, __u32 prob, int seeded,
+					    __u64 seed, __u32 times)
 {
-	if (after_ns && since_ns < after_ns)
-		return 0;
-	__u64 index = __sync_fetch_and_add(&c->eligible, 1);
 	if (nth && index + 1 != nth)
 		return 0;
 	if (prob != FL_PROB_ALWAYS) {
@@ -57,6 +54,32 @@ static __always_inline int fl_when_fires(struct fl_counters *c, __u64 since_ns, 
 	if (times && __sync_fetch_and_add(&c->slots, 1) >= times)
 		return 0;
 	return 1;
+}
+
+/* 1-based index of this call among the rule's eligible ones (past `after`), or 0 when it is not eligible. */
+static __always_inline __u64 fl_eligible_index(struct fl_counters *c, __u64 since_ns, __u64 after_ns)
+{
+	if (after_ns && since_ns < after_ns)
+		return 0;
+	return __sync_fetch_and_add(&c->eligible, 1) + 1;
+}
+
+static __always_inline int fl_when_fires(struct fl_counters *c, __u64 since_ns, __u64 after_ns, __u32 nth,
+					 __u32 prob, int seeded, __u64 seed, __u32 times)
+{
+	__u64 index = fl_eligible_index(c, since_ns, after_ns);
+	return index && fl_when_fires_at(c, index - 1, nth, prob, seeded, seed, times);
+}
+
+/* In a census by call site: which stack the calling thread's syscall came from, for eligible call `nth`. */
+static __always_inline void fl_log_site(__u32 rule, __u64 nth)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct fl_site *site = bpf_map_lookup_elem(&fl_site_now, &tid);
+	if (!site)
+		return; /* no sys_enter seen for this call: user space explores it by k */
+	struct fl_site_key k = { .rule = rule, .nth = (__u32)nth };
+	bpf_map_update_elem(&fl_site_log, &k, site, BPF_ANY);
 }
 
 static __always_inline int fl_addr_matches(const struct fl_rule *r, const struct fl_call *c)
@@ -104,6 +127,7 @@ struct fl_eval_ctx {
 	long ret;
 	__s32 rule;        /* the rule that fired, -1 if none */
 	__u64 fired_index; /* its `fired` count before this call: 0 for its first firing */
+	__u32 sites;       /* FL_STATE_SITES: log each eligible call's stack */
 };
 
 static long fl_eval_rule(__u32 i, void *data)
@@ -125,7 +149,12 @@ static long fl_eval_rule(__u32 i, void *data)
 	__sync_fetch_and_add(&cnt->matched, 1);
 
 	__u64 base = (r->flags & FL_RULE_AFTER_FROM_EXEC) ? ec->target->exec_ns : ec->base_armed_ns;
-	if (!fl_when_fires(cnt, ec->now - base, r->after_ns, r->nth, r->prob, r->flags & FL_RULE_SEEDED, r->seed, r->times))
+	__u64 index = fl_eligible_index(cnt, ec->now - base, r->after_ns);
+	if (!index)
+		return 0;
+	if (ec->sites)
+		fl_log_site(key, index);
+	if (!fl_when_fires_at(cnt, index - 1, r->nth, r->prob, r->flags & FL_RULE_SEEDED, r->seed, r->times))
 		return 0;
 	ec->fired_index = __sync_fetch_and_add(&cnt->fired, 1);
 	ec->rule = (__s32)i;
@@ -147,6 +176,7 @@ static __always_inline void fl_eval_into(struct fl_eval_ctx *ec, const struct fl
 	if (n > FL_MAX_RULES)
 		n = FL_MAX_RULES;
 	ec->base_armed_ns = st->armed_ns;
+	ec->sites = st->flags & FL_STATE_SITES;
 	ec->now = bpf_ktime_get_ns();
 	bpf_loop(n, fl_eval_rule, ec, 0);
 }

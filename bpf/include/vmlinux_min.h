@@ -72,6 +72,7 @@ struct pt_regs___fl {
 	unsigned long si;
 	unsigned long di;
 	unsigned long orig_ax; /* the syscall number */
+	unsigned long sp;      /* the user stack pointer (call sites: sites.bpf.c) */
 } __attribute__((preserve_access_index));
 #elif defined(__TARGET_ARCH_arm64)
 /* arm64: x0..x5 carry the arguments, but x0 is overwritten with the return value, so entry
@@ -81,6 +82,7 @@ struct pt_regs___fl {
 	unsigned long regs[31];
 	unsigned long orig_x0;
 	int syscallno; /* the syscall number (s32; -1 when not in a syscall) */
+	unsigned long sp; /* the user stack pointer (call sites: sites.bpf.c) */
 } __attribute__((preserve_access_index));
 /* The kprobe context on arm64 (UAPI, a stable layout): bpf_tracing.h's PT_REGS_PARM* read it. */
 struct user_pt_regs {

@@ -22,11 +22,13 @@ const CLI = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import
 const PY = fileURLToPath(new URL('../fixtures/three-connects.py', import.meta.url))
 const dir = tempDir('fl-explore-')
 const C_BIN = path.join(dir, 'three-connects')
+const SITES_BIN = path.join(dir, 'call-sites')
 const run = promisify(execFile)
 
 beforeAll(() => {
   // -O0: at -O2 GCC may turn the NULL write into a trap (SIGILL) instead of a SIGSEGV.
   execFileSync('cc', ['-O0', '-o', C_BIN, fileURLToPath(new URL('../fixtures/three-connects.c', import.meta.url))])
+  execFileSync('cc', ['-O0', '-o', SITES_BIN, fileURLToPath(new URL('../fixtures/call-sites.c', import.meta.url))])
 })
 
 /** A port nothing listens on now (the fixtures listen on it themselves). */
@@ -49,8 +51,10 @@ const explore = (...args: string[]) => spawnSync(process.execPath, [CLI, 'explor
 
 interface Json {
   census: Record<string, number>
-  runs: { rule: string; nth: number; fired: number; outcome: string; exitCode: number | null; signal: string | null; ms: number; config: unknown }[]
+  runs: { rule: string; nth: number; fired: number; outcome: string; exitCode: number | null; signal: string | null; ms: number; config: unknown; site?: { index: number; calls: number; frames: string[] } }[]
   skipped: number
+  by: string
+  byCall?: Record<string, string>
 }
 /** The --json report, or a failure that shows what the command said instead. */
 function report(r: ReturnType<typeof explore>): Json {
@@ -151,8 +155,47 @@ describe('faultline explore', { timeout: 120_000 }, () => {
     expect(r.status).toBe(3)
   })
 
+  it('--by site: a loop of 20 identical connects is one run, the unchecked connect after it another (crashed)', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const port = await freePort()
+    const r = explore('--json', '--by', 'site', '-c', refuseYaml(port), '--timeout', '30s', '--', SITES_BIN, 'connect', String(port), '20')
+    const j = report(r)
+    expect(j.census).toEqual({ refuse: 21 })
+    expect(j.by).toBe('site')
+    expect(j.runs.map(({ nth, fired, outcome, signal, site }) => ({ nth, fired, outcome, signal, site: [site?.index, site?.calls] }))).toEqual([
+      { nth: 1, fired: 1, outcome: 'handled', signal: null, site: [1, 20] },
+      { nth: 21, fired: 1, outcome: 'crashed', signal: 'SIGSEGV', site: [2, 1] },
+    ])
+    expect(j.runs[1]!.site!.frames.length).toBeGreaterThan(0)
+    expect(r.stderr).toMatch(/sites: refuse 2 site\(s\)/)
+    expect(r.status).toBe(1)
+  })
+
+  it('--by site on a delay rule (send-signal): the open loop and the open after it are two sites', async (ctx) => {
+    skipUnless(ctx, 'tp_btf', 'send-signal')
+    const file = path.join(fs.mkdtempSync(path.join(dir, 'd-')), 'data.txt')
+    fs.writeFileSync(file, 'x')
+    const cfg = configFile(`syscalls:\n  - name: slow\n    syscall: openat\n    delay: 5ms\n    match: { path: ${JSON.stringify(file)} }\n`)
+    const j = report(explore('--json', '--by', 'site', '-c', cfg, '--timeout', '30s', '--', SITES_BIN, 'open', file, '5'))
+    expect(j.census).toEqual({ slow: 6 })
+    expect(j.runs.map((x) => [x.nth, x.outcome, x.fired, x.site?.calls])).toEqual([[1, 'handled', 1, 5], [6, 'handled', 1, 1]])
+  })
+
+  it('--by site with a Python client: every call is its own run, and the report says why', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const port = await freePort()
+    const r = explore('--json', '--by', 'site', '-c', refuseYaml(port), '--timeout', '60s', '--', 'python3', PY, String(port))
+    const j = report(r)
+    expect(j.runs.map((x) => [x.nth, x.outcome])).toEqual([[1, 'handled'], [2, 'failed'], [3, 'handled']])
+    expect(j.byCall?.refuse).toMatch(/python3, whose native stack is the interpreter's/)
+    expect(r.stderr).toMatch(/refuse is explored call by call: its calls come from python3/)
+  })
+
   it('usage errors exit 2 and the help lists explore', () => {
-    expect(spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout).toMatch(/^ {2}explore -c <config.yaml> \[--json\] \[--max-runs N\] \[--timeout D\] -- <command>/m)
+    const badBy = explore('-c', refuseYaml(9), '--by', 'line', '--', 'true')
+    expect(badBy.stderr).toMatch(/--by line: must be call \(every matching call\) or site/)
+    expect(badBy.status).toBe(2)
+    expect(spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout).toMatch(/^ {2}explore -c <config.yaml> \[--json\] \[--max-runs N\] \[--timeout D\] \[--by call\|site\] -- <command>/m)
     const noCmd = explore('-c', refuseYaml(9))
     expect(noCmd.stderr).toMatch(/no command given/)
     expect(noCmd.status).toBe(2)
@@ -173,6 +216,15 @@ describe('exploreFailures', { timeout: 120_000 }, () => {
       { nth: 3, fired: 1, outcome: 'handled', exitCode: null, signal: null },
     ])
     expect(report.runs[1]!.error).toBeInstanceOf(Error)
+  })
+
+  it("by: 'site': a C child's loop of connects is one run, the unchecked connect another", async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const port = await freePort()
+    const report = await exploreFailures(refuse(port), () => run(SITES_BIN, ['connect', String(port), '10']), { by: 'site' })
+    expect(report.census).toEqual({ refuse: 11 })
+    expect(report.by).toBe('site')
+    expect(report.runs.map((r) => [r.nth, r.outcome, r.signal, r.site?.calls])).toEqual([[1, 'handled', null, 10], [11, 'crashed', 'SIGSEGV', 1]])
   })
 
   it('a Python child: nth 2 failed with exit 1 and the traceback in the error', async (ctx) => {

@@ -5,6 +5,7 @@ import { validateConfig } from '../../packages/core/src/config/index.js'
 import { censusConfig, classify, planRuns, ruleInput, runConfig } from '../../packages/core/src/explore/plan.js'
 import { formatExploreReport, formatFindings, reproYaml } from '../../packages/core/src/explore/format.js'
 import type { ExploreRun } from '../../packages/core/src/explore/types.js'
+import { INTERPRETER_COMM, planSiteRuns } from '../../packages/core/src/explore/sites.js'
 
 const config = validateConfig({
   target: { scope: 'children', comm: ['svc'] },
@@ -72,5 +73,42 @@ describe('explore formatting', () => {
     expect(text).toMatch(/ {6}when:\n {8}after: 250\n {8}nth: 2\n {2}# its stderr ended with:\n {2}# {3}line 1\n {2}# {3}Segmentation fault$/)
     expect(text).not.toMatch(/db nth 1/)
     expect(formatExploreReport(report, '  ')).toBe('explore: db matched 2x; 2 run(s): 1 handled, 1 crashed\n    db nth 2: crashed (SIGSEGV); reproduce with when: { nth: 2 }')
+  })
+})
+
+describe('explore planning by call site', () => {
+  const at = (nth: number, rets: bigint[], comm = 'client', stackId = 7, frames: bigint[] = [0x400100n]) => ({ nth, stackId, frames, rets, comm })
+  const loop = [0x401000n, 0x402000n]
+  const other = [0x401000n, 0x403000n]
+
+  it('one run per distinct site, its first call, in order of first appearance, with how many calls share it', () => {
+    const calls = [at(1, loop), at(2, loop), at(3, other), at(4, loop)]
+    const plan = planSiteRuns(['refuse'], { refuse: 4 }, new Map([['refuse', calls]]), 100)
+    expect(plan.runs.map((r) => [r.nth, r.site?.index, r.site?.calls])).toEqual([[1, 1, 3], [3, 2, 1]])
+    expect(plan.runs[1]!.site!.frames).toEqual(['0x401000', '0x403000', '0x400100'])
+    expect(plan.byCall).toEqual({})
+  })
+
+  it('a call with no site (not logged, or nothing readable) is a site of its own, never merged', () => {
+    const calls = [at(1, loop), at(3, [], 'client', -14, [])]
+    const plan = planSiteRuns(['r'], { r: 4 }, new Map([['r', calls]]), 100)
+    expect(plan.runs.map((r) => r.nth)).toEqual([1, 2, 3, 4])
+  })
+
+  it("an interpreter's calls are explored call by call, and the report says why", () => {
+    const calls = [at(1, loop, 'python3'), at(2, loop, 'python3'), at(3, loop, 'python3')]
+    const plan = planSiteRuns(['r'], { r: 3 }, new Map([['r', calls]]), 100)
+    expect(plan.runs.map((r) => r.nth)).toEqual([1, 2, 3])
+    expect(plan.byCall.r).toMatch(/python3, whose native stack is the interpreter's/)
+    expect(INTERPRETER_COMM.test('node')).toBe(true)
+    expect(INTERPRETER_COMM.test('python3.11')).toBe(true)
+    expect(INTERPRETER_COMM.test('postgres')).toBe(false)
+  })
+
+  it('a rule with no logged call falls back to k, saying so; --max-runs caps the sites', () => {
+    const plan = planSiteRuns(['a', 'b'], { a: 2, b: 3 }, new Map([['a', [at(1, loop), at(2, loop)]]]), 2)
+    expect(plan.runs.map((r) => [r.rule, r.nth])).toEqual([['a', 1], ['b', 1]])
+    expect(plan.skipped).toBe(2)
+    expect(plan.byCall.b).toMatch(/no call site was logged/)
   })
 })

@@ -11,6 +11,8 @@ import { DNS_SIZEOF, FL_DNS_NAME_LEN, FL_MAX_DNS_RULES } from '../../packages/co
 import { RESET_STATE_SIZE } from '../../packages/core/src/engine/network/reset.js'
 import { CORRUPT_PARAMS } from '../../packages/core/src/engine/syscall/corrupt-backend.js'
 import { tempDir } from '../support/temp-dir.js'
+import { FL_STATE_SITES } from '../../packages/core/src/engine/layout.js'
+import { FL_MAX_SITE_CALLS, FL_SITE_DEPTH, FL_SITE_RETS, FL_SITE_STACKS, SITE_KEY_SIZE, SITE_SIZE } from '../../packages/core/src/engine/call-sites/site-layout.js'
 
 const INCLUDE = fileURLToPath(new URL('../../bpf/include', import.meta.url))
 
@@ -23,8 +25,11 @@ function cLayout(): Record<string, number> {
 #include "faultline.h"
 #include "net.h"
 #include "dns.h"
+#include "sites.h"
 int main(void) {
   printf("{");
+  printf("\\"fl_site\\": %zu, \\"fl_site_key\\": %zu, \\"FL_SITE_RETS\\": %d, \\"FL_SITE_DEPTH\\": %d,", sizeof(struct fl_site), sizeof(struct fl_site_key), FL_SITE_RETS, FL_SITE_DEPTH);
+  printf("\\"FL_MAX_SITE_CALLS\\": %d, \\"FL_SITE_STACKS\\": %d, \\"FL_STATE_SITES\\": %u,", FL_MAX_SITE_CALLS, FL_SITE_STACKS, FL_STATE_SITES);
   printf("\\"fl_target\\": %zu,", sizeof(struct fl_target));
   printf("\\"fl_state\\": %zu,", sizeof(struct fl_state));
   printf("\\"fl_rule\\": %zu,", sizeof(struct fl_rule));
@@ -65,6 +70,10 @@ describe('layout', () => {
   })
   it('fl_rule offsets match', () => {
     for (const [f, off] of Object.entries(RULE_OFFSETS)) expect(c[`rule.${f}`], f).toBe(off)
+  })
+  it('call-site structs and limits match (sites.h)', () => {
+    expect({ fl_site: c.fl_site, fl_site_key: c.fl_site_key }).toEqual({ fl_site: SITE_SIZE, fl_site_key: SITE_KEY_SIZE })
+    expect([c.FL_SITE_RETS, c.FL_SITE_DEPTH, c.FL_MAX_SITE_CALLS, c.FL_SITE_STACKS, c.FL_STATE_SITES]).toEqual([FL_SITE_RETS, FL_SITE_DEPTH, FL_MAX_SITE_CALLS, FL_SITE_STACKS, FL_STATE_SITES])
   })
   it('constants match', () => {
     expect(c.FL_MAX_RULES).toBe(FL_MAX_RULES)

@@ -3,7 +3,7 @@
  */
 import type { FailureConfig, FailureConfigInput } from './config/types.js'
 import { isValidatedConfig, loadConfigSync, validateConfig } from './config/index.js'
-import { arm } from './engine/session.js'
+import { arm, type ArmOptions, type Session } from './engine/session.js'
 import { FaultlineTimeoutError } from './engine/errors.js'
 import { underTcLock } from './engine/state/lock.js'
 import type { FaultsHandle } from './engine/handle.js'
@@ -31,10 +31,25 @@ export async function withFailureConfig<T>(
   fn: (faults: FaultsHandle) => T | Promise<T>,
   options: WithFailureConfigOptions = {},
 ): Promise<T> {
+  return withArmedSession(source, fn, options)
+}
+
+/**
+ * withFailureConfig with the engine's arming options (exploreFailures' census records call
+ * sites); `onSession` gets the session as soon as it is armed, to read it after disarm.
+ */
+export async function withArmedSession<T>(
+  source: ConfigSource,
+  fn: (faults: FaultsHandle) => T | Promise<T>,
+  options: WithFailureConfigOptions,
+  armOptions: ArmOptions = {},
+  onSession?: (session: Session) => void,
+): Promise<T> {
   const config = resolveConfig(source)
   // Network rules change tc state under the tc lock: wait for it here, where waiting blocks nothing.
   const locked = <R>(f: () => R): R | Promise<R> => (config.network.length || config.dns.length ? underTcLock(f) : f())
-  const session = await locked(() => arm(config))
+  const session = await locked(() => arm(config, armOptions))
+  onSession?.(session)
   let timer: NodeJS.Timeout | undefined
   try {
     const run = Promise.resolve().then(() => fn(session.handle))

@@ -10,6 +10,8 @@ import createDebug from 'debug'
 import { loadConfigSync, parseDuration, validateConfig } from '../config/index.js'
 import type { FailureConfig, FailureConfigInput } from '../config/types.js'
 import { arm } from '../engine/session.js'
+import type { SiteLog } from '../engine/call-sites/call-site-recorder.js'
+import { planSiteRuns, sitesByName } from '../explore/sites.js'
 import type { RuleStats } from '../engine/handle.js'
 import { censusConfig, classify, planRuns, runConfig } from '../explore/plan.js'
 import { exploreJson, formatFindings, tableHeader } from '../explore/format.js'
@@ -20,14 +22,16 @@ import { cliTarget, exitStatus } from './run.js'
 const debug = createDebug('faultline:explore')
 
 export const EXPLORE_USAGE =
-  'explore -c <config.yaml> [--json] [--max-runs N] [--timeout D] -- <command> [args...]\n' +
-  '                                          fail each matching call in turn; list the runs that did not exit 0'
+  'explore -c <config.yaml> [--json] [--max-runs N] [--timeout D] [--by call|site] -- <command> [args...]\n' +
+  '                                          fail each matching call in turn (--by site: the first call of each\n' +
+  '                                          distinct user call stack); list the runs that did not exit 0'
 
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
   json: { type: 'boolean' },
   'max-runs': { type: 'string' },
   timeout: { type: 'string' },
+  by: { type: 'string' },
 } as const
 
 interface End {
@@ -38,6 +42,8 @@ interface End {
   ms: number
   /** The last lines the command wrote to stderr. */
   stderr: string
+  /** With callSites: per rule index, the stack of each eligible call. */
+  sites?: SiteLog
 }
 
 /** The running command's process group, for a signal to faultline to end it. */
@@ -54,8 +60,8 @@ function stopOnSignal(sig: NodeJS.Signals): void {
 }
 
 /** Arms `input`, runs the command in its own process group, kills the group past `timeoutMs` and after exit. */
-async function runArmed(input: FailureConfigInput, cmd: string[], timeoutMs: number): Promise<End> {
-  const session = arm(validateConfig(input))
+async function runArmed(input: FailureConfigInput, cmd: string[], timeoutMs: number, callSites = false): Promise<End> {
+  const session = arm(validateConfig(input), { callSites })
   const t0 = performance.now()
   try {
     const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
@@ -82,7 +88,8 @@ async function runArmed(input: FailureConfigInput, cmd: string[], timeoutMs: num
     clearTimeout(timer)
     killGroup() // what the command left behind would run into the next run
     current = undefined
-    return { code, signal: timedOut ? null : signal, timedOut, stats: session.handle.stats(), ms: performance.now() - t0, stderr }
+    session.disarm() // the call sites are read at disarm
+    return { code, signal: timedOut ? null : signal, timedOut, stats: session.handle.stats(), ms: performance.now() - t0, stderr, sites: session.callSites() }
   } finally {
     session.disarm()
   }
@@ -123,6 +130,8 @@ export async function exploreCommand(args: string[]): Promise<number> {
   const timeoutMs = values.timeout === undefined ? 60_000 : parseDuration(values.timeout)
   if (typeof timeoutMs === 'string' || timeoutMs <= 0) throw new UsageError(`--timeout: ${typeof timeoutMs === 'string' ? timeoutMs : 'must be above 0'}`, EXPLORE_USAGE)
   const json = !!values.json
+  const by = (values.by as string | undefined) ?? 'call'
+  if (by !== 'call' && by !== 'site') throw new UsageError(`--by ${by}: must be call (every matching call) or site (the first call of each distinct call stack)`, EXPLORE_USAGE)
   const config = loadConfigSync(configPath, cliTarget)
   for (const w of config.warnings) process.stderr.write(`faultline: warning: ${w}\n`)
   const rules = explorable(config, json)
@@ -130,7 +139,7 @@ export async function exploreCommand(args: string[]): Promise<number> {
 
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, stopOnSignal)
   progress('census: running the command with every rule counting only')
-  const census = await runArmed(censusConfig(config), cmd, timeoutMs)
+  const census = await runArmed(censusConfig(config), cmd, timeoutMs, by === 'site')
   if (census.timedOut || census.code !== 0) {
     const how = census.timedOut ? `did not finish within ${timeoutMs} ms` : census.signal ? `was killed by ${census.signal}` : `exited with ${census.code}`
     process.stderr.write(`faultline explore: the census run (no call failed) ${how}; explore needs a command that passes when nothing fails\n${census.stderr}`)
@@ -138,8 +147,11 @@ export async function exploreCommand(args: string[]): Promise<number> {
   }
   const counts = Object.fromEntries(rules.map((r) => [r.name, census.stats[r.name]?.eligible ?? 0]))
   out(`census: ${rules.map((r) => `${r.name} matched ${counts[r.name]}x`).join(', ')} (${Math.round(census.ms)} ms)`)
-  const plan = planRuns(rules.map((r) => r.name), counts, maxRuns)
-  const table = tableHeader(rules.map((r) => r.name))
+  const names = rules.map((r) => r.name)
+  const plan = by === 'site' ? planSiteRuns(names, counts, sitesByName(names, census.sites), maxRuns) : { ...planRuns(names, counts, maxRuns), byCall: {} }
+  for (const [rule, why] of Object.entries(plan.byCall)) process.stderr.write(`faultline explore: ${rule} is explored call by call: ${why}\n`)
+  if (by === 'site') out(`sites: ${names.map((n) => `${n} ${new Set(plan.runs.filter((r) => r.rule === n).map((r) => r.site?.index)).size} site(s)`).join(', ')}`)
+  const table = tableHeader(names, by === 'site')
   if (plan.runs.length) out(table.header)
   const runs: ExploreRun[] = []
   const stderrOf = new Map<ExploreRun, string>()
@@ -148,12 +160,12 @@ export async function exploreCommand(args: string[]): Promise<number> {
     progress(`running ${i + 1}/${plan.runs.length}: ${p.rule} nth ${p.nth}`)
     const end = await runArmed(input, cmd, timeoutMs)
     const fired = end.stats[p.rule]?.fired ?? 0
-    const run: ExploreRun = { rule: p.rule, nth: p.nth, fired, outcome: classify({ ...end, fired }), exitCode: end.code, signal: end.signal, ms: end.ms, config: input }
+    const run: ExploreRun = { rule: p.rule, nth: p.nth, fired, outcome: classify({ ...end, fired }), exitCode: end.code, signal: end.signal, ms: end.ms, config: input, ...(p.site ? { site: p.site } : {}) }
     runs.push(run)
     stderrOf.set(run, end.stderr)
     out(table.row(i + 1, plan.runs.length, run))
   }
-  const report = { census: counts, runs, skipped: plan.skipped }
+  const report = { census: counts, runs, skipped: plan.skipped, by: by as 'call' | 'site', ...(by === 'site' ? { byCall: plan.byCall } : {}) }
   if (json) process.stdout.write(`${JSON.stringify(exploreJson(report))}\n`)
   else out(`\n${formatFindings(report, (r) => stderrOf.get(r) ?? '')}`)
   return runs.some((r) => r.outcome === 'crashed' || r.outcome === 'hung') ? 1 : 0

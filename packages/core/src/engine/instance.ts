@@ -14,7 +14,7 @@ import { encodeSysinfo, u32Key, FL_MAX_SYSCALLS } from './layout.js'
 const debug = createDebug('faultline:engine')
 
 /** Maps declared in bpf/include/maps.h, shared by every object. */
-export const SHARED_MAPS = ['fl_targets', 'fl_state', 'fl_rules', 'fl_counters', 'fl_comms', 'fl_globs', 'fl_sysinfo', 'fl_scratch'] as const
+export const SHARED_MAPS = ['fl_targets', 'fl_state', 'fl_rules', 'fl_counters', 'fl_comms', 'fl_globs', 'fl_sysinfo', 'fl_scratch', 'fl_site_now', 'fl_site_log'] as const
 export type SharedMapName = (typeof SHARED_MAPS)[number]
 
 export interface Instance {

@@ -15,6 +15,7 @@ export const FL_STATE_COMM_FILTER = 1
 export const FL_STATE_SYSTEM = 2
 export const FL_STATE_EXCLUDE_ROOT = 4
 export const FL_STATE_NEED_PATH = 8
+export const FL_STATE_SITES = 16
 
 export const FL_MATCH_PORT = 1
 export const FL_MATCH_ADDR = 2

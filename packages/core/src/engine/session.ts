@@ -30,6 +30,7 @@ import { sweepAtArming } from './state/index.js'
 import { announceArming } from './armings.js'
 import { commBits } from './comms.js'
 import { writeSharedState, zeroState, type StateWriter } from './shared-state.js'
+import { callSiteRecorder, type CallSiteRecorder, type SiteLog } from './call-sites/call-site-recorder.js'
 
 const debug = createDebug('faultline:engine')
 
@@ -37,6 +38,13 @@ export interface Session {
   handle: FaultsHandle
   /** Idempotent. Stats stay readable through the handle afterwards. */
   disarm(): void
+  /** With `callSites`: per syscall rule index, the stack each eligible call came from (read at disarm). */
+  callSites(): SiteLog | undefined
+}
+
+export interface ArmOptions {
+  /** A census by call site (explore --by site): log the user stack of every eligible syscall-rule call. */
+  callSites?: boolean
 }
 
 let active: { config: FailureConfig; session: Session } | undefined
@@ -113,15 +121,16 @@ export function plan(config: FailureConfig): RuleRoute[] {
 }
 
 /** Detach all, then clear all (helpers may run again: no fault is live), then what they share. */
-function detachAll(inst: Instance, tx: Transaction | undefined, plans: FamilyPlan[], seeded?: Seeded): void {
+function detachAll(inst: Instance, tx: Transaction | undefined, plans: FamilyPlan[], seeded?: Seeded, sites?: CallSiteRecorder): void {
   tx?.destroyMade()
   zeroState(inst)
   for (const p of [...plans].reverse()) p.clear()
+  sites?.clear()
   clearTargets(inst, seeded)
   inst.maps.fl_comms.clear()
 }
 
-export function arm(config: FailureConfig): Session {
+export function arm(config: FailureConfig, options: ArmOptions = {}): Session {
   if (active) {
     throw new FaultlineBusyError(
       'withFailureConfig: another config is already armed in this process (rules: ' +
@@ -143,6 +152,7 @@ export function arm(config: FailureConfig): Session {
   let state: StateWriter | undefined
   let nRules = 0
   let seeded: Seeded | undefined
+  const sites = options.callSites ? callSiteRecorder(inst) : undefined
   try {
     // Prepare: everything that runs helper processes or changes tc state, while no fault is live.
     sweepAtArming()
@@ -151,13 +161,14 @@ export function arm(config: FailureConfig): Session {
       prepared.push(p) // its clear() undoes a prepare that threw half-way too
       p.prepare(tx)
     }
+    sites?.prepare(tx)
     const armedNs = process.hrtime.bigint()
     // Write: faultline's own thread is exempt while it works (its reads of the seeding iterator,
     // the close() of links at disarm), so no rule can break arming or disarming.
     state = tx.step('write the rule and state maps', () => {
       const rules = writeSharedRules(plans)
       nRules = rules.nRules
-      return writeSharedState(inst, config, rules, armedNs)
+      return writeSharedState(inst, config, rules, armedNs, { callSites: !!sites })
     })
     for (const p of plans) p.write(tx, armedNs)
     // Attach: tracking first, then the kernel's walk of existing processes: no fork slips between them.
@@ -170,11 +181,12 @@ export function arm(config: FailureConfig): Session {
     )
     const cgroupWarning = tx.step('put the targets in the hook cgroup', () => chooseHookCgroup(config, seeded!.pids, () => readTargetPids(inst)))
     if (cgroupWarning) warnings.push(cgroupWarning)
+    sites?.attach(tx) // before any fault: every call a rule matches has its stack
     for (const p of plans) p.attach(tx)
     tx.step('lift the exemption of faultline\'s thread', () => state!.exempt(false))
     debug('armed %d rule(s), %d link(s) (+%d kept, %d new), %d step(s) in %s ms', nRules, tx.links.length, keptLinkCount(), tx.madeKept.length, tx.count, (performance.now() - t0).toFixed(2))
   } catch (err) {
-    detachAll(inst, tx, prepared, seeded)
+    detachAll(inst, tx, prepared, seeded, sites)
     throw err
   }
   const links = tx.links
@@ -185,8 +197,10 @@ export function arm(config: FailureConfig): Session {
     readTargets: () => readTargetPids(inst),
   })
   let disarmed = false
+  let siteLog: SiteLog | undefined
   const session: Session = {
     handle,
+    callSites: () => siteLog ?? sites?.read(),
     disarm() {
       if (disarmed) return
       disarmed = true
@@ -198,7 +212,8 @@ export function arm(config: FailureConfig): Session {
       for (const p of plans) p.stop?.()
       for (const l of [...links].reverse()) l.destroy()
       handle.freeze()
-      detachAll(inst, undefined, plans, seeded)
+      siteLog = sites?.read()
+      detachAll(inst, undefined, plans, seeded, sites)
       // Unless kept links are opted in, nothing of faultline stays attached between windows, so
       // other processes pay nothing then (an attached cgroup hook slows every connect() on the
       // machine); links kept while the opt-in was on go too.

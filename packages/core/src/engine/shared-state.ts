@@ -8,7 +8,7 @@ import { commBits } from './comms.js'
 import type { RuleMapsState } from './family.js'
 import { kernelIdentity } from './identity.js'
 import type { Instance } from './instance.js'
-import { FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_NEED_PATH, FL_STATE_SYSTEM, SIZEOF, encodeComm, encodeState, u32Key } from './layout.js'
+import { FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_NEED_PATH, FL_STATE_SITES, FL_STATE_SYSTEM, SIZEOF, encodeComm, encodeState, u32Key } from './layout.js'
 import { resetTrackAdds } from './targets.js'
 
 export interface StateWriter {
@@ -28,7 +28,7 @@ function runnerChannelInode(): bigint {
 }
 
 /** Writes fl_comms and fl_state, with faultline's thread exempt; `rules` is what the families' rule maps hold. */
-export function writeSharedState(inst: Instance, config: FailureConfig, rules: RuleMapsState, armedNs: bigint): StateWriter {
+export function writeSharedState(inst: Instance, config: FailureConfig, rules: RuleMapsState, armedNs: bigint, options: { callSites?: boolean } = {}): StateWriter {
   const { maps } = inst
   maps.fl_comms.clear()
   for (const [comm, bit] of commBits(config)) maps.fl_comms.update(encodeComm(comm), u32Key(bit))
@@ -37,6 +37,7 @@ export function writeSharedState(inst: Instance, config: FailureConfig, rules: R
   if (config.target.scope === 'system') flags |= FL_STATE_SYSTEM
   if (config.target.scope === 'children') flags |= FL_STATE_EXCLUDE_ROOT
   if (rules.needPath) flags |= FL_STATE_NEED_PATH
+  if (options.callSites) flags |= FL_STATE_SITES
   const exemptIno = runnerChannelInode()
   // The kernel's numbers for this process, not process.pid: they differ in a pid namespace.
   const me = kernelIdentity(inst)

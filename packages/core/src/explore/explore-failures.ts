@@ -4,7 +4,9 @@
  * the adapters print it (observe.ts).
  */
 import createDebug from 'debug'
-import { withFailureConfig, resolveConfig, type ConfigSource } from '../with-failure-config.js'
+import { withArmedSession, resolveConfig, type ConfigSource } from '../with-failure-config.js'
+import type { Session } from '../engine/session.js'
+import { planSiteRuns, sitesByName } from './sites.js'
 import { FaultlineTimeoutError } from '../engine/errors.js'
 import type { FaultsHandle } from '../engine/handle.js'
 import { withArmingsMuted } from '../engine/armings.js'
@@ -21,6 +23,11 @@ export interface ExploreFailuresOptions {
   timeout?: number
   /** Explore only these rules (default: every syscall rule). */
   rules?: string[]
+  /**
+   * 'call' (default): fail each matching call in turn. 'site': only the first call of each distinct
+   * user call stack the census saw (README "Explore", by call site).
+   */
+  by?: 'call' | 'site'
 }
 
 /** The census run (nothing failed) rejected: exploring needs code that passes when nothing fails. */
@@ -31,15 +38,16 @@ export class ExploreCensusError extends Error {
 type Fn = (faults: FaultsHandle) => unknown
 
 /** fn under `source`, with the handle it got (undefined when arming itself threw). */
-async function once(source: Parameters<typeof withFailureConfig>[0], fn: Fn, timeout: number | undefined) {
+async function once(source: ConfigSource, fn: Fn, timeout: number | undefined, callSites = false) {
   let handle: FaultsHandle | undefined
+  let session: Session | undefined
   const t0 = performance.now()
   try {
-    await withFailureConfig(source, (h) => ((handle = h), fn(h)), { timeout })
-    return { ok: true as const, handle, ms: performance.now() - t0 }
+    await withArmedSession(source, (h) => ((handle = h), fn(h)), { timeout }, { callSites }, (s) => (session = s))
+    return { ok: true as const, handle, session, ms: performance.now() - t0 }
   } catch (error) {
     if (!handle) throw error // not armed: unsupported, busy, invalid; not an outcome
-    return { ok: false as const, handle, error, ms: performance.now() - t0 }
+    return { ok: false as const, handle, session, error, ms: performance.now() - t0 }
   }
 }
 
@@ -55,14 +63,19 @@ export async function exploreFailures(source: ConfigSource, fn: Fn, options: Exp
   const rules = config.syscalls.filter((r) => !options.rules || options.rules.includes(r.name))
   if (!rules.length) throw new Error(`exploreFailures: no syscall rule to explore${options.rules ? ` among ${options.rules.join(', ')}` : ''} (network and DNS rules are not explored)`)
   const report = await withArmingsMuted(async () => {
-    const census = await once(censusConfig(config, rules), fn, options.timeout)
+    const bySite = options.by === 'site'
+    const census = await once(censusConfig(config, rules), fn, options.timeout, bySite)
     if (!census.ok) {
       throw new ExploreCensusError(`exploreFailures: the census run (no call failed) rejected: ${(census.error as Error)?.message ?? String(census.error)}`, { cause: census.error })
     }
     const stats = census.handle!.stats()
     const counts = Object.fromEntries(rules.map((r) => [r.name, stats[r.name]?.eligible ?? 0]))
     debug('census %o', counts)
-    const plan = planRuns(rules.map((r) => r.name), counts, options.maxRuns ?? 100)
+    const names = rules.map((r) => r.name)
+    const log = census.session?.callSites()
+    const plan = bySite
+      ? planSiteRuns(names, counts, sitesByName(names, log), options.maxRuns ?? 100)
+      : { ...planRuns(names, counts, options.maxRuns ?? 100), byCall: {} }
     const runs: ExploreRun[] = []
     for (const p of plan.runs) {
       const cfg = runConfig(config, rules.find((r) => r.name === p.rule)!, p.nth)
@@ -71,10 +84,10 @@ export async function exploreFailures(source: ConfigSource, fn: Fn, options: Exp
       const end = r.ok ? { exitCode: null, signal: null } : childEnd(r.error)
       const timedOut = !r.ok && r.error instanceof FaultlineTimeoutError
       const outcome = classify({ code: r.ok ? 0 : (end.exitCode ?? 1), signal: end.signal, timedOut, fired })
-      runs.push({ rule: p.rule, nth: p.nth, fired, outcome, ...end, ms: r.ms, config: cfg, ...(r.ok ? {} : { error: r.error }) })
+      runs.push({ rule: p.rule, nth: p.nth, fired, outcome, ...end, ms: r.ms, config: cfg, ...(r.ok ? {} : { error: r.error }), ...(p.site ? { site: p.site } : {}) })
       debug('%s nth %d: %s', p.rule, p.nth, outcome)
     }
-    return { census: counts, runs, skipped: plan.skipped }
+    return { census: counts, runs, skipped: plan.skipped, by: bySite ? ('site' as const) : ('call' as const), ...(bySite ? { byCall: plan.byCall } : {}) }
   })
   announceExploration(report)
   return report

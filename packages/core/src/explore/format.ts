@@ -10,13 +10,17 @@ export function statusText(run: Pick<ExploreRun, 'exitCode' | 'signal' | 'outcom
   return run.signal ? run.signal : run.exitCode !== null ? `exit ${run.exitCode}` : '-'
 }
 
-/** Column widths for a table whose rule names are `rules`. */
-export function tableHeader(rules: readonly string[]): { header: string; row(index: number, total: number, run: ExploreRun): string } {
+/** The site column: the site's number and how many census calls came from it. */
+const siteText = (r: ExploreRun) => (r.site ? `${r.site.index} (${r.site.calls}x)` : '-')
+
+/** Column widths for a table whose rule names are `rules`; with `bySite`, a site column. */
+export function tableHeader(rules: readonly string[], bySite = false): { header: string; row(index: number, total: number, run: ExploreRun): string } {
   const ruleWidth = Math.max(4, ...rules.map((r) => r.length))
-  const cells = (c: string[]) => [c[0]!.padStart(9), c[1]!.padEnd(ruleWidth), c[2]!.padStart(5), c[3]!.padEnd(11), c[4]!.padEnd(9), c[5]!.padStart(5), c[6]!.padStart(7)].join('  ')
+  const cells = (c: string[]) =>
+    [c[0]!.padStart(9), c[1]!.padEnd(ruleWidth), c[2]!.padStart(5), ...(bySite ? [c[7]!.padEnd(10)] : []), c[3]!.padEnd(11), c[4]!.padEnd(9), c[5]!.padStart(5), c[6]!.padStart(7)].join('  ')
   return {
-    header: cells([...COLUMNS]),
-    row: (i, total, r) => cells([`${i}/${total}`, r.rule, String(r.nth), r.outcome, statusText(r), String(r.fired), String(Math.round(r.ms))]),
+    header: cells([...COLUMNS, 'site']),
+    row: (i, total, r) => cells([`${i}/${total}`, r.rule, String(r.nth), r.outcome, statusText(r), String(r.fired), String(Math.round(r.ms)), siteText(r)]),
   }
 }
 
@@ -40,7 +44,8 @@ const censusText = (report: ExploreReport) => Object.entries(report.census).map(
 export function formatFindings(report: ExploreReport, stderrOf: (run: ExploreRun) => string = () => ''): string {
   const lines = [`census: ${censusText(report)}; ${report.runs.length} run(s): ${counts(report)}${report.skipped ? `; ${report.skipped} left out by --max-runs` : ''}`]
   for (const r of notHandled(report)) {
-    lines.push('', `${r.rule} nth ${r.nth}: ${r.outcome} (${statusText(r)}); reproduce with:`, ...reproYaml(r).trimEnd().split('\n').map((l) => `  ${l}`))
+    const site = r.site ? ` (call site ${r.site.index}, ${r.site.calls} call(s) in the census${r.site.frames.length ? `; stack ${r.site.frames.slice(0, 4).join(' ')}` : ''})` : ''
+    lines.push('', `${r.rule} nth ${r.nth}${site}: ${r.outcome} (${statusText(r)}); reproduce with:`, ...reproYaml(r).trimEnd().split('\n').map((l) => `  ${l}`))
     const tail = stderrOf(r).trimEnd().split('\n').filter(Boolean).slice(-3)
     if (tail.length) lines.push('  # its stderr ended with:', ...tail.map((l) => `  #   ${l}`))
   }
@@ -49,20 +54,24 @@ export function formatFindings(report: ExploreReport, stderrOf: (run: ExploreRun
 
 /** The adapters' lines for one exploration, beside their fault summary; `indent` goes before every line but the first. */
 export function formatExploreReport(report: ExploreReport, indent = ''): string {
-  const lines = [`explore: ${censusText(report)}; ${report.runs.length} run(s): ${counts(report)}${report.skipped ? `, ${report.skipped} left out by maxRuns` : ''}`]
+  const by = report.by === 'site' ? ' by call site' : ''
+  const lines = [`explore${by}: ${censusText(report)}; ${report.runs.length} run(s): ${counts(report)}${report.skipped ? `, ${report.skipped} left out by maxRuns` : ''}`]
   for (const r of notHandled(report)) {
     const why = r.error instanceof Error ? `: ${r.error.message.split('\n')[0]}` : ''
     const status = statusText(r)
-    lines.push(`${indent}  ${r.rule} nth ${r.nth}: ${r.outcome}${status === '-' ? '' : ` (${status})`}${why}; reproduce with when: { nth: ${r.nth} }`)
+    const site = r.site ? ` (site ${r.site.index} of ${r.site.calls} call(s))` : ''
+    lines.push(`${indent}  ${r.rule} nth ${r.nth}${site}: ${r.outcome}${status === '-' ? '' : ` (${status})`}${why}; reproduce with when: { nth: ${r.nth} }`)
   }
   return lines.join('\n')
 }
 
-/** The `--json` object: { census, runs: [{ rule, nth, fired, outcome, exitCode, signal, ms, config }], skipped }. */
+/** The `--json` object: { census, runs: [{ rule, nth, fired, outcome, exitCode, signal, ms, config, site? }], skipped, by, byCall? }. */
 export function exploreJson(report: ExploreReport): object {
   return {
     census: report.census,
-    runs: report.runs.map(({ rule, nth, fired, outcome, exitCode, signal, ms, config }) => ({ rule, nth, fired, outcome, exitCode, signal, ms: Math.round(ms), config })),
+    runs: report.runs.map(({ rule, nth, fired, outcome, exitCode, signal, ms, config, site }) => ({ rule, nth, fired, outcome, exitCode, signal, ms: Math.round(ms), config, ...(site ? { site } : {}) })),
     skipped: report.skipped,
+    by: report.by ?? 'call',
+    ...(report.byCall && Object.keys(report.byCall).length ? { byCall: report.byCall } : {}),
   }
 }

@@ -26,6 +26,18 @@ export interface ExploreRun {
   config: FailureConfigInput
   /** From exploreFailures: what fn rejected with. */
   error?: unknown
+  /** By call site: the site this run's call came from in the census. */
+  site?: CallSite
+}
+
+/** A distinct user call site of a rule in a census by site (`--by site`). */
+export interface CallSite {
+  /** 1-based, in order of first appearance among the rule's sites. */
+  index: number
+  /** How many of the census's calls came from it (only its first is failed). */
+  calls: number
+  /** Return addresses, as hex: those the stack scan found (innermost first), then the stack the kernel unwound. */
+  frames: string[]
 }
 
 export interface ExploreReport {
@@ -34,10 +46,15 @@ export interface ExploreReport {
   runs: ExploreRun[]
   /** Runs left out by maxRuns. */
   skipped: number
+  /** 'site': one run per distinct call site (--by site); 'call' (default): one per matching call. */
+  by?: 'call' | 'site'
+  /** By site: the rules explored by k instead, and why (no stack was logged for their calls). */
+  byCall?: Record<string, string>
 }
 
 /** The run to make: fail the `nth` matching call of `rule`. */
 export interface PlannedRun {
   rule: string
   nth: number
+  site?: CallSite
 }

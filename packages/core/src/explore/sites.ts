@@ -1,0 +1,65 @@
+/**
+ * Planning an exploration by call site (`--by site`): the census logged, per eligible call, the
+ * user stack it came from (engine/call-sites/); a run fails only the first call of each distinct
+ * stack, so a loop of a thousand identical calls costs one run. Stacks are compared within the
+ * census only (addresses move from run to run under ASLR), and a call whose stack the kernel could
+ * not take, or that was not logged, is a site of its own: explored by k, never silently skipped.
+ * So is every call of an interpreter or a JIT runtime (Python, Node, ...): its native stack is the
+ * interpreter's, the same for different lines of the script, and would merge sites that differ.
+ */
+import type { SiteCall, SiteLog } from '../engine/call-sites/call-site-recorder.js'
+import type { CallSite, PlannedRun } from './types.js'
+
+export interface SitePlan {
+  runs: PlannedRun[]
+  skipped: number
+  /** Rules explored by k, and why. */
+  byCall: Record<string, string>
+}
+
+const hex = (ip: bigint) => `0x${ip.toString(16)}`
+
+/** Processes whose native stack does not show their program's call sites (by comm, as the kernel names them). */
+export const INTERPRETER_COMM = /^(python|pypy|node|nodejs|deno|bun|ruby|perl|php|java|lua|luajit|beam\.smp|erl|dotnet|mono|Rscript|R)([0-9.]*)$/
+
+/** Calls with equal keys come from one site: the scanned return addresses and the unwound stack
+ * agree. A call with neither (not logged, or nothing the kernel could read) is a site of its own. */
+function siteKey(call: SiteCall | undefined, nth: number): string {
+  if (!call || (call.stackId < 0 && !call.rets.length) || INTERPRETER_COMM.test(call.comm)) return `call ${nth}`
+  return `${call.rets.join(',')} / ${call.stackId < 0 ? '-' : call.frames.join(',')}`
+}
+
+/** The first call of each distinct site of one rule, for `count` census calls of which `logged` have stacks. */
+export function ruleSites(rule: string, count: number, logged: readonly SiteCall[]): PlannedRun[] {
+  const byNth = new Map(logged.map((c) => [c.nth, c]))
+  const groups = new Map<string, { first: number; calls: number; frames: bigint[] }>()
+  for (let nth = 1; nth <= count; nth++) {
+    const call = byNth.get(nth)
+    const g = groups.get(siteKey(call, nth))
+    if (g) g.calls++
+    else groups.set(siteKey(call, nth), { first: nth, calls: 1, frames: call ? [...call.rets, ...call.frames] : [] })
+  }
+  return [...groups.values()].map((g, i): PlannedRun => {
+    const site: CallSite = { index: i + 1, calls: g.calls, frames: g.frames.map(hex) }
+    return { rule, nth: g.first, site }
+  })
+}
+
+/** One run per distinct site of each rule, rule by rule in config order, at most maxRuns in all. */
+export function planSiteRuns(rules: readonly string[], census: Record<string, number>, sites: ReadonlyMap<string, SiteCall[]>, maxRuns: number): SitePlan {
+  const byCall: Record<string, string> = {}
+  const all = rules.flatMap((rule) => {
+    const count = census[rule] ?? 0
+    const logged = sites.get(rule) ?? []
+    const interpreters = [...new Set(logged.map((c) => c.comm).filter((c) => INTERPRETER_COMM.test(c)))]
+    if (count && !logged.length) byCall[rule] = 'no call site was logged for its calls (not a syscall made by a target thread)'
+    else if (interpreters.length) byCall[rule] = `its calls come from ${interpreters.join(', ')}, whose native stack is the interpreter's and does not show the script's call sites`
+    return ruleSites(rule, count, logged)
+  })
+  return { runs: all.slice(0, maxRuns), skipped: Math.max(0, all.length - maxRuns), byCall }
+}
+
+/** The census's site log (keyed by rule index = index in the census config = in `names`) by rule name. */
+export function sitesByName(names: readonly string[], log: SiteLog | undefined): Map<string, SiteCall[]> {
+  return new Map(names.map((n, i) => [n, log?.get(i) ?? []]))
+}
