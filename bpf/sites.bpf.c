@@ -23,6 +23,15 @@ struct {
 	__uint(value_size, FL_SITE_DEPTH * sizeof(__u64));
 } fl_site_stacks SEC(".maps");
 
+/* syscall nr -> 1 when a rule of the census names that syscall: only those calls pay for the
+ * stack walk and the scan (a call the filter misses has no site and is explored by k). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FL_MAX_SYSCALLS);
+	__type(key, __u32);
+	__type(value, __u32);
+} fl_site_syscalls SEC(".maps");
+
 /* Whether `ip` follows a call instruction, i.e. is a return address (the heuristic unwinders use
  * when frame pointers are missing). x86-64: call rel32 (e8), or an indirect call (ff /2) of 2, 3,
  * 6 or 7 bytes; arm64: bl or blr, the 4 bytes before. */
@@ -67,16 +76,37 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(fl_site_enter, struct pt_regs *regs, long id)
 {
 	struct fl_state *st = fl_get_state();
-	if (!st || !(st->flags & FL_STATE_SITES) || !fl_current_fault_target())
+	if (!st || !(st->flags & FL_STATE_SITES))
 		return 0;
+	if (!fl_current_fault_target())
+		return 0;
+	__u32 nr = (__u32)id;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct fl_site site = {};
+	__u32 *wanted = id >= 0 && id < FL_MAX_SYSCALLS ? bpf_map_lookup_elem(&fl_site_syscalls, &nr) : 0;
+	/* Written in place: an update of this no-prealloc hash would allocate on every syscall. */
+	struct fl_site *site = bpf_map_lookup_elem(&fl_site_now, &tid);
+	if (!wanted || !*wanted) {
+		/* Not a syscall a rule names, but a hook may still match it (a sendto rule's cgroup
+		 * hook sees write() on a UDP socket): its site is unknown, never the previous call's. */
+		if (site) {
+			site->stack = -1;
+			site->nrets = 0;
+		}
+		return 0;
+	}
+	if (!site) {
+		struct fl_site fresh = {};
+		bpf_map_update_elem(&fl_site_now, &tid, &fresh, BPF_NOEXIST);
+		site = bpf_map_lookup_elem(&fl_site_now, &tid);
+		if (!site)
+			return 0; /* a full map: this thread's calls have no site, and are explored by k */
+	}
 	/* A negative id (a full map, or a hash collision: no BPF_F_REUSE_STACKID) is kept as is:
 	 * user space then tells the site by the scan alone. */
-	site.stack = bpf_get_stackid(ctx, &fl_site_stacks, BPF_F_USER_STACK);
-	struct fl_scan scan = { .sp = BPF_CORE_READ((struct pt_regs___fl *)regs, sp), .site = &site };
+	site->stack = bpf_get_stackid(ctx, &fl_site_stacks, BPF_F_USER_STACK);
+	site->nrets = 0;
+	struct fl_scan scan = { .sp = BPF_CORE_READ((struct pt_regs___fl *)regs, sp), .site = site };
 	bpf_loop(FL_SITE_SCAN_WORDS, fl_scan_word, &scan, 0);
-	bpf_get_current_comm(site.comm, sizeof(site.comm));
-	bpf_map_update_elem(&fl_site_now, &tid, &site, BPF_ANY);
+	bpf_get_current_comm(site->comm, sizeof(site->comm));
 	return 0;
 }

@@ -152,7 +152,7 @@ export function arm(config: FailureConfig, options: ArmOptions = {}): Session {
   let state: StateWriter | undefined
   let nRules = 0
   let seeded: Seeded | undefined
-  const sites = options.callSites ? callSiteRecorder(inst) : undefined
+  const sites = options.callSites ? callSiteRecorder(inst, config) : undefined
   try {
     // Prepare: everything that runs helper processes or changes tc state, while no fault is live.
     sweepAtArming()

@@ -6,8 +6,11 @@
  * the shared maps are cleared, and clears it with them.
  */
 import { attachTracepoint, type BpfObject } from '../../libbpf/index.js'
+import type { FailureConfig } from '../../config/types.js'
+import { syscallTable } from '../../config/syscalls.js'
 import type { Instance } from '../instance.js'
 import type { Transaction } from '../transaction.js'
+import { FL_MAX_SYSCALLS, u32Key } from '../layout.js'
 import { decodeSite, decodeSiteKey, decodeStack } from './site-layout.js'
 
 /** One eligible call of a rule in the census, and the stack it came from. */
@@ -36,21 +39,30 @@ export interface CallSiteRecorder {
   clear(): void
 }
 
-export function callSiteRecorder(inst: Instance): CallSiteRecorder {
+/** The syscall numbers the config's syscall rules name: only their calls are looked at. */
+function ruleSyscalls(config: FailureConfig): number[] {
+  const table = syscallTable()
+  return [...new Set(config.syscalls.map((r) => table[r.syscall]).filter((nr): nr is number => nr !== undefined && nr < FL_MAX_SYSCALLS))]
+}
+
+export function callSiteRecorder(inst: Instance, config: FailureConfig): CallSiteRecorder {
   let obj: BpfObject | undefined
+  const nrs = ruleSyscalls(config)
   const clearMaps = () => {
-    for (const m of [inst.maps.fl_site_now, inst.maps.fl_site_log, obj?.map('fl_site_stacks')]) {
-      try {
-        m?.clear()
-      } catch {
-        /* nothing to clear */
-      }
+    try {
+      for (const m of [inst.maps.fl_site_now, inst.maps.fl_site_log, obj?.map('fl_site_stacks')]) m?.clear()
+      const wanted = obj?.map('fl_site_syscalls') // an array: zeroed, not deleted
+      for (const nr of nrs) wanted?.update(u32Key(nr), u32Key(0))
+    } catch {
+      /* the object is gone with its maps */
     }
   }
   return {
     prepare(tx) {
-      obj = tx.step('load the call-site recorder', () => inst.fault('sites'))
+      const o = (obj = tx.step('load the call-site recorder', () => inst.fault('sites')))
       clearMaps() // a census starts from an empty log and stack map
+      const wanted = o.map('fl_site_syscalls')
+      for (const nr of nrs) wanted.update(u32Key(nr), u32Key(1))
     },
     attach(tx) {
       const o = obj
