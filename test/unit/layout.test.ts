@@ -9,7 +9,7 @@ import { seededDraw, predictSeededFailures } from '../../packages/core/src/engin
 import { NET_SIZEOF } from '../../packages/core/src/engine/network/layout.js'
 import { DNS_SIZEOF, FL_DNS_NAME_LEN, FL_MAX_DNS_RULES } from '../../packages/core/src/engine/network/dns.js'
 import { RESET_STATE_SIZE } from '../../packages/core/src/engine/network/reset.js'
-import { CORRUPT_PARAMS } from '../../packages/core/src/engine/syscall/corrupt-backend.js'
+import { CORRUPT_PARAMS } from '../../packages/core/src/engine/corrupt/corrupt-layout.js'
 import { tempDir } from '../support/temp-dir.js'
 
 const INCLUDE = fileURLToPath(new URL('../../bpf/include', import.meta.url))
@@ -106,7 +106,7 @@ describe('structs of one object, written or read by the engine (read from the ob
   it('fl_reset_state (engine/network/reset.ts)', () => {
     expect(btfStruct('net.bpf.o', 'fl_reset_state')).toEqual({ size: RESET_STATE_SIZE, offsets: { doomed: 0, n_rules: 8, gen: 12, waiting: 16 } })
   })
-  it('fl_corrupt (engine/syscall/corrupt-backend.ts)', () => {
+  it('fl_corrupt (engine/corrupt/corrupt-layout.ts)', () => {
     expect(btfStruct('corrupt.bpf.o', 'fl_corrupt')).toEqual({ size: CORRUPT_PARAMS.size, offsets: { bytes: CORRUPT_PARAMS.bytes, _pad: 4, seed: CORRUPT_PARAMS.seed } })
   })
 })

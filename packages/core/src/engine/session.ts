@@ -23,7 +23,8 @@ import { kernelIdentity } from './identity.js'
 import { clearTargets, seedTargets, trackingLinkKey, type Seeded } from './targets.js'
 import { createHandle, type FaultsHandle } from './handle.js'
 import { FAMILIES } from './families.js'
-import type { FamilyPlan, Refusal, RuleMapsState, RuleRoute } from './family.js'
+import type { FamilyPlan, Refusal, RuleRoute } from './family.js'
+import { clearSyscallRules, writeSyscallRules } from './syscall-rules/syscall-rule-maps.js'
 import { Transaction } from './transaction.js'
 import { chooseHookCgroup, ownCgroup } from './target-cgroup.js'
 import { sweepAtArming } from './state/index.js'
@@ -59,10 +60,19 @@ function checkLimits(config: FailureConfig): void {
   }
 }
 
+/**
+ * `items` in config order: the rules of config.syscalls (three families share them) by index,
+ * then the rest in registry order.
+ */
+function inConfigOrder<T>(items: T[], path: (item: T) => string | undefined): T[] {
+  const at = (item: T) => Number(/^syscalls\[(\d+)\]/.exec(path(item) ?? '')?.[1] ?? Infinity)
+  return [...items].sort((a, b) => (at(a) === at(b) ? 0 : at(a) < at(b) ? -1 : 1))
+}
+
 /** Plans every family; throws FaultlineUnsupportedError naming each rule that cannot be served. */
 function planAll(config: FailureConfig, inst: Instance): FamilyPlan[] {
   const planned = FAMILIES.map((f) => f.plan(config, inst))
-  const refused: Refusal[] = planned.flatMap((p) => (Array.isArray(p) ? p : []))
+  const refused = inConfigOrder(planned.flatMap((p): Refusal[] => (Array.isArray(p) ? p : [])), (r) => r.path)
   if (refused.length) {
     throw new FaultlineUnsupportedError(
       `cannot arm: ${refused.length} rule(s) cannot be served on this kernel; nothing was attached\n` +
@@ -71,14 +81,6 @@ function planAll(config: FailureConfig, inst: Instance): FamilyPlan[] {
     )
   }
   return planned.filter((p): p is FamilyPlan => !Array.isArray(p))
-}
-
-/** The family whose rules live in the shared rule maps writes them, and says what fl_state needs. */
-function writeSharedRules(plans: FamilyPlan[]): RuleMapsState {
-  const owners = plans.filter((p) => p.writeSharedRules)
-  // fl_rules is indexed from 0 by one family's rules: a second would overwrite the first's.
-  if (owners.length > 1) throw new Error('faultline: more than one family writes the shared rule maps')
-  return owners[0]?.writeSharedRules?.() ?? { nRules: 0, needPath: false }
 }
 
 /**
@@ -109,7 +111,7 @@ function trackingPrograms(config: FailureConfig): string[] {
  */
 export function plan(config: FailureConfig): RuleRoute[] {
   checkLimits(config)
-  return planAll(config, getInstance()).flatMap((p) => p.routes)
+  return inConfigOrder(planAll(config, getInstance()).flatMap((p) => p.routes), (r) => r.path)
 }
 
 /** Detach all, then clear all (helpers may run again: no fault is live), then what they share. */
@@ -117,6 +119,11 @@ function detachAll(inst: Instance, tx: Transaction | undefined, plans: FamilyPla
   tx?.destroyMade()
   zeroState(inst)
   for (const p of [...plans].reverse()) p.clear()
+  try {
+    clearSyscallRules(inst, plans.flatMap((p) => p.syscallRules ?? []).length)
+  } catch (err) {
+    debug('clear the syscall rule maps: %s', (err as Error).message)
+  }
   clearTargets(inst, seeded)
   inst.maps.fl_comms.clear()
 }
@@ -155,7 +162,7 @@ export function arm(config: FailureConfig): Session {
     // Write: faultline's own thread is exempt while it works (its reads of the seeding iterator,
     // the close() of links at disarm), so no rule can break arming or disarming.
     state = tx.step('write the rule and state maps', () => {
-      const rules = writeSharedRules(plans)
+      const rules = writeSyscallRules(inst, config, plans.flatMap((p) => p.syscallRules ?? []))
       nRules = rules.nRules
       return writeSharedState(inst, config, rules, armedNs)
     })
@@ -180,7 +187,7 @@ export function arm(config: FailureConfig): Session {
   const links = tx.links
 
   const handle = createHandle({
-    rules: plans.flatMap((p) => p.rules),
+    rules: inConfigOrder(plans.flatMap((p) => p.rules), (r) => r.path),
     warnings: [...config.warnings, ...plans.flatMap((p) => p.warnings), ...warnings],
     readTargets: () => readTargetPids(inst),
   })

@@ -11,7 +11,7 @@
  *                                                  kprobe-override), then the LSM hook it passes
  *   corrupt (read, pread64, readv)              -> fexit-corrupt, which serves nothing else
  * A rule may name its mechanism (`mechanism: 'lsm'`) to pin it.
- * A `delay` rule is served by `send-signal` only (tp_btf sys_exit + SIGSTOP; engine/syscall/delay-backend.ts),
+ * A `delay` rule is served by `send-signal` only (tp_btf sys_exit + SIGSTOP; engine/delay/delay-family.ts),
  * and no errno rule is.
  */
 import fs from 'node:fs'

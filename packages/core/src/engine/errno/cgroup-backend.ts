@@ -4,7 +4,7 @@
  */
 import { FL_OP } from '../layout.js'
 import { attachCgroupHook, rootCgroup } from '../target-cgroup.js'
-import type { FaultBackend } from './backend.js'
+import type { FaultBackend } from '../syscall-rules/backend.js'
 
 /** The cgroup v2 root; kept here for families that imported it from this module. */
 export { rootCgroup }
