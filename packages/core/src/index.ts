@@ -3,7 +3,7 @@ export { withFailureConfig, resolveConfig, type ConfigSource, type WithFailureCo
 export { arm, disarmActive, activeSession, type Session } from './engine/session.js'
 export type { FaultsHandle, RuleStats } from './engine/handle.js'
 export { observeArmings, type ArmingListener } from './engine/armings.js'
-export type { RuleCounters } from './engine/layout.js'
+export type { RuleCounters } from './engine/shared-layout.js'
 export { predictSeededFailures, seededDraw } from './engine/prng.js'
 export { predictCorruption, applyCorruption, type CorruptedByte } from './engine/corrupt/corrupt-prediction.js'
 export { cleanupLeftovers, underTcLock, type CleanupReport, type Removed as RemovedLeftover } from './engine/state/index.js'

@@ -7,7 +7,7 @@ import type { FailureConfig, NormalizedSyscallRule } from '../config/types.js'
 import type { Mechanism } from '../kernel/mechanisms.js'
 import type { NetMechanism } from '../config/network.js'
 import type { Instance } from './instance.js'
-import type { RuleCounters } from './layout.js'
+import type { RuleCounters } from './shared-layout.js'
 import type { Transaction } from './transaction.js'
 
 /** A rule that cannot be served, where it is in the config, and why. */

@@ -18,7 +18,7 @@ import { keepLinksEnabled, keptLinkCount, releaseKeptLinks } from './kept-links.
 import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from './errors.js'
 import { getInstance, type Instance } from './instance.js'
-import { FL_MAX_COMMS, FL_MAX_RULES, decodeTargetVpid } from './layout.js'
+import { decodeTargetVpid } from './shared-layout.js'
 import { kernelIdentity } from './identity.js'
 import { clearTargets, seedTargets, trackingLinkKey, type Seeded } from './targets.js'
 import { createHandle, type FaultsHandle } from './handle.js'
@@ -46,17 +46,14 @@ export function activeSession(): Session | undefined {
   return active?.session
 }
 
-/** What is refused before anything loads: missing privileges, and the maps' limits. */
-function checkLimits(config: FailureConfig): void {
+/**
+ * What is refused before anything loads: missing privileges, the machine's. The config's limits
+ * (the maps' sizes) are validateConfig's: the engine takes a validated config.
+ */
+function checkPrivileges(): void {
   const missing = readPrivileges().missing
   if (missing.length) {
     throw new FaultlineUnsupportedError(`faultline needs ${missing.join(', ')} (uid ${process.getuid?.()}): ${GRANT_ADVICE}`)
-  }
-  if (config.target.comm.length > FL_MAX_COMMS) {
-    throw new FaultlineUnsupportedError(`target.comm holds at most ${FL_MAX_COMMS} names; this one has ${config.target.comm.length}`)
-  }
-  if (config.syscalls.length > FL_MAX_RULES) {
-    throw new FaultlineUnsupportedError(`a config holds at most ${FL_MAX_RULES} syscall rules; this one has ${config.syscalls.length}`)
   }
 }
 
@@ -110,7 +107,7 @@ function trackingPrograms(config: FailureConfig): string[] {
  * route, every family's, in registry order; throws like arm() would.
  */
 export function plan(config: FailureConfig): RuleRoute[] {
-  checkLimits(config)
+  checkPrivileges()
   return inConfigOrder(planAll(config, getInstance()).flatMap((p) => p.routes), (r) => r.path)
 }
 
@@ -139,7 +136,7 @@ export function arm(config: FailureConfig): Session {
     )
   }
   const t0 = performance.now()
-  checkLimits(config)
+  checkPrivileges()
   // Links kept while the opt-in was on would run beside this window's own (a drop counted twice).
   if (!keepLinksEnabled()) releaseKeptLinks()
   const inst = getInstance()

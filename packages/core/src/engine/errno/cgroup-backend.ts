@@ -2,7 +2,7 @@
  * Socket calls through cgroup hooks (sock.bpf.o), on the arming's hook cgroup: this process's own
  * target cgroup, where the links are kept between armings, or the cgroup v2 root (target-cgroup.ts).
  */
-import { FL_OP } from '../layout.js'
+import { FL_OP } from '../shared-layout.js'
 import { attachCgroupHook, rootCgroup } from '../target-cgroup.js'
 import type { FaultBackend } from '../syscall-rules/backend.js'
 

@@ -8,7 +8,7 @@ import type { FailureConfig, NormalizedSyscallRule } from '../../config/types.js
 import { chooseMechanism } from '../../kernel/mechanisms.js'
 import type { Instance } from '../instance.js'
 import type { FaultFamily, FamilyPlan, Refusal } from '../family.js'
-import { SIZEOF, decodeCounters, u32Key } from '../layout.js'
+import { SIZEOF, decodeCounters, u32Key } from '../shared-layout.js'
 import type { FaultBackend, PlannedRule } from './backend.js'
 
 export type SyscallRuleKind = 'errno' | 'delay' | 'corrupt'

@@ -7,7 +7,7 @@ import type { FailureConfig } from '../../config/types.js'
 import { OPEN_FLAG_BITS } from '../../kernel/open-flags.js'
 import { commBits, commMask } from '../comms.js'
 import type { Instance } from '../instance.js'
-import { SIZEOF, encodeGlob, encodeRule, u32Key } from '../layout.js'
+import { SIZEOF, encodeGlob, encodeRule, u32Key } from '../shared-layout.js'
 import type { SyscallRuleEntry } from '../family.js'
 
 /** What fl_state (bpf/include/faultline.h) needs of the rules, which process tracking and every syscall program read first. */
