@@ -15,7 +15,7 @@ import type { NormalizedAddress, NormalizedNetworkRule } from '../../config/type
 import { parseAddress } from '../../config/address.js'
 import { prefixMask } from '../shared-layout.js'
 import { FaultlineUnsupportedError } from '../errors.js'
-import { runIproute } from './iproute-runner.js'
+import { runIproute } from '../state/iproute-runner.js'
 import { netDevices } from '../../kernel/netdev.js'
 import { isFaultlineIfb, isShaping } from './shaping.js'
 
