@@ -6,9 +6,6 @@ import { FL_OP } from '../shared-layout.js'
 import { attachCgroupHook, rootCgroup } from '../target-cgroup.js'
 import type { FaultBackend } from '../syscall-rules/backend.js'
 
-/** The cgroup v2 root; kept here for families that imported it from this module. */
-export { rootCgroup }
-
 /** The programs of sock.bpf.o serving each operation. */
 const SOCK_PROGRAMS: Record<number, string[]> = {
   [FL_OP.connect]: ['fl_connect4', 'fl_connect6'],
