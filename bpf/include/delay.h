@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Delay rules (delay.bpf.c): what the BPF side tells the resumer. The TypeScript mirror is in
- * packages/core/src/engine/delay/layout.ts.
+ * packages/core/src/engine/delay/delay-layout.ts.
  */
 #ifndef FAULTLINE_DELAY_H
 #define FAULTLINE_DELAY_H

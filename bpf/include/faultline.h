@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Structs shared by every faultline BPF object and by user space.
- * The TypeScript mirror lives in packages/core/src/engine/layout.ts; test/unit/layout.test.ts
+ * The TypeScript mirror lives in packages/core/src/engine/shared-layout.ts; test/unit/layout.test.ts
  * checks that the sizes and offsets agree (it compiles this header with the host compiler).
  * Every field is fixed-width and explicitly padded so both sides agree without guessing.
  */
@@ -56,7 +56,7 @@ struct fl_whoami {
 	__u32 _pad;
 };
 
-/* Operations a rule can fail. Numbered here, named in packages/core/src/engine/layout.ts. */
+/* Operations a rule can fail. Numbered here, named in packages/core/src/engine/shared-layout.ts. */
 enum fl_op {
 	FL_OP_NONE = 0,
 	FL_OP_CONNECT = 1,

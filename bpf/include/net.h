@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Network fault structs, shared by net.bpf.c and user space (packages/core/src/engine/network/layout.ts). */
+/* Network fault structs, shared by net.bpf.c and user space (packages/core/src/engine/network/net-layout.ts). */
 #ifndef FAULTLINE_NET_H
 #define FAULTLINE_NET_H
 

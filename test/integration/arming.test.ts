@@ -14,7 +14,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { arm, underTcLock, validateConfig, withFailureConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
 import { getInstance } from '../../packages/core/src/engine/instance.js'
-import { syscallFamily } from '../../packages/core/src/engine/syscall/syscall-family.js'
+import { errnoFamily } from '../../packages/core/src/engine/errno/errno-family.js'
 import { Transaction } from '../../packages/core/src/engine/transaction.js'
 import { keptLinkCount, releaseKeptLinks } from '../../packages/core/src/engine/kept-links.js'
 import { attachedLinksOfTree, bpfIdsOf, mapContents, tcState, viewDiff } from '../support/kernel-view.js'
@@ -318,7 +318,7 @@ describe('kprobe override beside a trampoline', { timeout: 120_000 }, () => {
     skipUnless(ctx, 'kprobe-override', 'fmod-ret-syscall')
     const cfg = validateConfig({ target: children, syscalls: [{ name: 'k', syscall: 'write', errno: 'ENOSPC', mechanism: 'kprobe-override' }] })
     const inst = getInstance()
-    const plan = syscallFamily.plan(cfg, inst)
+    const plan = errnoFamily.plan(cfg, inst)
     if (Array.isArray(plan)) throw new Error(`planning refused: ${JSON.stringify(plan)}`)
     const other = spawn(process.execPath, [SLEEPER, JSON.stringify({ target: children, syscalls: [{ name: 'o', syscall: 'write', errno: 'EIO', mechanism: 'fmod-ret-syscall' }] })], { stdio: ['pipe', 'pipe', 'inherit'] })
     try {

@@ -6,7 +6,7 @@
  *     faultline's state directory before and after, or add to either (from any network namespace:
  *     the directory is shared).
  *   - 'syscall-entry': files that hook syscall entries; a kprobe override is refused while
- *     another process has a trampoline on the same syscall (see engine/syscall/sys-kprobe-backend.ts).
+ *     another process has a trampoline on the same syscall (see engine/errno/sys-kprobe-backend.ts).
  *
  *   const lock = kernelLock('tc'); beforeAll(lock.acquire, 600_000); afterAll(lock.release)
  */

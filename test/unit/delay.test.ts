@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { SIZEOF_DELAY_CFG, SIZEOF_DELAY_EVENT, decodeDelayEvent, drawPauseNs } from '../../packages/core/src/engine/syscall/delay-layout.js'
+import { SIZEOF_DELAY_CFG, SIZEOF_DELAY_EVENT, decodeDelayEvent, drawPauseNs } from '../../packages/core/src/engine/delay/delay-layout.js'
 import { validateConfig } from '../../packages/core/src/config/index.js'
 
 const INCLUDE = fileURLToPath(new URL('../../bpf/include', import.meta.url))

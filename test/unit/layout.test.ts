@@ -4,14 +4,14 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { SIZEOF, RULE_OFFSETS, FL_MAX_RULES, FL_OP, prefixMask, probabilityThreshold, FL_PROB_ALWAYS } from '../../packages/core/src/engine/layout.js'
+import { SIZEOF, RULE_OFFSETS, FL_MAX_RULES, FL_OP, prefixMask, probabilityThreshold, FL_PROB_ALWAYS } from '../../packages/core/src/engine/shared-layout.js'
 import { seededDraw, predictSeededFailures } from '../../packages/core/src/engine/prng.js'
-import { NET_SIZEOF } from '../../packages/core/src/engine/network/layout.js'
+import { NET_SIZEOF } from '../../packages/core/src/engine/network/net-layout.js'
 import { DNS_SIZEOF, FL_DNS_NAME_LEN, FL_MAX_DNS_RULES } from '../../packages/core/src/engine/network/dns.js'
 import { RESET_STATE_SIZE } from '../../packages/core/src/engine/network/reset.js'
-import { CORRUPT_PARAMS } from '../../packages/core/src/engine/syscall/corrupt-backend.js'
+import { CORRUPT_PARAMS } from '../../packages/core/src/engine/corrupt/corrupt-layout.js'
 import { tempDir } from '../support/temp-dir.js'
-import { FL_STATE_SITES } from '../../packages/core/src/engine/layout.js'
+import { FL_STATE_SITES } from '../../packages/core/src/engine/shared-layout.js'
 import { FL_MAX_SITE_CALLS, FL_SITE_DEPTH, FL_SITE_RETS, FL_SITE_STACKS, SITE_KEY_SIZE, SITE_SIZE } from '../../packages/core/src/engine/call-sites/site-layout.js'
 
 const INCLUDE = fileURLToPath(new URL('../../bpf/include', import.meta.url))
@@ -115,7 +115,7 @@ describe('structs of one object, written or read by the engine (read from the ob
   it('fl_reset_state (engine/network/reset.ts)', () => {
     expect(btfStruct('net.bpf.o', 'fl_reset_state')).toEqual({ size: RESET_STATE_SIZE, offsets: { doomed: 0, n_rules: 8, gen: 12, waiting: 16 } })
   })
-  it('fl_corrupt (engine/syscall/corrupt-backend.ts)', () => {
+  it('fl_corrupt (engine/corrupt/corrupt-layout.ts)', () => {
     expect(btfStruct('corrupt.bpf.o', 'fl_corrupt')).toEqual({ size: CORRUPT_PARAMS.size, offsets: { bytes: CORRUPT_PARAMS.bytes, _pad: 4, seed: CORRUPT_PARAMS.seed } })
   })
 })

@@ -1,7 +1,7 @@
 /**
  * Limits and op codes of bpf/include (faultline.h, net.h): the one owner of these facts in user
  * space. A leaf: config validates against it, kernel/ names mechanisms by it, and the engine's
- * map layouts (engine/layout.ts, engine/network/layout.ts) re-export it; it imports nothing.
+ * map layouts (engine/shared-layout.ts, engine/network/net-layout.ts) re-export it; it imports nothing.
  */
 
 /** faultline.h: rules in one armed config, and the comm filter's size and entries. */

@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs'
 import os from 'node:os'
-import { cgroup2Mount, FEATURES, FEATURE_DESCRIPTIONS, mechanismCoverage, probeFeature, readPrivileges, GRANT_ADVICE, MECHANISMS, type FeatureResult, type MechanismCoverage } from '../kernel/index.js'
+import { cgroup2Mount, FEATURES, FEATURE_DESCRIPTIONS, mechanismCoverage, probeFeature, readPrivileges, GRANT_ADVICE, MECHANISM_INFO, type FeatureResult, type MechanismCoverage } from '../kernel/index.js'
 import { FEATURE_CAPABILITIES, kernelEvidence } from '../kernel/features.js'
 import { activeLsms, kernelConfig } from '../kernel/kconfig.js'
 import { containerRecipes, detectContainer, type ContainerInfo } from '../kernel/container.js'
@@ -70,9 +70,9 @@ const capsOf = (features: readonly (keyof typeof FEATURE_CAPABILITIES)[]) => [..
  */
 function mechanismState(m: MechanismCoverage, features: FeatureResult[]): { state: MechanismState; why: string } {
   if (m.available) return { state: 'yes', why: '' }
-  const failing = MECHANISMS[m.mechanism].needs.map((f) => features.find((r) => r.feature === f)!).filter((r) => !r.available)
+  const failing = MECHANISM_INFO[m.mechanism].needs.map((f) => features.find((r) => r.feature === f)!).filter((r) => !r.available)
   const kernelLacks = failing.filter((r) => r.missingCapabilities && kernelEvidence(r.feature)?.has === false)
-  if (failing.every((r) => r.missingCapabilities) && !kernelLacks.length) return { state: 'needs privileges', why: `needs ${capsOf(MECHANISMS[m.mechanism].needs).join(' + ')}` }
+  if (failing.every((r) => r.missingCapabilities) && !kernelLacks.length) return { state: 'needs privileges', why: `needs ${capsOf(MECHANISM_INFO[m.mechanism].needs).join(' + ')}` }
   if (kernelLacks.length) return { state: 'no', why: kernelLacks.map((r) => `${r.feature}: the kernel lacks it (${kernelEvidence(r.feature)!.text})`).join('; ') }
   return { state: 'no', why: m.reason }
 }
@@ -96,7 +96,7 @@ export function doctorReport(): DoctorReport {
   const container = detectContainer()
   const features = libbpf ? FEATURES.map(probeFeature) : []
   const mechanisms = libbpf
-    ? mechanismCoverage().map((m) => ({ ...m, ...mechanismState(m, features), capabilities: capsOf(MECHANISMS[m.mechanism].needs) }))
+    ? mechanismCoverage().map((m) => ({ ...m, ...mechanismState(m, features), capabilities: capsOf(MECHANISM_INFO[m.mechanism].needs) }))
     : []
   // a probe that got no answer from the kernel says nothing about it: a problem to fix, not a missing feature
   for (const f of features.filter((f) => f.probeError)) problems.push(`the ${f.feature} probe failed, so whether this kernel has it is unknown: ${f.reason}`)

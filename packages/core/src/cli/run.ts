@@ -14,7 +14,7 @@ import type { FailureConfig, NormalizedDnsRule, NormalizedNetworkRule, Normalize
 import { arm, type Session } from '../engine/session.js'
 import { underTcLock } from '../engine/state/lock.js'
 import type { RuleStats } from '../engine/handle.js'
-import type { RuleCounters } from '../engine/layout.js'
+import type { RuleCounters } from '../engine/shared-layout.js'
 import { parseFlags, UsageError } from './args.js'
 import { Screen, type RuleRow } from './tui.js'
 

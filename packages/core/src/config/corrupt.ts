@@ -17,7 +17,7 @@ const MAX_SEED = Number.MAX_SAFE_INTEGER
 export interface NormalizedCorrupt {
   /** Bytes flipped per corrupted call, 1..CORRUPT_MAX_BYTES. */
   bytes: number
-  /** Which bytes and how: splitmix64(seed, ...) (engine/syscall/corrupt-prediction.ts predicts them). Default 0. */
+  /** Which bytes and how: splitmix64(seed, ...) (engine/corrupt/corrupt-prediction.ts predicts them). Default 0. */
   seed: number
 }
 

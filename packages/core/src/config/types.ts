@@ -47,7 +47,7 @@ export interface SyscallRuleInput {
   match?: SyscallMatchInput
   when?: WhenInput
   /** Pin the kernel mechanism instead of letting faultline pick the best one available. */
-  mechanism?: 'cgroup' | 'fmod-ret-syscall' | 'kprobe-override' | 'lsm' | 'security-fmod-ret' | 'fexit-corrupt'
+  mechanism?: PinnableMechanism
   /** read / pread64 / readv under match.path: instead of failing, flip `bytes` bytes of what the call read (seeded). */
   corrupt?: { bytes: number; seed?: number }
 }
@@ -74,6 +74,7 @@ export interface FailureConfigInput {
 // The parts every rule family shares (a leaf, so the families' modules need not import this file).
 export type { NormalizedAddress, NormalizedWhen, SocketFamily } from './rule-parts.js'
 import type { NormalizedAddress, NormalizedWhen, SocketFamily } from './rule-parts.js'
+import type { PinnableMechanism } from './mechanisms.js'
 
 export interface NormalizedSyscallMatch {
   port?: number
@@ -100,7 +101,7 @@ export interface NormalizedSyscallRule {
    * configs, whose rules each name their own processes. Undefined = every target. */
   comm?: string[]
   /** A pinned mechanism; undefined = the best available. */
-  mechanism?: 'cgroup' | 'fmod-ret-syscall' | 'kprobe-override' | 'lsm' | 'security-fmod-ret' | 'fexit-corrupt'
+  mechanism?: PinnableMechanism
   /** A delay rule (config/delay.ts): the call is not failed (ret is 0) but returns this much later. */
   delay?: NormalizedDelay
   /** Corrupt what the call read instead of failing it (ret is 0): config/corrupt.ts. */

@@ -25,12 +25,12 @@ import { checkDelayTarget, validateDelay } from './delay.js'
 import { CORRUPT_SYSCALLS, validateCorrupt } from './corrupt.js'
 import { FL_MAX_DNS_RULES, validateDnsRules, type NormalizedDnsRule } from './dns.js'
 import { FL_MAX_COMMS, FL_MAX_NET_RULES, FL_MAX_RULES } from '../bpf-limits.js'
+import { MECHANISMS } from './mechanisms.js'
 
 // The tables below are the config's shape; config/json-schema.ts builds the JSON Schema from them.
 export const TOP_KEYS = ['target', 'syscalls', 'network', 'dns']
 export const TARGET_KEYS = ['scope', 'comm']
 export const RULE_KEYS = ['name', 'syscall', 'errno', 'ret', 'delay', 'jitter', 'corrupt', 'match', 'when', 'mechanism']
-export const MECHANISMS = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret', 'fexit-corrupt'] as const
 export const MATCH_KEYS = ['port', 'address', 'family', 'path', 'fd', 'flags']
 export const WHEN_KEYS = ['after', 'nth', 'times', 'probability', 'seed']
 export const SCOPES = ['tree', 'children', 'system'] as const

@@ -7,7 +7,7 @@
  * off, so they only tell rules apart and make nobody a target.
  */
 import type { FailureConfig } from '../config/types.js'
-import { FL_MAX_COMMS } from './layout.js'
+import { FL_MAX_COMMS } from './shared-layout.js'
 
 export function commBits(config: FailureConfig): Map<string, number> {
   const names = config.target.comm.length

@@ -3,11 +3,11 @@
  * -> attach all -> run -> detach all -> clear all. A family is a folder that exports one
  * FaultFamily, listed in families.ts (README.md, "adding a fault kind").
  */
-import type { FailureConfig } from '../config/types.js'
+import type { FailureConfig, NormalizedSyscallRule } from '../config/types.js'
 import type { Mechanism } from '../kernel/mechanisms.js'
 import type { NetMechanism } from '../config/network.js'
 import type { Instance } from './instance.js'
-import type { RuleCounters } from './layout.js'
+import type { RuleCounters } from './shared-layout.js'
 import type { Transaction } from './transaction.js'
 
 /** A rule that cannot be served, where it is in the config, and why. */
@@ -19,6 +19,8 @@ export interface Refusal {
 
 /** A rule as the handle reports it. */
 export interface HandleRule {
+  /** Where the rule is in the config, for a rule of config.syscalls (the handle lists those in config order). */
+  path?: string
   name: string
   syscall: string
   mechanism: Mechanism | NetMechanism
@@ -36,14 +38,14 @@ export interface RuleRoute {
 }
 
 /**
- * A family's part of fl_state (bpf/include/faultline.h), the one entry process tracking and every
- * syscall program read first.
+ * A rule of config.syscalls as the shared rule maps (bpf/include/maps.h: fl_rules, fl_counters,
+ * fl_globs) hold it, at its index in config.syscalls.
  */
-export interface RuleMapsState {
-  /** fl_state.n_rules: entries [0, n) of fl_rules are live. */
-  nRules: number
-  /** Some rule matches on a path (FL_STATE_NEED_PATH): the hooks fetch the call's path. */
-  needPath: boolean
+export interface SyscallRuleEntry {
+  index: number
+  rule: NormalizedSyscallRule
+  /** enum fl_op written into fl_rule.op. */
+  op: number
 }
 
 /** What a family will arm for one config. Nothing reached the kernel yet. */
@@ -61,12 +63,11 @@ export interface FamilyPlan {
    */
   prepare(tx: Transaction): void
   /**
-   * Optional, for the family whose rules live in the maps every object shares (bpf/include/maps.h:
-   * fl_rules, fl_counters, fl_globs; one family only, indexed from 0): writes its entries and says
-   * what fl_state needs. Runs inside the session's step that writes fl_state, before it, so no
-   * program sees fl_state count rules that are not written yet.
+   * Optional, for a family whose rules are rules of config.syscalls: its entries of the shared
+   * rule maps. The session writes every family's at once (syscall-rules/syscall-rule-maps.ts),
+   * in its step that writes fl_state, and zeroes them at disarm.
    */
-  writeSharedRules?(): RuleMapsState
+  readonly syscallRules?: readonly SyscallRuleEntry[]
   /** Writes this family's maps (inert until attach); `armedNs` (CLOCK_MONOTONIC) is when `when.after` starts. */
   write(tx: Transaction, armedNs: bigint): void
   /** Attaches the links, each through tx.attach, so the caller holds them even if this throws. */
@@ -78,7 +79,7 @@ export interface FamilyPlan {
    */
   stop?(): void
   /**
-   * Undoes prepare and write (writeSharedRules too), after every link is destroyed and fl_state
+   * Undoes prepare and write, after every link is destroyed and fl_state
    * is zeroed (helpers may run again). Idempotent; never throws.
    */
   clear(): void

@@ -1,7 +1,7 @@
 /** The handle a callback receives: counters per rule, live while armed, frozen at disarm. */
 import type { Mechanism } from '../kernel/mechanisms.js'
 import type { NetMechanism } from '../config/network.js'
-import type { RuleCounters } from './layout.js'
+import type { RuleCounters } from './shared-layout.js'
 
 export interface RuleStats extends RuleCounters {
   /** The syscall, or `net:<action>` for a network rule. */

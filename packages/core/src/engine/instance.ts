@@ -9,7 +9,7 @@ import { noteFeatureAvailable } from '../kernel/features.js'
 import { bpfObjectPath } from '../paths.js'
 import { syscallTable } from '../config/syscalls.js'
 import { SYSCALL_ARGS } from '../kernel/syscall-args.js'
-import { encodeSysinfo, u32Key, FL_MAX_SYSCALLS } from './layout.js'
+import { encodeSysinfo, u32Key, FL_MAX_SYSCALLS } from './shared-layout.js'
 
 const debug = createDebug('faultline:engine')
 

@@ -2,7 +2,7 @@
  * The seeded draw of bpf/include/rules.h (splitmix64), in TypeScript: which eligible calls a
  * rule with `probability` and `seed` fails is a pure function of (seed, probability, index).
  */
-import { probabilityThreshold } from './layout.js'
+import { probabilityThreshold } from './shared-layout.js'
 
 const MASK64 = (1n << 64n) - 1n
 

@@ -18,12 +18,13 @@ import { keepLinksEnabled, keptLinkCount, releaseKeptLinks } from './kept-links.
 import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
 import { FaultlineBusyError, FaultlineUnsupportedError } from './errors.js'
 import { getInstance, type Instance } from './instance.js'
-import { FL_MAX_COMMS, FL_MAX_RULES, decodeTargetVpid } from './layout.js'
+import { decodeTargetVpid } from './shared-layout.js'
 import { kernelIdentity } from './identity.js'
 import { clearTargets, seedTargets, trackingLinkKey, type Seeded } from './targets.js'
 import { createHandle, type FaultsHandle } from './handle.js'
 import { FAMILIES } from './families.js'
-import type { FamilyPlan, Refusal, RuleMapsState, RuleRoute } from './family.js'
+import type { FamilyPlan, Refusal, RuleRoute } from './family.js'
+import { clearSyscallRules, writeSyscallRules } from './syscall-rules/syscall-rule-maps.js'
 import { Transaction } from './transaction.js'
 import { chooseHookCgroup, ownCgroup } from './target-cgroup.js'
 import { sweepAtArming } from './state/index.js'
@@ -53,24 +54,30 @@ export function activeSession(): Session | undefined {
   return active?.session
 }
 
-/** What is refused before anything loads: missing privileges, and the maps' limits. */
-function checkLimits(config: FailureConfig): void {
+/**
+ * What is refused before anything loads: missing privileges, the machine's. The config's limits
+ * (the maps' sizes) are validateConfig's: the engine takes a validated config.
+ */
+function checkPrivileges(): void {
   const missing = readPrivileges().missing
   if (missing.length) {
     throw new FaultlineUnsupportedError(`faultline needs ${missing.join(', ')} (uid ${process.getuid?.()}): ${GRANT_ADVICE}`)
   }
-  if (config.target.comm.length > FL_MAX_COMMS) {
-    throw new FaultlineUnsupportedError(`target.comm holds at most ${FL_MAX_COMMS} names; this one has ${config.target.comm.length}`)
-  }
-  if (config.syscalls.length > FL_MAX_RULES) {
-    throw new FaultlineUnsupportedError(`a config holds at most ${FL_MAX_RULES} syscall rules; this one has ${config.syscalls.length}`)
-  }
+}
+
+/**
+ * `items` in config order: the rules of config.syscalls (three families share them) by index,
+ * then the rest in registry order.
+ */
+function inConfigOrder<T>(items: T[], path: (item: T) => string | undefined): T[] {
+  const at = (item: T) => Number(/^syscalls\[(\d+)\]/.exec(path(item) ?? '')?.[1] ?? Infinity)
+  return [...items].sort((a, b) => (at(a) === at(b) ? 0 : at(a) < at(b) ? -1 : 1))
 }
 
 /** Plans every family; throws FaultlineUnsupportedError naming each rule that cannot be served. */
 function planAll(config: FailureConfig, inst: Instance): FamilyPlan[] {
   const planned = FAMILIES.map((f) => f.plan(config, inst))
-  const refused: Refusal[] = planned.flatMap((p) => (Array.isArray(p) ? p : []))
+  const refused = inConfigOrder(planned.flatMap((p): Refusal[] => (Array.isArray(p) ? p : [])), (r) => r.path)
   if (refused.length) {
     throw new FaultlineUnsupportedError(
       `cannot arm: ${refused.length} rule(s) cannot be served on this kernel; nothing was attached\n` +
@@ -79,14 +86,6 @@ function planAll(config: FailureConfig, inst: Instance): FamilyPlan[] {
     )
   }
   return planned.filter((p): p is FamilyPlan => !Array.isArray(p))
-}
-
-/** The family whose rules live in the shared rule maps writes them, and says what fl_state needs. */
-function writeSharedRules(plans: FamilyPlan[]): RuleMapsState {
-  const owners = plans.filter((p) => p.writeSharedRules)
-  // fl_rules is indexed from 0 by one family's rules: a second would overwrite the first's.
-  if (owners.length > 1) throw new Error('faultline: more than one family writes the shared rule maps')
-  return owners[0]?.writeSharedRules?.() ?? { nRules: 0, needPath: false }
 }
 
 /**
@@ -116,8 +115,8 @@ function trackingPrograms(config: FailureConfig): string[] {
  * route, every family's, in registry order; throws like arm() would.
  */
 export function plan(config: FailureConfig): RuleRoute[] {
-  checkLimits(config)
-  return planAll(config, getInstance()).flatMap((p) => p.routes)
+  checkPrivileges()
+  return inConfigOrder(planAll(config, getInstance()).flatMap((p) => p.routes), (r) => r.path)
 }
 
 /** Detach all, then clear all (helpers may run again: no fault is live), then what they share. */
@@ -126,6 +125,11 @@ function detachAll(inst: Instance, tx: Transaction | undefined, plans: FamilyPla
   zeroState(inst)
   for (const p of [...plans].reverse()) p.clear()
   sites?.clear()
+  try {
+    clearSyscallRules(inst, plans.flatMap((p) => p.syscallRules ?? []).length)
+  } catch (err) {
+    debug('clear the syscall rule maps: %s', (err as Error).message)
+  }
   clearTargets(inst, seeded)
   inst.maps.fl_comms.clear()
 }
@@ -141,7 +145,7 @@ export function arm(config: FailureConfig, options: ArmOptions = {}): Session {
     )
   }
   const t0 = performance.now()
-  checkLimits(config)
+  checkPrivileges()
   // Links kept while the opt-in was on would run beside this window's own (a drop counted twice).
   if (!keepLinksEnabled()) releaseKeptLinks()
   const inst = getInstance()
@@ -166,7 +170,7 @@ export function arm(config: FailureConfig, options: ArmOptions = {}): Session {
     // Write: faultline's own thread is exempt while it works (its reads of the seeding iterator,
     // the close() of links at disarm), so no rule can break arming or disarming.
     state = tx.step('write the rule and state maps', () => {
-      const rules = writeSharedRules(plans)
+      const rules = writeSyscallRules(inst, config, plans.flatMap((p) => p.syscallRules ?? []))
       nRules = rules.nRules
       return writeSharedState(inst, config, rules, armedNs, { callSites: !!sites })
     })
@@ -192,7 +196,7 @@ export function arm(config: FailureConfig, options: ArmOptions = {}): Session {
   const links = tx.links
 
   const handle = createHandle({
-    rules: plans.flatMap((p) => p.rules),
+    rules: inConfigOrder(plans.flatMap((p) => p.rules), (r) => r.path),
     warnings: [...config.warnings, ...plans.flatMap((p) => p.warnings), ...warnings],
     readTargets: () => readTargetPids(inst),
   })

@@ -5,10 +5,10 @@
 import fs from 'node:fs'
 import type { FailureConfig } from '../config/types.js'
 import { commBits } from './comms.js'
-import type { RuleMapsState } from './family.js'
+import type { RuleMapsState } from './syscall-rules/syscall-rule-maps.js'
 import { kernelIdentity } from './identity.js'
 import type { Instance } from './instance.js'
-import { FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_NEED_PATH, FL_STATE_SITES, FL_STATE_SYSTEM, SIZEOF, encodeComm, encodeState, u32Key } from './layout.js'
+import { FL_STATE_COMM_FILTER, FL_STATE_EXCLUDE_ROOT, FL_STATE_NEED_PATH, FL_STATE_SITES, FL_STATE_SYSTEM, SIZEOF, encodeComm, encodeState, u32Key } from './shared-layout.js'
 import { resetTrackAdds } from './targets.js'
 
 export interface StateWriter {

@@ -14,7 +14,7 @@ import fs from 'node:fs'
 import { attachIter, runIter } from '../libbpf/index.js'
 import { getNative } from '../libbpf/native.js'
 import type { Instance } from './instance.js'
-import { FL_TARGET_FAULT, FL_TARGET_TRACK, SIZEOF, encodeComm, u32Key } from './layout.js'
+import { FL_TARGET_FAULT, FL_TARGET_TRACK, SIZEOF, encodeComm, u32Key } from './shared-layout.js'
 
 /** What the seeding needs of the arming (as fl_state holds it). */
 export interface SeedContext {

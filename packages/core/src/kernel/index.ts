@@ -2,4 +2,4 @@
 export { probeFeature, probeAll, hasFeature, resetFeatureCache, syscallPrefix, FEATURES, FEATURE_DESCRIPTIONS, type Feature, type FeatureResult } from './features.js'
 export { cgroup2Mount } from './cgroup.js'
 export { readPrivileges, GRANT_ADVICE, type Privileges } from './privileges.js'
-export { chooseMechanism, mechanismCoverage, MECHANISMS, type Mechanism, type MechanismChoice, type MechanismCoverage } from './mechanisms.js'
+export { chooseMechanism, mechanismCoverage, MECHANISM_INFO, type Mechanism, type MechanismChoice, type MechanismCoverage } from './mechanisms.js'

@@ -11,20 +11,20 @@
  *                                                  kprobe-override), then the LSM hook it passes
  *   corrupt (read, pread64, readv)              -> fexit-corrupt, which serves nothing else
  * A rule may name its mechanism (`mechanism: 'lsm'`) to pin it.
- * A `delay` rule is served by `send-signal` only (tp_btf sys_exit + SIGSTOP; engine/syscall/delay-backend.ts),
+ * A `delay` rule is served by `send-signal` only (tp_btf sys_exit + SIGSTOP; engine/delay/delay-family.ts),
  * and no errno rule is.
  */
 import fs from 'node:fs'
 import type { NormalizedSyscallRule } from '../config/types.js'
 import { FL_OP, FL_OP_CORRUPT_BASE, FL_OP_DELAY_BASE, FL_OP_SYS_BASE, type FlOpName } from '../bpf-limits.js'
 import { CORRUPT_SYSCALLS } from '../config/corrupt.js'
+import { MECHANISM_NAMES, type Mechanism } from '../config/mechanisms.js'
 import { currentArch, syscallTable, type Arch } from '../config/syscalls.js'
 import { probeFeature, syscallPrefix, type Feature } from './features.js'
 import { LSM_HOOKS } from './lsm-hooks.js'
 import { kernelBtfHasFunc } from '../libbpf/index.js'
 
-export const MECHANISM_NAMES = ['cgroup', 'fmod-ret-syscall', 'kprobe-override', 'lsm', 'security-fmod-ret', 'send-signal', 'fexit-corrupt'] as const
-export type Mechanism = (typeof MECHANISM_NAMES)[number]
+export { MECHANISM_NAMES, type Mechanism }
 
 export interface MechanismInfo {
   mechanism: Mechanism
@@ -33,7 +33,7 @@ export interface MechanismInfo {
   describe: string
 }
 
-export const MECHANISMS: Record<Mechanism, MechanismInfo> = {
+export const MECHANISM_INFO: Record<Mechanism, MechanismInfo> = {
   cgroup: { mechanism: 'cgroup', needs: ['tp_btf', 'cgroup-sockaddr'], describe: 'cgroup socket hooks + bpf_set_retval' },
   'fmod-ret-syscall': { mechanism: 'fmod-ret-syscall', needs: ['tp_btf', 'fmod-ret-syscall'], describe: 'fmod_ret on the syscall entry' },
   'kprobe-override': { mechanism: 'kprobe-override', needs: ['tp_btf', 'kprobe-override'], describe: 'kprobe + bpf_override_return on the syscall entry' },
@@ -117,7 +117,7 @@ function unavailable(mechanism: Mechanism, rule: NormalizedSyscallRule): string 
       break
     }
   }
-  const missing = MECHANISMS[mechanism].needs.map(probeFeature).filter((r) => !r.available)
+  const missing = MECHANISM_INFO[mechanism].needs.map(probeFeature).filter((r) => !r.available)
   if (missing.length) return missing.map((m) => `${m.feature}: ${m.reason}`).join('; ')
   return undefined
 }
@@ -176,7 +176,7 @@ export interface MechanismCoverage {
 export function mechanismCoverage(arch: Arch = currentArch()): MechanismCoverage[] {
   const here = syscallTable(arch)
   const ofThisArch = (names: string[]) => names.filter((n) => Object.hasOwn(here, n))
-  return (Object.values(MECHANISMS) as MechanismInfo[]).map((m) => {
+  return (Object.values(MECHANISM_INFO) as MechanismInfo[]).map((m) => {
     const missing = m.needs.map(probeFeature).filter((r) => !r.available)
     return {
       mechanism: m.mechanism,

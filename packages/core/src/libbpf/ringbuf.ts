@@ -1,6 +1,6 @@
 /**
  * A BPF ring buffer read through libbpf (ring_buffer__new/poll), and the few raw-fd map calls
- * a helper process needs when it holds a map's fd but not its object (engine/syscall/delay-resumer.ts).
+ * a helper process needs when it holds a map's fd but not its object (engine/delay/delay-resumer.ts).
  */
 import { getNative, type RingBufferPtr } from './native.js'
 import { LibbpfError } from './errors.js'

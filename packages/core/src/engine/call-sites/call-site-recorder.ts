@@ -10,7 +10,7 @@ import type { FailureConfig } from '../../config/types.js'
 import { syscallTable } from '../../config/syscalls.js'
 import type { Instance } from '../instance.js'
 import type { Transaction } from '../transaction.js'
-import { FL_MAX_SYSCALLS, u32Key } from '../layout.js'
+import { FL_MAX_SYSCALLS, u32Key } from '../shared-layout.js'
 import { decodeSite, decodeSiteKey, decodeStack } from './site-layout.js'
 
 /** One eligible call of a rule in the census, and the stack it came from. */

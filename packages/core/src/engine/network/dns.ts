@@ -7,7 +7,7 @@
 import type { NormalizedDnsRule } from '../../config/dns.js'
 import { FL_MAX_DNS_RULES } from '../../config/dns.js'
 import type { BpfObject } from '../../libbpf/index.js'
-import { SIZEOF, decodeCounters, probabilityThreshold, u32Key, type RuleCounters } from '../layout.js'
+import { SIZEOF, decodeCounters, probabilityThreshold, u32Key, type RuleCounters } from '../shared-layout.js'
 
 export { FL_MAX_DNS_RULES }
 export const DNS_SIZEOF = { fl_dns_rule: 296, fl_dns_state: 16 } as const

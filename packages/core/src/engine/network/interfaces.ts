@@ -13,9 +13,9 @@
 import createDebug from 'debug'
 import type { NormalizedAddress, NormalizedNetworkRule } from '../../config/types.js'
 import { parseAddress } from '../../config/address.js'
-import { prefixMask } from '../layout.js'
+import { prefixMask } from '../shared-layout.js'
 import { FaultlineUnsupportedError } from '../errors.js'
-import { runIproute } from './iproute.js'
+import { runIproute } from '../state/iproute-runner.js'
 import { netDevices } from '../../kernel/netdev.js'
 import { isFaultlineIfb, isShaping } from './shaping.js'
 

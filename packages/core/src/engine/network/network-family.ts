@@ -20,9 +20,9 @@ import { FaultlineUnsupportedError } from '../errors.js'
 import { dropKeptLinks } from '../kept-links.js'
 import type { FaultFamily, FamilyPlan, Refusal } from '../family.js'
 import type { Instance } from '../instance.js'
-import { SIZEOF, decodeCounters, u32Key } from '../layout.js'
+import { SIZEOF, decodeCounters, u32Key } from '../shared-layout.js'
 import { FL_TC_PRIORITY, ownerId, prepareClsacts, releaseClsact, removeOwnerRecord, withTcLock } from '../state/index.js'
-import { FL_MAX_NET_RULES, encodeLpmKey, encodeNetDev, encodeNetRule, encodeNetState } from './layout.js'
+import { encodeLpmKey, encodeNetDev, encodeNetRule, encodeNetState } from './net-layout.js'
 import { classIdOf, isShaping, planShapingRule, setUpShaping, type Shaping } from './shaping.js'
 import { isReset, resetRefusal, ResetArm } from './reset.js'
 import { clearDnsRules, readDnsCounters, writeDnsRules } from './dns.js'
@@ -39,7 +39,6 @@ const MSS_PROGRAMS = ['fl_net_mark_bind4', 'fl_net_mark_bind6']
 /** Why these rules cannot be armed here, per rule; empty when they can. */
 export function planNetwork(config: FailureConfig): Refusal[] {
   const refused: Refusal[] = []
-  if (config.network.length > FL_MAX_NET_RULES) refused.push({ path: 'network', name: '', reason: `at most ${FL_MAX_NET_RULES} network rules` })
   if (!config.network.length && !config.dns.length) return refused // and probe nothing
   refused.push(...planComms(config))
   const mechanism = chooseNetMechanism(config.network)

@@ -16,7 +16,7 @@ import type { NormalizedNetworkRule } from '../../config/network.js'
 import { probeFeature } from '../../kernel/features.js'
 import { attachIter, runIter, type BpfObject, type Link } from '../../libbpf/index.js'
 import type { Instance } from '../instance.js'
-import { u32Key } from '../layout.js'
+import { u32Key } from '../shared-layout.js'
 
 const debug = createDebug('faultline:reset')
 const POLL_MS = 5

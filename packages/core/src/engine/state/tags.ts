@@ -1,6 +1,6 @@
 /** How faultline's objects in tc and the device list are recognised, and whose they are. */
 import { ownerHex } from './owner.js'
-import type { Qdisc } from './iproute.js'
+import type { Qdisc } from './iproute-commands.js'
 
 /** The priority of faultline's cls_bpf filters ("f17"; libbpf takes 1..65535); their handle is the owner id. */
 export const FL_TC_PRIORITY = 0x0f17

@@ -2,12 +2,9 @@
  * Socket calls through cgroup hooks (sock.bpf.o), on the arming's hook cgroup: this process's own
  * target cgroup, where the links are kept between armings, or the cgroup v2 root (target-cgroup.ts).
  */
-import { FL_OP } from '../layout.js'
+import { FL_OP } from '../shared-layout.js'
 import { attachCgroupHook, rootCgroup } from '../target-cgroup.js'
-import type { FaultBackend } from './backend.js'
-
-/** The cgroup v2 root; kept here for families that imported it from this module. */
-export { rootCgroup }
+import type { FaultBackend } from '../syscall-rules/backend.js'
 
 /** The programs of sock.bpf.o serving each operation. */
 const SOCK_PROGRAMS: Record<number, string[]> = {

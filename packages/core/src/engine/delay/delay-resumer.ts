@@ -8,7 +8,7 @@
  * because the arming process died (even by SIGKILL), it keeps reading the ring a moment for
  * stops still in flight, resumes every process it knows of and every one left in
  * fl_delay_stopped (ahead of their time), and exits. At disarm the arming process kills it and
- * resumes what fl_delay_stopped holds itself, synchronously (delay-backend.ts).
+ * resumes what fl_delay_stopped holds itself, synchronously (delay-family.ts).
  *
  * Started as `node delay-resumer.js <spec json>` with fd 3 = fl_delay_events (ring buffer), fd 4 =
  * fl_delay_stopped (tgid -> event), fd 5 = fl_delay_cfg; it writes its pid into fl_delay_cfg

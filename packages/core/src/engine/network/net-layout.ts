@@ -1,6 +1,6 @@
 /** The TypeScript mirror of bpf/include/net.h (sizes checked by test/unit/layout.test.ts). */
 import type { NormalizedAddress, NormalizedNetworkRule } from '../../config/types.js'
-import { prefixMask, probabilityThreshold } from '../layout.js'
+import { prefixMask, probabilityThreshold } from '../shared-layout.js'
 
 export { FL_MAX_NET_RULES } from '../../bpf-limits.js'
 export const NET_SIZEOF = { fl_net_rule: 72, fl_net_dev: 8, fl_net_lpm_key: 24, fl_net_state: 24 } as const

@@ -1,17 +1,16 @@
-/** A fault backend serves the syscall rules planned onto one mechanism. */
-import type { FailureConfig, NormalizedSyscallRule } from '../../config/types.js'
+/**
+ * A backend serves the rules of config.syscalls planned onto one mechanism, the attach route
+ * (kernel/mechanisms.ts). A syscall-rule family (syscall-rule-family.ts) is its kind's backends.
+ */
+import type { FailureConfig } from '../../config/types.js'
 import type { Mechanism } from '../../kernel/mechanisms.js'
-import type { Refusal } from '../family.js'
+import type { Refusal, SyscallRuleEntry } from '../family.js'
 import type { Instance } from '../instance.js'
 import type { Transaction } from '../transaction.js'
 
-export interface PlannedRule {
-  /** Index in config.syscalls, = index in fl_rules and fl_counters. */
-  index: number
-  rule: NormalizedSyscallRule
+/** A rule of config.syscalls (index = index in fl_rules and fl_counters) and the mechanism chosen for it. */
+export interface PlannedRule extends SyscallRuleEntry {
   mechanism: Mechanism
-  /** enum fl_op written into fl_rule.op. */
-  op: number
 }
 
 export interface BackendPlanning {
@@ -23,8 +22,9 @@ export interface FaultBackend {
   mechanism: Mechanism
   /**
    * Why some of `rules` (those planned onto this mechanism) cannot be served right now, beyond
-   * what the kernel supports: a conflict with another rule of the config (`all`) or with another
-   * process's attachment. Asked at planning, before anything attaches.
+   * what the kernel supports: a conflict with another rule of the config (`all`: every planned
+   * rule of config.syscalls, of every kind) or with another process's attachment. Asked at
+   * planning, before anything attaches.
    */
   plan?(rules: PlannedRule[], all: PlannedRule[]): BackendPlanning
   /** Loads what `rules` need (BPF objects; loaded once per process). Nothing attaches. */

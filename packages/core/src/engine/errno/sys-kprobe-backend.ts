@@ -2,7 +2,7 @@
 import { attachKprobe, kernelBtfFuncId, tracingLinks } from '../../libbpf/index.js'
 import { syscallPrefix } from '../../kernel/features.js'
 import { FaultlineUnsupportedError } from '../errors.js'
-import type { FaultBackend, PlannedRule } from './backend.js'
+import type { FaultBackend, PlannedRule } from '../syscall-rules/backend.js'
 
 /**
  * Measured on the fei-6.12 kernel: while a BPF trampoline (fmod_ret, fentry) is on the same

@@ -3,7 +3,7 @@
 import { attachTrace, type BpfObject } from '../../libbpf/index.js'
 import { syscallPrefix } from '../../kernel/features.js'
 import type { Instance } from '../instance.js'
-import type { FaultBackend } from './backend.js'
+import type { FaultBackend } from '../syscall-rules/backend.js'
 
 function objectFor(inst: Instance, syscall: string): BpfObject {
   const fn = `${syscallPrefix()}${syscall}`

@@ -2,7 +2,7 @@
  * security_* (security.bpf.o); the same C source, one link per hook the rules need. */
 import { attachLsm, attachTrace } from '../../libbpf/index.js'
 import { LSM_HOOKS, lsmProgram } from '../../kernel/lsm-hooks.js'
-import type { FaultBackend, PlannedRule } from './backend.js'
+import type { FaultBackend, PlannedRule } from '../syscall-rules/backend.js'
 
 function hooksOf(rules: PlannedRule[]): string[] {
   return [...new Set(rules.map((r) => LSM_HOOKS[r.rule.syscall]!.hook))]

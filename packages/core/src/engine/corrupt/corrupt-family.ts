@@ -1,5 +1,6 @@
 /**
- * Corrupted reads (corrupt rules) through corrupt.bpf.o: fentry on security_file_permission
+ * The corrupt family: the rules of config.syscalls with `corrupt` (corrupted reads), through its
+ * one route, `fexit-corrupt` (corrupt.bpf.o): fentry on security_file_permission
  * resolves the path of the file a target reads, fexit on each read syscall the rules name flips
  * the chosen bytes with bpf_probe_write_user. One copy of the object per process; all its exit
  * programs get their targets at load, and only the syscalls the rules name are attached.
@@ -10,18 +11,10 @@ import { attachTrace, type BpfObject } from '../../libbpf/index.js'
 import { syscallPrefix } from '../../kernel/features.js'
 import { CORRUPT_SYSCALLS } from '../../config/corrupt.js'
 import type { Instance } from '../instance.js'
-import { u32Key } from '../layout.js'
-import type { FaultBackend } from './backend.js'
-
-/** struct fl_corrupt of corrupt.bpf.c: { u32 bytes; u32 _pad; u64 seed } (the layout test checks it). */
-export const CORRUPT_PARAMS = { size: 16, bytes: 0, seed: 8 } as const
-
-function encodeCorrupt(bytes: number, seed: number): Buffer {
-  const b = Buffer.alloc(CORRUPT_PARAMS.size)
-  b.writeUInt32LE(bytes, CORRUPT_PARAMS.bytes)
-  b.writeBigUInt64LE(BigInt(seed), CORRUPT_PARAMS.seed)
-  return b
-}
+import { u32Key } from '../shared-layout.js'
+import { encodeCorrupt } from './corrupt-layout.js'
+import type { FaultBackend } from '../syscall-rules/backend.js'
+import { syscallRuleFamily } from '../syscall-rules/syscall-rule-family.js'
 
 function object(inst: Instance): BpfObject {
   return inst.fault('corrupt', {
@@ -31,7 +24,7 @@ function object(inst: Instance): BpfObject {
   })
 }
 
-export const corruptBackend: FaultBackend = {
+const corruptBackend: FaultBackend = {
   mechanism: 'fexit-corrupt',
   prepare: (inst) => void object(inst),
   write(inst, rules, tx) {
@@ -48,3 +41,5 @@ export const corruptBackend: FaultBackend = {
     }
   },
 }
+
+export const corruptFamily = syscallRuleFamily('corrupt', 'corrupt', [corruptBackend])

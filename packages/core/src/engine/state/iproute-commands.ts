@@ -4,7 +4,7 @@
  * prepare step, disarm's clear step, cleanup), so no rule of the test can break them.
  */
 import { FaultlineUnsupportedError } from '../errors.js'
-import { explainDenied, runIproute } from '../network/iproute.js'
+import { explainDenied, runIproute } from './iproute-runner.js'
 import { netDevice, netDeviceNames } from '../../kernel/netdev.js'
 
 export type Tool = 'tc' | 'ip'

@@ -1,5 +1,5 @@
 /**
- * Delay rules (`delay:` on a syscall rule) through `send-signal`: delay.bpf.o's tp_btf program at
+ * The delay family: the rules of config.syscalls with `delay`, through its one route, `send-signal`: delay.bpf.o's tp_btf program at
  * raw_syscalls:sys_exit stops a target that made a matching call (SIGSTOP to the whole process)
  * and the resumer (delay-resumer.ts), a helper process started at prepare, sends SIGCONT
  * after the delay. The resumer is never a target: it is taken out of the target set right after
@@ -14,9 +14,10 @@ import { attachTracepoint, type BpfObject } from '../../libbpf/index.js'
 import { packageRoot } from '../../paths.js'
 import { FaultlineUnsupportedError } from '../errors.js'
 import type { Instance } from '../instance.js'
-import { decodeTargetVpid, u32Key } from '../layout.js'
+import { decodeTargetVpid, u32Key } from '../shared-layout.js'
 import { decodeDelayEvent, encodeDelayCfg, type DelaySpec } from './delay-layout.js'
-import type { FaultBackend, PlannedRule } from './backend.js'
+import type { FaultBackend, PlannedRule } from '../syscall-rules/backend.js'
+import { syscallRuleFamily } from '../syscall-rules/syscall-rule-family.js'
 
 const debug = createDebug('faultline:delay')
 
@@ -51,7 +52,7 @@ function startResumer(inst: Instance, rules: PlannedRule[]): ChildProcess {
   cfg.update(u32Key(0), encodeDelayCfg(0))
   const spec: DelaySpec = []
   for (const p of rules) spec[p.index] = [p.rule.delay!.ms * 1e6, p.rule.delay!.jitterMs * 1e6]
-  const script = path.join(packageRoot(), 'dist', 'engine', 'syscall', 'delay-resumer.js')
+  const script = path.join(packageRoot(), 'dist', 'engine', 'delay', 'delay-resumer.js')
   if (!fs.existsSync(script)) throw new Error(`faultline: ${script} is missing (run npm run build in a checkout)`)
   const child = spawn(process.execPath, [script, JSON.stringify(Array.from(spec, (s) => s ?? null))], {
     stdio: ['pipe', 'ignore', 'pipe', obj.map('fl_delay_events').fd, obj.map('fl_delay_stopped').fd, cfg.fd],
@@ -118,7 +119,7 @@ function stopResumer(inst: Instance): void {
   debug('resumer stopped; %d process(es) resumed at disarm', resumed)
 }
 
-export const delayBackend: FaultBackend = {
+const delayBackend: FaultBackend = {
   mechanism: 'send-signal',
   prepare(inst, rules) {
     objectOf(inst)
@@ -138,3 +139,5 @@ export const delayBackend: FaultBackend = {
     }
   },
 }
+
+export const delayFamily = syscallRuleFamily('delay', 'delay', [delayBackend])
