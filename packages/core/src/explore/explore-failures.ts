@@ -1,6 +1,6 @@
 /**
- * exploreFailures(cfg, fn): fn once with every syscall rule counting only (the census), then once
- * per matching call with only that call failed, each under withFailureConfig. Returns the report;
+ * exploreFailures(cfg, fn): fn once with every syscall and network rule counting only (the census),
+ * then once per matching call (a network rule: connection) with only that one failed, each under withFailureConfig. Returns the report;
  * the adapters print it (observe.ts).
  */
 import createDebug from 'debug'
@@ -19,7 +19,7 @@ export interface ExploreFailuresOptions {
   maxRuns?: number
   /** Per run, in ms: past it the faults are disarmed and the run is `hung` (fn is abandoned, not stopped). Default: none. */
   timeout?: number
-  /** Explore only these rules (default: every syscall rule). */
+  /** Explore only these rules (default: every syscall and network rule). */
   rules?: string[]
 }
 
@@ -52,8 +52,8 @@ function childEnd(error: unknown): { exitCode: number | null; signal: string | n
 
 export async function exploreFailures(source: ConfigSource, fn: Fn, options: ExploreFailuresOptions = {}): Promise<ExploreReport> {
   const config = resolveConfig(source)
-  const rules = config.syscalls.filter((r) => !options.rules || options.rules.includes(r.name))
-  if (!rules.length) throw new Error(`exploreFailures: no syscall rule to explore${options.rules ? ` among ${options.rules.join(', ')}` : ''} (network and DNS rules are not explored)`)
+  const rules = [...config.syscalls, ...config.network].filter((r) => !options.rules || options.rules.includes(r.name))
+  if (!rules.length) throw new Error(`exploreFailures: no syscall or network rule to explore${options.rules ? ` among ${options.rules.join(', ')}` : ''} (DNS rules are not explored)`)
   const report = await withArmingsMuted(async () => {
     const census = await once(censusConfig(config, rules), fn, options.timeout)
     if (!census.ok) {
