@@ -166,7 +166,10 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
           return { seen, bystander, stats: f.stats().second! }
         },
       )
-      expect(seen).toEqual(['ok', 'timeout', 'ok'])
+      // The second never connects: the child's own 5 s, or the kernel giving up first (ETIMEDOUT,
+      // seen on debian-6.1 under TCG).
+      expect([seen[0], seen[2]], JSON.stringify(seen)).toEqual(['ok', 'ok'])
+      expect(['timeout', 'ETIMEDOUT'], JSON.stringify(seen)).toContain(seen[1])
       expect(bystander).toEqual(['ok', 'ok', 'ok'])
       expect(stats.eligible).toBe(3) // flows, not packets
       expect(stats.fired).toBeGreaterThanOrEqual(1) // the SYN and its retransmissions
