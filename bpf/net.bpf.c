@@ -24,6 +24,7 @@
 #include "include/net.h"
 #include "include/net_maps.h"
 #include "include/bytes.h"
+#include "include/flows.h"
 #include "include/dns_fault.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -76,6 +77,7 @@ struct fl_pkt {
 	__u8 peer[16];
 	struct bpf_sock_tuple tuple; /* as the packet carries it, for socket lookup */
 	__u32 tuple_len;
+	struct fl_net_flow_key flow; /* its flow, for `when.nth` (flows.h); rule filled per rule */
 };
 
 /* l2_len: the bytes before the IP header on this interface (fl_net_dev). The version nibble is
@@ -136,6 +138,15 @@ static __always_inline int parse(struct __sk_buff *skb, int ingress, __u32 l2_le
 		p->tuple.ipv6.dport = dport;
 	}
 	p->peer_port = bpf_ntohs(ingress ? sport : dport);
+	__u32 s[4] = {}, d[4] = {};
+	if (p->family == 2) {
+		s[0] = p->tuple.ipv4.saddr;
+		d[0] = p->tuple.ipv4.daddr;
+	} else {
+		__builtin_memcpy(s, p->tuple.ipv6.saddr, 16);
+		__builtin_memcpy(d, p->tuple.ipv6.daddr, 16);
+	}
+	fl_flow_key(&p->flow, p->proto, p->family, s, sport, d, dport);
 	p->payload_off = off + l4;
 	p->payload_len = skb->len > p->payload_off ? skb->len - p->payload_off : 0;
 	return 0;
@@ -199,6 +210,34 @@ struct fl_net_eval {
 	__u64 rx, tx;    /* the socket's byte counts, this packet included */
 };
 
+/*
+ * The `when` stage of a packet rule (rules.h's fl_when_fires, with nth per flow): past `after`,
+ * then only packets of the rule's nth flow (the flow's index is taken on its first packet here,
+ * so `eligible` counts flows), then the draw (seeded: the index-th packet to reach it, counted in
+ * fl_net_draws), then at most `times` packets.
+ */
+static __always_inline int fl_net_when(__u32 i, const struct fl_net_rule *r, struct fl_counters *c, const struct fl_net_flow_key *flow, __u64 elapsed, __u64 armed_ns)
+{
+	if (r->after_ns && elapsed < r->after_ns)
+		return 0;
+	__u64 flow_index = fl_flow_index(i, c, flow, armed_ns);
+	if (r->nth && flow_index + 1 != r->nth)
+		return 0;
+	__u32 key = i;
+	__u64 *draws = bpf_map_lookup_elem(&fl_net_draws, &key);
+	if (!draws)
+		return 0;
+	__u64 index = __sync_fetch_and_add(draws, 1);
+	if (r->prob != FL_PROB_ALWAYS) {
+		__u32 draw = (r->flags & FL_NET_SEEDED) ? fl_seeded_draw(r->seed, index) : bpf_get_prandom_u32();
+		if (draw >= r->prob)
+			return 0;
+	}
+	if (r->times && __sync_fetch_and_add(&c->slots, 1) >= r->times)
+		return 0;
+	return 1;
+}
+
 static long fl_net_rule_step(__u32 i, void *data)
 {
 	struct fl_net_eval *e = data;
@@ -227,12 +266,19 @@ static long fl_net_rule_step(__u32 i, void *data)
 	if ((r->flags & FL_NET_ALLOW) && in_trie(&fl_net_allow, i, e->p))
 		return 0;
 	__sync_fetch_and_add(&c->matched, 1);
+	__u64 elapsed = e->now - e->armed_ns;
 	if (r->action == FL_NET_RESET) {
-		if (e->counted && e->reset < 0 && fl_reset_due(i, r, c, e->rx, e->tx, e->now - e->armed_ns))
+		/* Past `when.after` the connection is one of the rule's flows; with nth, only the nth is reset. */
+		if (elapsed < r->after_ns)
+			return 0;
+		__u64 flow_index = fl_flow_index(i, c, &e->p->flow, e->armed_ns);
+		if (r->nth && flow_index + 1 != r->nth)
+			return 0;
+		if (e->counted && e->reset < 0 && fl_reset_due(i, r, c, e->rx, e->tx, elapsed))
 			e->reset = i;
 		return 0;
 	}
-	if (!fl_when_fires(c, e->now - e->armed_ns, r->after_ns, 0, r->prob, r->flags & FL_NET_SEEDED, r->seed, r->times))
+	if (!fl_net_when(i, r, c, &e->p->flow, elapsed, e->armed_ns))
 		return 0;
 	__sync_fetch_and_add(&c->fired, 1);
 	e->hit = i;

@@ -14,6 +14,7 @@
 #include "include/maps.h" /* every object carries the shared maps (engine/instance.ts reuses them) */
 #include "include/net_maps.h" /* net.bpf.o's, reused */
 #include "include/bytes.h"
+#include "include/flows.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -23,6 +24,8 @@ struct fl_reset_sock {
 	__u16 peer_port;
 	__u32 comm_bits;
 	__u64 rx, tx, elapsed;
+	__u64 armed_ns;
+	struct fl_net_flow_key flow; /* for `when.nth`: the TC programs indexed it (flows.h) */
 	__s32 due; /* the first reset rule due, -1 */
 };
 
@@ -49,6 +52,10 @@ static long fl_reset_rule_step(__u32 i, void *data)
 		return 0;
 	if ((r->flags & FL_NET_ALLOW) && bpf_map_lookup_elem(&fl_net_allow, &s->peer))
 		return 0;
+	/* nth: only the connection the TC programs counted as the rule's nth flow (one that sent
+	 * nothing since `when.after` has no index yet: its next packet decides). */
+	if (r->nth && fl_flow_known(i, &s->flow, s->armed_ns) + 1 != r->nth)
+		return 0;
 	if (!fl_reset_due(i, r, c, s->rx, s->tx, s->elapsed))
 		return 0;
 	s->due = i;
@@ -73,23 +80,38 @@ static __always_inline __s32 due_by_time(struct sock_common *skc, __u32 bits, st
 	struct fl_reset_sock s = { .comm_bits = bits, .due = -1 };
 	s.peer_port = bpf_ntohs(skc->skc_dport);
 	unsigned short family = skc->skc_family;
+	__u16 lport = bpf_htons(skc->skc_num), rport = skc->skc_dport;
+	__u32 local[4] = {}, remote[4] = {};
 	if (family == 2) {
 		__be32 a = skc->skc_daddr;
 		peer_key(&s.peer, 2, &a);
+		local[0] = skc->skc_rcv_saddr;
+		remote[0] = a;
+		fl_flow_key(&s.flow, 6, 2, local, lport, remote, rport);
 	} else if (family == 10) {
-		__u32 a[4];
+		__u32 a[4], l[4];
 		a[0] = skc->skc_v6_daddr.in6_u.u6_addr32[0];
 		a[1] = skc->skc_v6_daddr.in6_u.u6_addr32[1];
 		a[2] = skc->skc_v6_daddr.in6_u.u6_addr32[2];
 		a[3] = skc->skc_v6_daddr.in6_u.u6_addr32[3];
-		/* v4-mapped: the packets, and so the rules' host keys, are IPv4 */
-		if (!a[0] && !a[1] && a[2] == bpf_htonl(0xffff))
+		l[0] = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[0];
+		l[1] = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[1];
+		l[2] = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[2];
+		l[3] = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[3];
+		/* v4-mapped: the packets, and so the rules' host keys and flows, are IPv4 */
+		if (!a[0] && !a[1] && a[2] == bpf_htonl(0xffff)) {
 			peer_key(&s.peer, 2, &a[3]);
-		else
+			local[0] = l[3];
+			remote[0] = a[3];
+			fl_flow_key(&s.flow, 6, 2, local, lport, remote, rport);
+		} else {
 			peer_key(&s.peer, 10, a);
+			fl_flow_key(&s.flow, 6, 10, l, lport, a, rport);
+		}
 	} else {
 		return -1;
 	}
+	s.armed_ns = ns->armed_ns;
 	if (sb) {
 		s.rx = sb->rx;
 		s.tx = sb->tx;

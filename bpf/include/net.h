@@ -35,7 +35,7 @@ struct fl_net_rule {
 	__u64 after_ns;
 	__u64 seed;
 	__u32 comm_mask; /* 0 = any; else only sockets marked by a process whose comm bits intersect it */
-	__u32 _pad;
+	__u32 nth;       /* 1-based: act only on the nth matching flow (connection) of the rule; 0 = any (flows.h) */
 };
 
 /* LPM key of fl_net_hosts / fl_net_allow: rule index and family, then the peer address.
@@ -46,6 +46,25 @@ struct fl_net_lpm_key {
 	__u8 family;
 	__u8 _pad[2];
 	__u8 addr[16];
+};
+
+/* fl_net_flows key: a rule and one flow, its two endpoints in a canonical order (the lower
+ * address, then port, first), so both directions and both ends of a connection are one flow. */
+struct fl_net_flow_key {
+	__u32 rule;
+	__u8 proto;
+	__u8 family;
+	__be16 port_a, port_b; /* network order */
+	__u8 _pad[2];
+	__u8 addr_a[16];
+	__u8 addr_b[16];
+};
+
+/* fl_net_flows value: the flow's index among the rule's flows (0-based, taken from its
+ * fl_counters.eligible) in the arming that started at armed_ns. */
+struct fl_net_flow_val {
+	__u64 index;
+	__u64 armed_ns;
 };
 
 /* fl_net_devs value: per interface the TC programs are attached to. */

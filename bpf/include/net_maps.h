@@ -69,4 +69,21 @@ struct {
 	__type(value, __u8);
 } fl_net_allow SEC(".maps");
 
+/* (rule, flow) -> its index among the rule's flows: `when.nth` counts connections, not packets
+ * (flows.h). LRU: a flow idle while many newer ones came may be evicted and counted again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fl_net_flow_key);
+	__type(value, struct fl_net_flow_val);
+} fl_net_flows SEC(".maps");
+
+/* rule index -> eligible packets so far: the index of a seeded draw (eligible counts flows). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FL_MAX_NET_RULES);
+	__type(key, __u32);
+	__type(value, __u64);
+} fl_net_draws SEC(".maps");
+
 #endif

@@ -15,10 +15,13 @@
  * unions, which CO-RE looks through. */
 struct sock_common {
 	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
 	__be16 skc_dport;
+	__u16 skc_num; /* the local port, host order */
 	unsigned short skc_family;
 	volatile unsigned char skc_state;
 	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
 } __attribute__((preserve_access_index));
 
 /* Sequence numbers: rcv_nxt - copied_seq is what arrived and the application has not read yet. */

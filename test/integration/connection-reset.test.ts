@@ -16,6 +16,7 @@ import { has, skipUnless } from '../support/requires.js'
 import { startPostgres } from '../../examples/postgres-service/postgres.mjs'
 
 const children = { scope: 'children' as const }
+const THREE = path.join(FIXTURES, 'three-connections.mjs')
 const BODY = Buffer.alloc(4 << 20, 'x')
 
 let server: http.Server
@@ -65,6 +66,26 @@ describe('connection resets (action reset)', { timeout: 120_000 }, () => {
     expect(seen.bytes).toBeLessThan(extra.after_bytes + SEGMENT)
     expect(fired).toBe(1)
     expect(bystander).toMatchObject({ code: null, bytes: full.bytes })
+  })
+
+  it('when.nth: 2 resets the second matching connection only; the first and third, and a bystander, complete', async (ctx) => {
+    skipUnless(ctx, 'sock-destroy', 'cgroup-sockaddr')
+    const pong = net.createServer((s) => s.on('error', () => {}).on('data', () => s.end('pong')))
+    await new Promise<void>((r) => pong.listen(0, '127.0.0.1', r))
+    const p = (pong.address() as net.AddressInfo).port
+    try {
+      const { seen, bystander, stats } = await withFailureConfig({ target: children, network: [{ name: 'second', action: 'reset', port: p, when: { nth: 2 } }] }, async (f) => {
+        const [seen, bystander] = await Promise.all([runJson<string[]>(process.execPath, [THREE, String(p), '--timeout', '30000']), downloadHere('/')])
+        return { seen, bystander, stats: f.stats().second! }
+      })
+      expect(seen[0]).toBe('ok')
+      expect(RESET_CODES, JSON.stringify(seen)).toContain(seen[1])
+      expect(seen[2]).toBe('ok')
+      expect(stats).toMatchObject({ eligible: 3, fired: 1 })
+      expect(bystander.code).toBeNull()
+    } finally {
+      pong.close()
+    }
   })
 
   it('with when.after, resets at about that time (times the child reports)', async (ctx) => {

@@ -20,6 +20,7 @@ import { observeExplorations } from '../../packages/core/src/explore/observe.js'
 
 const CLI = fileURLToPath(new URL('../../packages/core/dist/cli/main.js', import.meta.url))
 const PY = fileURLToPath(new URL('../fixtures/three-connects.py', import.meta.url))
+const THREE = fileURLToPath(new URL('../fixtures/three-connections.mjs', import.meta.url))
 const dir = tempDir('fl-explore-')
 const C_BIN = path.join(dir, 'three-connects')
 const SITES_BIN = path.join(dir, 'call-sites')
@@ -81,6 +82,23 @@ describe('faultline explore', { timeout: 120_000 }, () => {
     expect(j.runs[1]!.config).toEqual({ target: { scope: 'children' }, syscalls: [{ ...refuse(port).syscalls[0], when: { nth: 2 } }] })
     expect(r.stderr).toMatch(/2\/3\s+refuse\s+2\s+crashed\s+SIGSEGV/) // the table, on stderr beside --json
     expect(r.status).toBe(1) // a run crashed
+  })
+
+  it('a network reset rule: k is the k-th connection; a Node client aborting on the second reset: census 3, nth 2 crashed (SIGABRT), 1 and 3 handled', async (ctx) => {
+    skipUnless(ctx, 'sock-destroy', 'cgroup-sockaddr', 'tp_btf')
+    const port = await freePort()
+    const yaml = configFile(`network:\n  - name: cut\n    action: reset\n    port: ${port}\n`)
+    const r = explore('--json', '-c', yaml, '--timeout', '60s', '--', process.execPath, THREE, String(port), '--listen', '--crash-on', '2')
+    const j = report(r)
+    expect(j.census).toEqual({ cut: 3 })
+    expect(brief(j)).toEqual([
+      { rule: 'cut', nth: 1, fired: 1, outcome: 'handled', exitCode: 0, signal: null },
+      { rule: 'cut', nth: 2, fired: 1, outcome: 'crashed', exitCode: null, signal: 'SIGABRT' },
+      { rule: 'cut', nth: 3, fired: 1, outcome: 'handled', exitCode: 0, signal: null },
+    ])
+    expect(j.runs[1]!.config).toEqual({ target: { scope: 'children' }, network: [{ name: 'cut', action: 'reset', port, when: { nth: 2 } }] })
+    expect(r.stderr).not.toMatch(/not explored/)
+    expect(r.status).toBe(1)
   })
 
   it('prints the table and, for each run not handled, the config that reproduces it under `faultline run`', async (ctx) => {
@@ -262,6 +280,22 @@ describe('exploreFailures', { timeout: 120_000 }, () => {
       stop.forEach((s) => s())
       server.close()
     }
+  })
+
+  it('a network drop rule: only the packets of the k-th connection are dropped; a Node child aborting when the second times out', { timeout: 180_000 }, async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const port = await freePort()
+    // A dropped SYN never answers: 5 s tells, and a loaded machine answers the others well within it.
+    const report = await exploreFailures({ target: { scope: 'children' }, network: [{ name: 'blackhole', action: 'drop', protocol: 'tcp', port }] }, () =>
+      run(process.execPath, [THREE, String(port), '--listen', '--timeout', '5000', '--crash-on', '2']),
+    )
+    expect(report.census).toEqual({ blackhole: 3 })
+    expect(report.runs.map(({ nth, outcome, signal }) => ({ nth, outcome, signal }))).toEqual([
+      { nth: 1, outcome: 'handled', signal: null },
+      { nth: 2, outcome: 'crashed', signal: 'SIGABRT' },
+      { nth: 3, outcome: 'handled', signal: null },
+    ])
+    for (const r of report.runs) expect(r.fired).toBeGreaterThanOrEqual(1) // packets: the SYN and its retransmissions
   })
 
   it('throws ExploreCensusError when fn rejects with nothing failed', async (ctx) => {

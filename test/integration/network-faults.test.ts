@@ -7,6 +7,7 @@ import { execSync, spawn } from 'node:child_process'
 import dgram from 'node:dgram'
 import fs from 'node:fs'
 import http from 'node:http'
+import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { withFailureConfig, predictSeededFailures } from '../../packages/core/src/index.js'
 import { FL_TC_PRIORITY } from '../../packages/core/src/engine/state/index.js'
@@ -20,6 +21,7 @@ import { watchProcess } from '../support/watch.js'
 const UDP = fileURLToPath(new URL('../fixtures/udp.py', import.meta.url))
 const ARM_ONCE = fileURLToPath(new URL('../fixtures/arm-once.mjs', import.meta.url))
 const SLEEPER = fileURLToPath(new URL('../fixtures/armed-sleeper.mjs', import.meta.url))
+const THREE = fileURLToPath(new URL('../fixtures/three-connections.mjs', import.meta.url))
 const children = { scope: 'children' as const }
 const MECHANISMS = ['tcx', 'cls-bpf'] as const
 let rx: dgram.Socket
@@ -61,6 +63,28 @@ async function sendFromChild(count: number, payload = 'x', host = '127.0.0.1'): 
   await runJson('python3', [UDP, 'send', host, String(port), String(count), payload])
   await drained(port)
   return received
+}
+/** A TCP server on lo answering "ping" with "pong" (three-connections.mjs's peer). */
+async function pongServer(): Promise<net.Server> {
+  const server = net.createServer((s) => s.on('error', () => {}).on('data', () => s.end('pong')))
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return server
+}
+/** Three ping-pong connections from this process (outside the target set): what each saw. */
+async function threeFromHere(port: number): Promise<string[]> {
+  const seen: string[] = []
+  for (let i = 0; i < 3; i++) {
+    seen.push(
+      await new Promise<string>((resolve) => {
+        const c = net.connect(port, '127.0.0.1', () => c.write('ping'))
+        let got = ''
+        c.on('data', (d) => (got += d))
+        c.on('end', () => resolve(got === 'pong' ? 'ok' : `short:${got}`))
+        c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message))
+      }),
+    )
+  }
+  return seen
 }
 async function sendFromHere(count: number): Promise<number> {
   received = []
@@ -127,6 +151,32 @@ describe.each(MECHANISMS)('network faults (%s)', { timeout: 90_000 }, (mechanism
     const loss = (10_000 - received.length - overflow) / 10_000
     expect(loss).toBeGreaterThan(0.25)
     expect(loss).toBeLessThan(0.35)
+  })
+
+  it('when.nth: 2 drops the packets of the second matching connection only; eligible counts connections; a bystander is untouched', async (ctx) => {
+    skipUnless(ctx, mechanism, 'cgroup-sockaddr')
+    const server = await pongServer()
+    const p = (server.address() as net.AddressInfo).port
+    try {
+      const { seen, bystander, stats } = await withFailureConfig(
+        { target: children, network: pin([{ name: 'second', action: 'drop', protocol: 'tcp', port: p, when: { nth: 2 } }]) },
+        async (f) => {
+          // Its dropped SYNs never answer: 5 s tells (a loaded machine answers the others well within it).
+          const [seen, bystander] = await Promise.all([runJson<string[]>(process.execPath, [THREE, String(p), '--timeout', '5000']), threeFromHere(p)])
+          return { seen, bystander, stats: f.stats().second! }
+        },
+      )
+      // The second never connects: the child's own 5 s, or the kernel giving up first (ETIMEDOUT,
+      // seen on debian-6.1 under TCG).
+      expect([seen[0], seen[2]], JSON.stringify(seen)).toEqual(['ok', 'ok'])
+      expect(['timeout', 'ETIMEDOUT'], JSON.stringify(seen)).toContain(seen[1])
+      expect(bystander).toEqual(['ok', 'ok', 'ok'])
+      expect(stats.eligible).toBe(3) // flows, not packets
+      expect(stats.fired).toBeGreaterThanOrEqual(1) // the SYN and its retransmissions
+      expect(stats.matched).toBeGreaterThan(stats.eligible)
+    } finally {
+      server.close()
+    }
   })
 
   it('corrupt flips payload bytes the receiver sees; duplicate delivers twice', async (ctx) => {

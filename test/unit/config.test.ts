@@ -49,6 +49,11 @@ describe('validateConfig refuses bad configs, naming the field', () => {
     }
   })
 
+  it('a network rule\'s when.nth (the nth matching connection) is kept, for packet actions and reset', () => {
+    const c = validateConfig({ network: [{ name: 'a', action: 'drop', when: { nth: 2 } }, { name: 'b', action: 'reset', when: { nth: 3, after: '1s' } }, { name: 'c', action: 'corrupt' }] })
+    expect(c.network.map((r) => r.when.nth)).toEqual([2, 3, 0])
+  })
+
   it('reports every problem at once, one line per field', () => {
     let err: ConfigError | undefined
     try {

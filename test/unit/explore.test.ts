@@ -41,6 +41,32 @@ describe('explore planning', () => {
     expect(validateConfig(input).syscalls[0]!.when).toEqual({ afterMs: 250, nth: 2, times: 0, probability: 1, seed: undefined })
   })
 
+  it('network rules: back in input form they validate to the same rule; the census counts their connections as drop rules with probability 0; a run acts on the nth', () => {
+    const net = validateConfig({
+      target: { scope: 'children' },
+      network: [
+        { name: 'cut', action: 'reset', port: 5432, hosts: ['10.0.0.0/8'], after_bytes: 100, when: { after: '1s' } },
+        { name: 'lossy', action: 'drop', direction: 'both', protocol: 'udp', ports: [53, 5353], allow: ['10.0.0.1'], interface: 'lo', stolen: true, mechanism: 'cls-bpf' },
+        { name: 'slow', action: 'delay', delay: '50ms', jitter: '5ms', rate: '1mbit', interface: ['lo', 'eth0'], when: { probability: 0.5 } },
+      ],
+    })
+    for (const rule of net.network) {
+      const again = validateConfig(runConfig(net, rule, 2)).network[0]!
+      expect({ ...again, when: undefined, path: undefined }).toEqual({ ...rule, when: undefined, path: undefined })
+      expect(again.when).toEqual({ ...rule.when, nth: 2, probability: 1, seed: undefined })
+    }
+    const census = validateConfig(censusConfig(net))
+    expect(census.syscalls).toEqual([])
+    expect(census.network.map((r) => [r.name, r.action, r.direction, r.protocol, r.ports, r.when.probability, r.when.afterMs])).toEqual([
+      ['cut', 'drop', 'both', 'tcp', [5432], 0, 1000],
+      ['lossy', 'drop', 'both', 'udp', [53, 5353], 0, 0],
+      ['slow', 'drop', 'egress', undefined, [], 0, 0],
+    ])
+    expect(census.network[0]!.hosts.map((h) => h.text)).toEqual(['10.0.0.0/8'])
+    expect(census.network[1]!).toMatchObject({ interface: ['lo'], mechanism: 'cls-bpf', stolen: false })
+    expect(runConfig(net, net.network[0]!, 3)).toEqual({ target: { scope: 'children' }, network: [{ name: 'cut', action: 'reset', port: 5432, hosts: ['10.0.0.0/8'], after_bytes: 100, when: { after: 1000, nth: 3 } }] })
+  })
+
   it('runs go rule by rule, k from 1, up to maxRuns', () => {
     expect(planRuns(['a', 'b', 'c'], { a: 2, b: 0, c: 3 }, 4)).toEqual({
       runs: [{ rule: 'a', nth: 1 }, { rule: 'a', nth: 2 }, { rule: 'c', nth: 1 }, { rule: 'c', nth: 2 }],
@@ -106,9 +132,15 @@ describe('explore planning by call site', () => {
   })
 
   it('a rule with no logged call falls back to k, saying so; --max-runs caps the sites', () => {
-    const plan = planSiteRuns(['a', 'b'], { a: 2, b: 3 }, new Map([['a', [at(1, loop), at(2, loop)]]]), 2)
+    const plan = planSiteRuns(['a', 'b'], { a: 2, b: 3 }, new Map([['a', [at(1, loop), at(2, loop)]], ['b', []]]), 2)
     expect(plan.runs.map((r) => [r.rule, r.nth])).toEqual([['a', 1], ['b', 1]])
     expect(plan.skipped).toBe(2)
     expect(plan.byCall.b).toMatch(/no call site was logged/)
+  })
+
+  it('a network rule (no entry in the site log) is explored connection by connection, without a site', () => {
+    const plan = planSiteRuns(['a', 'net'], { a: 2, net: 2 }, new Map([['a', [at(1, loop), at(2, loop)]]]), 100)
+    expect(plan.runs).toEqual([expect.objectContaining({ rule: 'a', nth: 1 }), { rule: 'net', nth: 1 }, { rule: 'net', nth: 2 }])
+    expect(plan.byCall.net).toMatch(/network rule acts on packets/)
   })
 })

@@ -40,6 +40,7 @@ int main(void) {
   printf("\\"fl_net_lpm_key\\": %zu,", sizeof(struct fl_net_lpm_key));
   printf("\\"fl_net_state\\": %zu,", sizeof(struct fl_net_state));
   printf("\\"fl_net_dev\\": %zu,", sizeof(struct fl_net_dev));
+  printf("\\"net_rule.comm_mask\\": %zu, \\"net_rule.nth\\": %zu,", offsetof(struct fl_net_rule, comm_mask), offsetof(struct fl_net_rule, nth));
   printf("\\"fl_dns_rule\\": %zu,", sizeof(struct fl_dns_rule));
   printf("\\"fl_dns_state\\": %zu,", sizeof(struct fl_dns_state));
   printf("\\"FL_MAX_DNS_RULES\\": %d,", FL_MAX_DNS_RULES);
@@ -62,6 +63,9 @@ describe('layout', () => {
   })
   it('network struct sizes match', () => {
     for (const [name, size] of Object.entries(NET_SIZEOF)) expect(c[name], name).toBe(size)
+  })
+  it('fl_net_rule offsets match (encodeNetRule writes comm_mask at 64, nth at 68)', () => {
+    expect([c['net_rule.comm_mask'], c['net_rule.nth']]).toEqual([64, 68])
   })
   it('dns struct sizes and limits match', () => {
     for (const [name, size] of Object.entries(DNS_SIZEOF)) expect(c[name], name).toBe(size)

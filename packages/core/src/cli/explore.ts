@@ -1,5 +1,5 @@
 /**
- * `faultline explore -c faults.yaml -- cmd args...`: runs the command once with every syscall rule
+ * `faultline explore -c faults.yaml -- cmd args...`: runs the command once with every syscall and network rule
  * counting only (the census), then once per (rule, k) with only the k-th matching call failed, and
  * reports how each run ended (explore/). Rows go to stdout as they come (to stderr with --json,
  * whose object is the only thing on stdout). Exit: 0 no run crashed or hung, 1 some did, 3 the
@@ -13,7 +13,7 @@ import { arm } from '../engine/session.js'
 import type { SiteLog } from '../engine/call-sites/call-site-recorder.js'
 import { planSiteRuns, sitesByName } from '../explore/sites.js'
 import type { RuleStats } from '../engine/handle.js'
-import { censusConfig, classify, planRuns, runConfig } from '../explore/plan.js'
+import { censusConfig, classify, isNetworkRule, planRuns, runConfig, type ExplorableRule } from '../explore/plan.js'
 import { exploreJson, formatFindings, tableHeader } from '../explore/format.js'
 import type { ExploreRun } from '../explore/types.js'
 import { parseFlags, UsageError } from './args.js'
@@ -110,12 +110,14 @@ function positiveInt(v: string | undefined, flag: string, fallback: number): num
   return n
 }
 
-function explorable(config: FailureConfig, json: boolean): FailureConfig['syscalls'] {
-  const others = [...config.network, ...config.dns].map((r) => r.name)
-  if (others.length) process.stderr.write(`faultline explore: not explored: ${others.join(', ')} (network and DNS rules have no per-call nth)\n`)
-  if (!config.syscalls.length) throw new UsageError('the config has no syscall rule to explore', EXPLORE_USAGE)
-  debug('exploring %d rule(s), json %s', config.syscalls.length, json)
-  return config.syscalls
+/** The syscall and network rules (a network rule's k is its k-th connection); DNS rules stay out. */
+function explorable(config: FailureConfig, json: boolean): ExplorableRule[] {
+  const others = config.dns.map((r) => r.name)
+  if (others.length) process.stderr.write(`faultline explore: not explored: ${others.join(', ')} (DNS rules have no per-query nth)\n`)
+  const rules = [...config.syscalls, ...config.network]
+  if (!rules.length) throw new UsageError('the config has no syscall or network rule to explore', EXPLORE_USAGE)
+  debug('exploring %d rule(s), json %s', rules.length, json)
+  return rules
 }
 
 export async function exploreCommand(args: string[]): Promise<number> {
@@ -139,7 +141,7 @@ export async function exploreCommand(args: string[]): Promise<number> {
 
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, stopOnSignal)
   progress('census: running the command with every rule counting only')
-  const census = await runArmed(censusConfig(config), cmd, timeoutMs, by === 'site')
+  const census = await runArmed(censusConfig(config, rules), cmd, timeoutMs, by === 'site')
   if (census.timedOut || census.code !== 0) {
     const how = census.timedOut ? `did not finish within ${timeoutMs} ms` : census.signal ? `was killed by ${census.signal}` : `exited with ${census.code}`
     process.stderr.write(`faultline explore: the census run (no call failed) ${how}; explore needs a command that passes when nothing fails\n${census.stderr}`)
@@ -148,7 +150,7 @@ export async function exploreCommand(args: string[]): Promise<number> {
   const counts = Object.fromEntries(rules.map((r) => [r.name, census.stats[r.name]?.eligible ?? 0]))
   out(`census: ${rules.map((r) => `${r.name} matched ${counts[r.name]}x`).join(', ')} (${Math.round(census.ms)} ms)`)
   const names = rules.map((r) => r.name)
-  const plan = by === 'site' ? planSiteRuns(names, counts, sitesByName(names, census.sites), maxRuns) : { ...planRuns(names, counts, maxRuns), byCall: {} }
+  const plan = by === 'site' ? planSiteRuns(names, counts, sitesByName(rules.filter((r) => !isNetworkRule(r)).map((r) => r.name), census.sites), maxRuns) : { ...planRuns(names, counts, maxRuns), byCall: {} }
   for (const [rule, why] of Object.entries(plan.byCall)) process.stderr.write(`faultline explore: ${rule} is explored call by call: ${why}\n`)
   if (by === 'site') out(`sites: ${names.map((n) => `${n} ${new Set(plan.runs.filter((r) => r.rule === n).map((r) => r.site?.index)).size} site(s)`).join(', ')}`)
   const table = tableHeader(names, by === 'site')

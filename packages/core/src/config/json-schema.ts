@@ -128,7 +128,7 @@ function networkRule(): Schema {
       delay: duration,
       jitter: duration,
       rate,
-      when: props('network when', NET_WHEN_KEYS, { after: duration, times: int(1, MAX_COUNT, 'at most this many'), probability, seed }, { dependencies: { seed: ['probability'] } }),
+      when: props('network when', NET_WHEN_KEYS, { after: duration, nth: int(1, MAX_COUNT, 'only the nth matching connection (flow)'), times: int(1, MAX_COUNT, 'at most this many'), probability, seed }, { dependencies: { seed: ['probability'] } }),
       comm: { type: 'array', minItems: 1, items: comm },
       mechanism: { enum: [...NET_MECHANISMS] },
       after_bytes: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'reset only: payload bytes (in the rule\'s directions) after which the connection is reset' },

@@ -16,7 +16,7 @@ export const NET_PROTOCOLS = ['tcp', 'udp', 'icmp', 'icmpv6'] as const
 export const NET_MECHANISMS = ['tcx', 'cls-bpf'] as const
 export type NetMechanism = (typeof NET_MECHANISMS)[number]
 export const NET_KEYS = ['name', 'action', 'direction', 'protocol', 'port', 'ports', 'hosts', 'allow', 'interface', 'stolen', 'delay', 'jitter', 'rate', 'when', 'comm', 'mechanism', 'after_bytes']
-export const NET_WHEN_KEYS = ['after', 'times', 'probability', 'seed']
+export const NET_WHEN_KEYS = ['after', 'nth', 'times', 'probability', 'seed']
 
 export interface NormalizedNetworkRule {
   name: string
@@ -174,6 +174,8 @@ export function validateNetworkRules(raw: unknown[], issues: ConfigIssue[]): Nor
         for (const k of Object.keys(r.when)) if (!NET_WHEN_KEYS.includes(k)) add(`when.${k}`, `unknown key${didYouMean(k, NET_WHEN_KEYS)} (allowed: ${NET_WHEN_KEYS.join(', ')})`)
         const w = r.when
         if (w.after !== undefined) { const d = parseDuration(w.after); if (typeof d === 'string') add('when.after', d); else when.afterMs = d }
+        // nth counts connections (flows), not packets: bpf/include/flows.h.
+        if (w.nth !== undefined) { if (typeof w.nth === 'number' && Number.isInteger(w.nth) && w.nth > 0 && w.nth <= MAX_COUNT) when.nth = w.nth; else add('when.nth', `must be a positive integer up to ${MAX_COUNT} (the nth matching connection), got ${JSON.stringify(w.nth)}`) }
         if (w.times !== undefined) { if (typeof w.times === 'number' && Number.isInteger(w.times) && w.times > 0 && w.times <= MAX_COUNT) when.times = w.times; else add('when.times', `must be a positive integer up to ${MAX_COUNT}`) }
         if (w.probability !== undefined) { if (typeof w.probability === 'number' && w.probability >= 0 && w.probability <= 1) when.probability = w.probability; else add('when.probability', 'must be a number from 0 to 1') }
         if (w.seed !== undefined) { if (w.probability === undefined) add('when.seed', 'has nothing to seed without probability'); else if (typeof w.seed === 'number' && Number.isSafeInteger(w.seed) && w.seed >= 0) when.seed = w.seed; else add('when.seed', 'must be a non-negative integer') }

@@ -1,6 +1,6 @@
 /**
- * exploreFailures(cfg, fn): fn once with every syscall rule counting only (the census), then once
- * per matching call with only that call failed, each under withFailureConfig. Returns the report;
+ * exploreFailures(cfg, fn): fn once with every syscall and network rule counting only (the census),
+ * then once per matching call (a network rule: connection) with only that one failed, each under withFailureConfig. Returns the report;
  * the adapters print it (observe.ts).
  */
 import createDebug from 'debug'
@@ -10,7 +10,7 @@ import { planSiteRuns, sitesByName } from './sites.js'
 import { FaultlineTimeoutError } from '../engine/errors.js'
 import type { FaultsHandle } from '../engine/handle.js'
 import { withArmingsMuted } from '../engine/armings.js'
-import { censusConfig, classify, planRuns, runConfig } from './plan.js'
+import { censusConfig, classify, isNetworkRule, planRuns, runConfig } from './plan.js'
 import { announceExploration } from './observe.js'
 import type { ExploreReport, ExploreRun } from './types.js'
 
@@ -21,7 +21,7 @@ export interface ExploreFailuresOptions {
   maxRuns?: number
   /** Per run, in ms: past it the faults are disarmed and the run is `hung` (fn is abandoned, not stopped). Default: none. */
   timeout?: number
-  /** Explore only these rules (default: every syscall rule). */
+  /** Explore only these rules (default: every syscall and network rule). */
   rules?: string[]
   /**
    * 'call' (default): fail each matching call in turn. 'site': only the first call of each distinct
@@ -60,8 +60,8 @@ function childEnd(error: unknown): { exitCode: number | null; signal: string | n
 
 export async function exploreFailures(source: ConfigSource, fn: Fn, options: ExploreFailuresOptions = {}): Promise<ExploreReport> {
   const config = resolveConfig(source)
-  const rules = config.syscalls.filter((r) => !options.rules || options.rules.includes(r.name))
-  if (!rules.length) throw new Error(`exploreFailures: no syscall rule to explore${options.rules ? ` among ${options.rules.join(', ')}` : ''} (network and DNS rules are not explored)`)
+  const rules = [...config.syscalls, ...config.network].filter((r) => !options.rules || options.rules.includes(r.name))
+  if (!rules.length) throw new Error(`exploreFailures: no syscall or network rule to explore${options.rules ? ` among ${options.rules.join(', ')}` : ''} (DNS rules are not explored)`)
   const report = await withArmingsMuted(async () => {
     const bySite = options.by === 'site'
     const census = await once(censusConfig(config, rules), fn, options.timeout, bySite)
@@ -74,7 +74,7 @@ export async function exploreFailures(source: ConfigSource, fn: Fn, options: Exp
     const names = rules.map((r) => r.name)
     const log = census.session?.callSites()
     const plan = bySite
-      ? planSiteRuns(names, counts, sitesByName(names, log), options.maxRuns ?? 100)
+      ? planSiteRuns(names, counts, sitesByName(rules.filter((r) => !isNetworkRule(r)).map((r) => r.name), log), options.maxRuns ?? 100)
       : { ...planRuns(names, counts, options.maxRuns ?? 100), byCall: {} }
     const runs: ExploreRun[] = []
     for (const p of plan.runs) {

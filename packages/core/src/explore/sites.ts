@@ -45,12 +45,20 @@ export function ruleSites(rule: string, count: number, logged: readonly SiteCall
   })
 }
 
-/** One run per distinct site of each rule, rule by rule in config order, at most maxRuns in all. */
+/**
+ * One run per distinct site of each rule, rule by rule in config order, at most maxRuns in all.
+ * A rule with no entry in `sites` is a network rule: packets have no call site, so it is explored
+ * connection by connection, as without --by site.
+ */
 export function planSiteRuns(rules: readonly string[], census: Record<string, number>, sites: ReadonlyMap<string, SiteCall[]>, maxRuns: number): SitePlan {
   const byCall: Record<string, string> = {}
-  const all = rules.flatMap((rule) => {
+  const all = rules.flatMap((rule): PlannedRun[] => {
     const count = census[rule] ?? 0
-    const logged = sites.get(rule) ?? []
+    const logged = sites.get(rule)
+    if (!logged) {
+      if (count) byCall[rule] = 'a network rule acts on packets, which have no call site: explored connection by connection'
+      return Array.from({ length: count }, (_, i) => ({ rule, nth: i + 1 }))
+    }
     const interpreters = [...new Set(logged.map((c) => c.comm).filter((c) => INTERPRETER_COMM.test(c)))]
     if (count && !logged.length) byCall[rule] = 'no call site was logged for its calls (not a syscall made by a target thread)'
     else if (interpreters.length) byCall[rule] = `its calls come from ${interpreters.join(', ')}, whose native stack is the interpreter's and does not show the script's call sites`
@@ -59,7 +67,8 @@ export function planSiteRuns(rules: readonly string[], census: Record<string, nu
   return { runs: all.slice(0, maxRuns), skipped: Math.max(0, all.length - maxRuns), byCall }
 }
 
-/** The census's site log (keyed by rule index = index in the census config = in `names`) by rule name. */
-export function sitesByName(names: readonly string[], log: SiteLog | undefined): Map<string, SiteCall[]> {
-  return new Map(names.map((n, i) => [n, log?.get(i) ?? []]))
+/** The census's site log by syscall rule name; the log is keyed by rule index = the rule's index
+ * among the census config's syscall rules, `syscallNames` in that order. */
+export function sitesByName(syscallNames: readonly string[], log: SiteLog | undefined): Map<string, SiteCall[]> {
+  return new Map(syscallNames.map((n, i) => [n, log?.get(i) ?? []]))
 }

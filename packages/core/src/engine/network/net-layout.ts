@@ -34,6 +34,7 @@ export function encodeNetRule(r: NormalizedNetworkRule, hasHosts: boolean, class
   b.writeBigUInt64LE(BigInt(Math.round(r.when.afterMs * 1e6)), 48)
   b.writeBigUInt64LE(BigInt(r.when.seed ?? 0), 56)
   b.writeUInt32LE(commMask, 64)
+  b.writeUInt32LE(r.when.nth, 68)
   return b
 }
 

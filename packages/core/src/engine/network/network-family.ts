@@ -139,6 +139,7 @@ export const networkFamily: FaultFamily = {
             for (const a of resolved[i]!) hosts.update(encodeLpmKey(i, a), Buffer.from([1]))
             for (const a of r.allow) allow.update(encodeLpmKey(i, a), Buffer.from([1]))
             obj.map('fl_net_counters').update(u32Key(i), Buffer.alloc(SIZEOF.fl_counters))
+            obj.map('fl_net_draws').update(u32Key(i), Buffer.alloc(8))
             obj.map('fl_net_rules').update(u32Key(i), encodeNetRule(r, resolved[i]!.length > 0, isShaping(r) ? classIdOf(i) : 0, commMask(r.comm, bits)))
           })
           for (const d of devices) devMap.update(u32Key(d.ifindex), encodeNetDev(d.l2Len, d.rules))
@@ -183,7 +184,7 @@ export const networkFamily: FaultFamily = {
           if (net) {
             net.map('fl_net_state').update(u32Key(0), encodeNetState(0n, 0))
             clearDnsRules(net, config.dns.length)
-            for (const m of [net.map('fl_net_rules'), net.map('fl_net_counters')]) {
+            for (const m of [net.map('fl_net_rules'), net.map('fl_net_counters'), net.map('fl_net_draws')]) {
               config.network.forEach((_, i) => m.update(u32Key(i), Buffer.alloc(m.valueSize)))
             }
             net.map('fl_net_hosts').clear()

@@ -21,7 +21,7 @@ import { u32Key } from '../shared-layout.js'
 const debug = createDebug('faultline:reset')
 const POLL_MS = 5
 /** net.bpf.o's maps the iterator reads, and bytes.h's, which both objects declare. */
-const NET_MAPS = ['fl_net_socks', 'fl_net_devs', 'fl_net_rules', 'fl_net_counters', 'fl_net_state', 'fl_net_hosts', 'fl_net_allow', 'fl_reset_socks', 'fl_reset_limits', 'fl_reset_state']
+const NET_MAPS = ['fl_net_socks', 'fl_net_devs', 'fl_net_rules', 'fl_net_counters', 'fl_net_state', 'fl_net_hosts', 'fl_net_allow', 'fl_reset_socks', 'fl_reset_limits', 'fl_reset_state', 'fl_net_flows', 'fl_net_draws']
 /** sizeof(struct fl_reset_state) in bytes.h. */
 export const RESET_STATE_SIZE = 24
 
