@@ -8,7 +8,7 @@
  * Each interface has an fl_net_dev entry: how long its link-layer header is (Ethernet and lo
  * carry 14 bytes before the IP header, L3 devices such as tun, ipip and wireguard none) and
  * which rules apply on it. Delay and bandwidth are not done here: the programs steer packets into qdiscs that do them
- * (packages/core/src/engine/network/shaping.ts).
+ * (packages/core/src/engine/shaping/shaping-qdiscs.ts).
  */
 #include <linux/types.h>
 #include <linux/bpf.h>

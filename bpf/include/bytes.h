@@ -7,7 +7,7 @@
  * and runs reset.bpf.c's iter/tcp program, which destroys the condemned sockets once their
  * application has read what had arrived (or FL_RESET_GRACE_NS later).
  * Shared by net.bpf.c (declares these maps) and reset.bpf.c (reuses them); user space mirror:
- * packages/core/src/engine/network/reset.ts.
+ * packages/core/src/engine/reset/reset-iterator.ts.
  */
 #ifndef FAULTLINE_BYTES_H
 #define FAULTLINE_BYTES_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * DNS fault structs, shared by the TC programs (dns_fault.h, in net.bpf.c) and user space
- * (packages/core/src/engine/network/dns.ts; sizes checked by test/unit/layout.test.ts).
+ * (packages/core/src/engine/dns/dns-layout.ts; sizes checked by test/unit/layout.test.ts).
  */
 #ifndef FAULTLINE_DNS_H
 #define FAULTLINE_DNS_H

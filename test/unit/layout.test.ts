@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url'
 import { SIZEOF, RULE_OFFSETS, FL_MAX_RULES, FL_OP, prefixMask, probabilityThreshold, FL_PROB_ALWAYS } from '../../packages/core/src/engine/shared-layout.js'
 import { seededDraw, predictSeededFailures } from '../../packages/core/src/engine/prng.js'
 import { NET_SIZEOF } from '../../packages/core/src/engine/network/net-layout.js'
-import { DNS_SIZEOF, FL_DNS_NAME_LEN, FL_MAX_DNS_RULES } from '../../packages/core/src/engine/network/dns.js'
-import { RESET_STATE_SIZE } from '../../packages/core/src/engine/network/reset.js'
+import { DNS_SIZEOF, FL_DNS_NAME_LEN, FL_MAX_DNS_RULES } from '../../packages/core/src/engine/dns/dns-layout.js'
+import { RESET_STATE_SIZE } from '../../packages/core/src/engine/reset/reset-iterator.js'
 import { CORRUPT_PARAMS } from '../../packages/core/src/engine/corrupt/corrupt-layout.js'
 import { tempDir } from '../support/temp-dir.js'
 import { FL_STATE_SITES } from '../../packages/core/src/engine/shared-layout.js'
@@ -116,7 +116,7 @@ function btfStruct(object: string, name: string): { size: number; offsets: Recor
 }
 
 describe('structs of one object, written or read by the engine (read from the object BTF)', () => {
-  it('fl_reset_state (engine/network/reset.ts)', () => {
+  it('fl_reset_state (engine/reset/reset-iterator.ts)', () => {
     expect(btfStruct('net.bpf.o', 'fl_reset_state')).toEqual({ size: RESET_STATE_SIZE, offsets: { doomed: 0, n_rules: 8, gen: 12, waiting: 16 } })
   })
   it('fl_corrupt (engine/corrupt/corrupt-layout.ts)', () => {

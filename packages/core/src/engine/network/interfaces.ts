@@ -17,7 +17,7 @@ import { prefixMask } from '../shared-layout.js'
 import { FaultlineUnsupportedError } from '../errors.js'
 import { runIproute } from '../state/iproute-runner.js'
 import { netDevices } from '../../kernel/netdev.js'
-import { isFaultlineIfb, isShaping } from './shaping.js'
+import { isFaultlineIfb } from '../state/index.js'
 
 const debug = createDebug('faultline:net')
 
@@ -107,8 +107,9 @@ function hostDevices(rule: NormalizedNetworkRule, addrs: NormalizedAddress[]): S
  * each rule's hosts resolved to. Throws FaultlineUnsupportedError naming the rule when one of
  * its interfaces does not exist, has a link type faultline cannot parse, or a host has no route.
  * everyUp: also every interface that is up, for no network rule (DNS rules use them).
+ * loByDefault: a rule with neither hosts nor interface acts on lo only (a kind that puts qdiscs on them: shaping).
  */
-export function selectInterfaces(rules: NormalizedNetworkRule[], resolved: NormalizedAddress[][], everyUp = false): NetDevice[] {
+export function selectInterfaces(rules: NormalizedNetworkRule[], resolved: NormalizedAddress[][], everyUp = false, loByDefault: (rule: NormalizedNetworkRule) => boolean = () => false): NetDevice[] {
   const all = netDevices().filter((d) => !isFaultlineIfb(d.name))
   const byName = new Map<string, NetDevice>()
   const add = (rule: NormalizedNetworkRule, index: number, name: string, explicit: boolean, field = "interface") => {
@@ -127,7 +128,7 @@ export function selectInterfaces(rules: NormalizedNetworkRule[], resolved: Norma
   rules.forEach((rule, i) => {
     const names = rule.interface
     if (names && names[0] !== '*') for (const n of names) add(rule, i, n, true)
-    else if (names || (!resolved[i]?.length && !isShaping(rule))) for (const d of all) d.up && add(rule, i, d.name, false)
+    else if (names || (!resolved[i]?.length && !loByDefault(rule))) for (const d of all) d.up && add(rule, i, d.name, false)
     else if (!resolved[i]?.length) add(rule, i, 'lo', true)
     else for (const n of hostDevices(rule, resolved[i]!)) add(rule, i, n, true, "hosts (the route's interface)")
   })

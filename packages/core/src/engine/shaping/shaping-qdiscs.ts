@@ -21,8 +21,6 @@ import {
   withTcLock, writeOwnerRecord,
 } from '../state/index.js'
 
-export { isFaultlineIfb } from '../state/index.js'
-
 const debug = createDebug('faultline:shaping')
 
 /** Rule i's class minor is FIRST_MINOR + i; its netem leaf's handle is the same number. */
@@ -32,8 +30,6 @@ const ETHERNET_MSS = 1460
 /** The class rate of a delay-only rule: high enough never to be the limit. */
 const UNLIMITED_BPS = 100e9
 const OUR_HANDLE = SHAPING_HANDLE
-
-export const isShaping = (r: NormalizedNetworkRule): boolean => r.action === 'delay' || r.action === 'bandwidth'
 
 export function classIdOf(ruleIndex: number): number {
   return ((SHAPING_MAJOR << 16) | (FIRST_MINOR + ruleIndex)) >>> 0

@@ -1,5 +1,5 @@
 /**
- * Connection resets (network rules with action 'reset'). The TC programs count the payload bytes
+ * Connection resets (network rules with action 'reset', reset-kind.ts). The TC programs count the payload bytes
  * of the targets' TCP sockets and condemn a socket once a reset rule is due (bpf/include/bytes.h),
  * dropping its data from then on, so no more than the segment that crossed after_bytes reaches
  * the application. Destroying needs bpf_sock_destroy, which only an iter/tcp program may call
@@ -25,7 +25,7 @@ const NET_MAPS = ['fl_net_socks', 'fl_net_devs', 'fl_net_rules', 'fl_net_counter
 /** sizeof(struct fl_reset_state) in bytes.h. */
 export const RESET_STATE_SIZE = 24
 
-export const isReset = (r: NormalizedNetworkRule): boolean => r.action === 'reset'
+const isReset = (r: NormalizedNetworkRule): boolean => r.action === 'reset'
 
 /** Why this kernel cannot reset connections, or undefined. */
 export function resetRefusal(): string | undefined {

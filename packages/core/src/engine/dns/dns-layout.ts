@@ -1,8 +1,6 @@
 /**
- * DNS rules (config/dns.ts) in the network family: they share its socket marking and TC programs
- * (net.bpf.c runs bpf/include/dns_fault.h on the targets' egress packets to port 53), and add
- * their own maps. This module is the TypeScript mirror of bpf/include/dns.h (sizes checked by
- * test/unit/layout.test.ts) and what the network family does for DNS rules in write and clear.
+ * The DNS kind's maps (dns-kind.ts): the TypeScript mirror of bpf/include/dns.h (sizes checked
+ * by test/unit/layout.test.ts), and how its rules are written, cleared and counted.
  */
 import type { NormalizedDnsRule } from '../../config/dns.js'
 import { FL_MAX_DNS_RULES } from '../../config/dns.js'
