@@ -14,8 +14,9 @@
 #define FL_MAX_SITE_CALLS 8192   /* eligible calls logged per census, all rules together */
 #define FL_SITE_STACKS 1024      /* distinct user stacks per census */
 #define FL_SITE_DEPTH 32         /* frames kept per stack */
-#define FL_SITE_SCAN_WORDS 64    /* words of the user stack scanned for return addresses */
-#define FL_SITE_RETS 4           /* return addresses the scan keeps */
+#define FL_SITE_SCAN_WORDS 128   /* words of the user stack scanned for return addresses */
+#define FL_SITE_RETS 8           /* return addresses the scan keeps (a power of 2): stale words in the
+                                  * wrapper's frame come first, and must not crowd out the callers */
 
 /* fl_site_log key: the rule and the call's 1-based eligible index (what `when: { nth }` counts). */
 struct fl_site_key {

@@ -23,9 +23,11 @@ const hex = (ip: bigint) => `0x${ip.toString(16)}`
 export const INTERPRETER_COMM = /^(python|pypy|node|nodejs|deno|bun|ruby|perl|php|java|lua|luajit|beam\.smp|erl|dotnet|mono|Rscript|R)([0-9.]*)$/
 
 /** Calls with equal keys come from one site: the scanned return addresses and the unwound stack
- * agree. A call with neither (not logged, or nothing the kernel could read) is a site of its own. */
+ * agree. A call without at least two scanned return addresses (not logged, or too little the kernel
+ * could read) is a site of its own. */
 function siteKey(call: SiteCall | undefined, nth: number): string {
-  if (!call || (call.stackId < 0 && !call.rets.length) || INTERPRETER_COMM.test(call.comm)) return `call ${nth}`
+  // Fewer than two return addresses cannot tell the wrapper's callers apart: no site.
+  if (!call || call.rets.length < 2 || INTERPRETER_COMM.test(call.comm)) return `call ${nth}`
   return `${call.rets.join(',')} / ${call.stackId < 0 ? '-' : call.frames.join(',')}`
 }
 

@@ -3,7 +3,7 @@
 export const FL_MAX_SITE_CALLS = 8192
 export const FL_SITE_STACKS = 1024
 export const FL_SITE_DEPTH = 32
-export const FL_SITE_RETS = 4
+export const FL_SITE_RETS = 8
 
 /** struct fl_site: stack id, how many return addresses the scan found, the addresses, the comm. */
 export const SITE_SIZE = 8 + 8 * FL_SITE_RETS + 16
