@@ -26,6 +26,14 @@ function alive(pid: number): boolean {
 export function kernelLock(name: 'tc' | 'syscall-entry'): { acquire(): Promise<void>; release(): void } {
   const dir = path.join(os.tmpdir(), `faultline-${name}-tests.lock`)
   const holder = path.join(dir, 'pid')
+  /** The holder's pid; NaN while it is being written, or when the holder released it just now (ENOENT). */
+  const holderPid = (): number => {
+    try {
+      return Number(fs.readFileSync(holder, 'utf8'))
+    } catch {
+      return NaN
+    }
+  }
   return {
     async acquire() {
       for (;;) {
@@ -34,14 +42,14 @@ export function kernelLock(name: 'tc' | 'syscall-entry'): { acquire(): Promise<v
           fs.writeFileSync(holder, String(process.pid))
           return
         } catch {
-          const pid = Number(fs.existsSync(holder) ? fs.readFileSync(holder, 'utf8') : NaN)
+          const pid = holderPid()
           if (pid && !alive(pid)) fs.rmSync(dir, { recursive: true, force: true })
           await new Promise((r) => setTimeout(r, 200))
         }
       }
     },
     release() {
-      if (fs.existsSync(holder) && Number(fs.readFileSync(holder, 'utf8')) === process.pid) fs.rmSync(dir, { recursive: true, force: true })
+      if (holderPid() === process.pid) fs.rmSync(dir, { recursive: true, force: true })
     },
   }
 }
