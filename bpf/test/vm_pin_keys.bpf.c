@@ -16,7 +16,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Tracepoints: process tracking (fork, exec, exit) and syscall delay (sys_exit). Two on each: a
+/* Tracepoints: process tracking (fork, exec, exit), syscall delay (sys_exit) and explore's call
+ * sites (sys_enter, attached for each census by site). Two on each: a
  * tracepoint's call site is a static call too, aimed straight at the probe while there is one and
  * at the iterator from two on, so with two held it never changes as faultline's come and go
  * (debian-6.12 oopsed on that call site, at syscall_exit_to_user_mode_prepare, with one held). */
@@ -28,6 +29,8 @@ SEC("tp_btf/sched_process_exit") int pin_exit(void *ctx) { return 0; }
 SEC("tp_btf/sched_process_exit") int pin_exit2(void *ctx) { return 0; }
 SEC("tp_btf/sys_exit") int pin_sys_exit(void *ctx) { return 0; }
 SEC("tp_btf/sys_exit") int pin_sys_exit2(void *ctx) { return 0; }
+SEC("tp_btf/sys_enter") int pin_sys_enter(void *ctx) { return 0; }
+SEC("tp_btf/sys_enter") int pin_sys_enter2(void *ctx) { return 0; }
 
 /* cgroup hooks (one static key per attach type), on an empty cgroup: 1 = let the call through. */
 SEC("cgroup/connect4") int pin_connect4(struct bpf_sock_addr *ctx) { return 1; }
