@@ -11,9 +11,9 @@ import { loadConfigSync, parseDuration, validateConfig } from '../config/index.j
 import type { FailureConfig, FailureConfigInput } from '../config/types.js'
 import { arm } from '../engine/session.js'
 import type { SiteLog } from '../engine/call-sites/call-site-recorder.js'
-import { planSiteRuns, sitesByName } from '../explore/sites.js'
+import { planExploreRuns } from '../explore/sites.js'
 import type { RuleStats } from '../engine/handle.js'
-import { censusConfig, classify, isNetworkRule, planRuns, runConfig, type ExplorableRule } from '../explore/plan.js'
+import { censusConfig, classify, runConfig, type ExplorableRule } from '../explore/plan.js'
 import { exploreJson, formatFindings, tableHeader } from '../explore/format.js'
 import type { ExploreRun } from '../explore/types.js'
 import { parseFlags, UsageError } from './args.js'
@@ -150,7 +150,7 @@ export async function exploreCommand(args: string[]): Promise<number> {
   const counts = Object.fromEntries(rules.map((r) => [r.name, census.stats[r.name]?.eligible ?? 0]))
   out(`census: ${rules.map((r) => `${r.name} matched ${counts[r.name]}x`).join(', ')} (${Math.round(census.ms)} ms)`)
   const names = rules.map((r) => r.name)
-  const plan = by === 'site' ? planSiteRuns(names, counts, sitesByName(rules.filter((r) => !isNetworkRule(r)).map((r) => r.name), census.sites), maxRuns) : { ...planRuns(names, counts, maxRuns), byCall: {} }
+  const plan = planExploreRuns(rules, counts, by, census.sites, maxRuns)
   for (const [rule, why] of Object.entries(plan.byCall)) process.stderr.write(`faultline explore: ${rule} is explored call by call: ${why}\n`)
   if (by === 'site') out(`sites: ${names.map((n) => `${n} ${new Set(plan.runs.filter((r) => r.rule === n).map((r) => r.site?.index)).size} site(s)`).join(', ')}`)
   const table = tableHeader(names, by === 'site')

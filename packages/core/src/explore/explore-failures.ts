@@ -6,11 +6,11 @@
 import createDebug from 'debug'
 import { withArmedSession, resolveConfig, type ConfigSource } from '../with-failure-config.js'
 import type { Session } from '../engine/session.js'
-import { planSiteRuns, sitesByName } from './sites.js'
+import { planExploreRuns } from './sites.js'
 import { FaultlineTimeoutError } from '../engine/errors.js'
 import type { FaultsHandle } from '../engine/handle.js'
 import { withArmingsMuted } from '../engine/armings.js'
-import { censusConfig, classify, isNetworkRule, planRuns, runConfig } from './plan.js'
+import { censusConfig, classify, runConfig } from './plan.js'
 import { announceExploration } from './observe.js'
 import type { ExploreReport, ExploreRun } from './types.js'
 
@@ -71,11 +71,7 @@ export async function exploreFailures(source: ConfigSource, fn: Fn, options: Exp
     const stats = census.handle!.stats()
     const counts = Object.fromEntries(rules.map((r) => [r.name, stats[r.name]?.eligible ?? 0]))
     debug('census %o', counts)
-    const names = rules.map((r) => r.name)
-    const log = census.session?.callSites()
-    const plan = bySite
-      ? planSiteRuns(names, counts, sitesByName(rules.filter((r) => !isNetworkRule(r)).map((r) => r.name), log), options.maxRuns ?? 100)
-      : { ...planRuns(names, counts, options.maxRuns ?? 100), byCall: {} }
+    const plan = planExploreRuns(rules, counts, bySite ? 'site' : 'call', census.session?.callSites(), options.maxRuns ?? 100)
     const runs: ExploreRun[] = []
     for (const p of plan.runs) {
       const cfg = runConfig(config, rules.find((r) => r.name === p.rule)!, p.nth)

@@ -9,6 +9,7 @@
  */
 import type { SiteCall, SiteLog } from '../engine/call-sites/call-site-recorder.js'
 import type { CallSite, PlannedRun } from './types.js'
+import { isNetworkRule, planRuns, type ExplorableRule } from './plan.js'
 
 export interface SitePlan {
   runs: PlannedRun[]
@@ -73,4 +74,11 @@ export function planSiteRuns(rules: readonly string[], census: Record<string, nu
  * among the census config's syscall rules, `syscallNames` in that order. */
 export function sitesByName(syscallNames: readonly string[], log: SiteLog | undefined): Map<string, SiteCall[]> {
   return new Map(syscallNames.map((n, i) => [n, log?.get(i) ?? []]))
+}
+
+/** The runs of an exploration of `rules` by call (every k) or by site, from the census's counts and site log. */
+export function planExploreRuns(rules: readonly ExplorableRule[], census: Record<string, number>, by: 'call' | 'site', log: SiteLog | undefined, maxRuns: number): SitePlan {
+  const names = rules.map((r) => r.name)
+  if (by === 'call') return { ...planRuns(names, census, maxRuns), byCall: {} }
+  return planSiteRuns(names, census, sitesByName(rules.filter((r) => !isNetworkRule(r)).map((r) => r.name), log), maxRuns)
 }
