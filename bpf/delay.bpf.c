@@ -71,12 +71,8 @@ int BPF_PROG(fl_delay_exit, struct pt_regs *regs, long ret)
 		return 0; /* the runner's channel, or no syscall */
 	call.op = call.op - FL_OP_SYS_BASE + FL_OP_DELAY_BASE;
 
-	__u32 n = st->n_rules;
-	if (n > FL_MAX_RULES)
-		n = FL_MAX_RULES;
-	struct fl_eval_ctx ec = { .call = &call, .target = t, .base_armed_ns = st->armed_ns, .now = bpf_ktime_get_ns(), .rule = -1,
-				  .sites = st->flags & FL_STATE_SITES };
-	bpf_loop(n, fl_eval_rule, &ec, 0);
+	struct fl_eval_ctx ec = {};
+	fl_eval_into(&ec, &call, t);
 	if (ec.rule < 0)
 		return 0;
 
