@@ -16,6 +16,7 @@ import { arm, underTcLock, validateConfig, withFailureConfig, FaultlineUnsupport
 import { getInstance } from '../../packages/core/src/engine/instance.js'
 import { errnoFamily } from '../../packages/core/src/engine/errno/errno-family.js'
 import { Transaction } from '../../packages/core/src/engine/transaction.js'
+import { tracingLinks } from '../../packages/core/src/libbpf/index.js'
 import { keptLinkCount, releaseKeptLinks } from '../../packages/core/src/engine/kept-links.js'
 import { attachedLinksOfTree, bpfIdsOf, mapContents, tcState, viewDiff } from '../support/kernel-view.js'
 import { kernelLock } from '../support/kernel-lock.js'
@@ -332,6 +333,33 @@ describe('kprobe override beside a trampoline', { timeout: 120_000 }, () => {
     } finally {
       other.kill('SIGKILL')
     }
+  })
+})
+
+describe('listing the machine\'s links while another process attaches some', { timeout: 120_000 }, () => {
+  // A link being attached has an id before it is settled; the kernel answers EAGAIN for it. The
+  // trampoline check must ask again, not take it for "cannot list other processes' links".
+  it('no listing is cut short by a link that is not settled yet', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const core = JSON.stringify(fileURLToPath(new URL('../../packages/core/dist/index.js', import.meta.url)))
+    const script =
+      `const { arm, validateConfig } = await import(${core}); const cfg = validateConfig({ syscalls: [{ name: 'r', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: 1 } }] }); ` +
+      `console.log('ready'); for (let i = 0; i < 400; i++) arm(cfg).disarm()`
+    const armer = watchProcess(spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] }), 'the arming loop')
+    await armer.line((l) => l === 'ready')
+    let done = false
+    void armer.exited.then(() => (done = true))
+    const denied: string[] = []
+    let listings = 0
+    while (!done) {
+      const list = tracingLinks()
+      listings++
+      if (list.denied) denied.push(list.denied)
+      await new Promise((r) => setImmediate(r))
+    }
+    expect(await armer.exited, armer.stderr()).toEqual({ code: 0, signal: null })
+    expect(listings).toBeGreaterThan(10)
+    expect(denied).toEqual([])
   })
 })
 

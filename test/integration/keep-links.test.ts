@@ -11,7 +11,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
 import { tempDir } from '../support/temp-dir.js'
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -20,7 +20,7 @@ import { arm, validateConfig, withFailureConfig, cleanupLeftovers, FaultlineTime
 import { keptLinkCount, releaseKeptLinks } from '../../packages/core/src/engine/kept-links.js'
 import { ownCgroup } from '../../packages/core/src/engine/target-cgroup.js'
 import { cgroup2Mount, cgroupDirOf } from '../../packages/core/src/kernel/cgroup.js'
-import { attachedLinksOfTree, bpfIdsOf } from '../support/kernel-view.js'
+import { attachedLinksOfTree, bpfIdsOf, bpftoolJson } from '../support/kernel-view.js'
 import { startServer, tryConnect, spawnWaitingConnector, type Server } from '../support/net.js'
 import { skipUnless } from '../support/requires.js'
 import { watchProcess } from '../support/watch.js'
@@ -41,14 +41,12 @@ const refuse = (port: number, scope: 'tree' | 'children' | 'system' = 'tree', co
 
 /** The ids of the programs the kernel runs for sockets of processes in `dir` (its effective cgroup programs). */
 function effectivePrograms(dir: string): number[] {
-  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', dir, 'effective'], { encoding: 'utf8' })
-  return (JSON.parse(out.trim() || '[]') as { id: number }[]).map((p) => p.id)
+  return (bpftoolJson<{ id: number }[] | null>(['cgroup', 'show', dir, 'effective']) ?? []).map((p) => p.id)
 }
 
 /** The program ids of faultline's cgroup links held by this process. */
 function ownProgramIdsOnCgroup(dir: string): number[] {
-  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', dir], { encoding: 'utf8' })
-  return (JSON.parse(out.trim() || '[]') as { id: number; name: string }[]).filter((p) => p.name.startsWith('fl_')).map((p) => p.id)
+  return (bpftoolJson<{ id: number; name: string }[] | null>(['cgroup', 'show', dir]) ?? []).filter((p) => p.name.startsWith('fl_')).map((p) => p.id)
 }
 
 /** A node process that is not our descendant (setsid -f: its parent exits) and sits in `dir`. */
@@ -162,7 +160,7 @@ describe('by default nothing of faultline stays attached after a window', { time
     skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
     const ours = () => {
       const progs = new Set(bpfIdsOf().progs)
-      return (JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }) || '[]') as { prog_id: number }[]).filter((l) => progs.has(l.prog_id))
+      return (bpftoolJson<{ prog_id: number }[] | null>(['link', 'show']) ?? []).filter((l) => progs.has(l.prog_id))
     }
     await withFailureConfig(refuse(server.port), () => {
       expect(ours().length).toBeGreaterThanOrEqual(4)

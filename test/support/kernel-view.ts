@@ -36,10 +36,26 @@ export function bpfIdsOf(pid: number | 'self' = 'self'): BpfIds {
   return out
 }
 
+/**
+ * `bpftool -j <args>`, parsed. A link another process is attaching at that moment has an id but
+ * is not settled: the kernel answers EAGAIN for it and bpftool's `link show` fails outright
+ * ("can't get link by id (N): Resource temporarily unavailable"; 82 of 300 listings on the
+ * 6.18 host while another process armed in a loop). That is asked again; any other failure
+ * throws with bpftool's own words.
+ */
+export function bpftoolJson<T>(args: string[]): T {
+  for (let tries = 1; ; tries++) {
+    const r = spawnSync('bpftool', ['-j', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 })
+    if (r.status === 0) return JSON.parse(r.stdout.trim() || 'null') as T
+    const said = `${r.stdout}${r.stderr}`.trim()
+    if (!/Resource temporarily unavailable/.test(said) || tries >= 100) throw new Error(`bpftool -j ${args.join(' ')} failed (${r.error?.message ?? `exit ${r.status}`}): ${said}`)
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+  }
+}
+
 /** Every BPF program, map and link id on the machine. */
 export function liveBpfIds(): BpfIds {
-  const ids = (kind: string) =>
-    (JSON.parse(execFileSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8' }) || '[]') as { id: number }[]).map((e) => e.id)
+  const ids = (kind: string) => (bpftoolJson<{ id: number }[] | null>([kind, 'show']) ?? []).map((e) => e.id)
   return { progs: ids('prog'), maps: ids('map'), links: ids('link') }
 }
 

@@ -118,7 +118,8 @@ function unavailable(mechanism: Mechanism, rule: NormalizedSyscallRule): string 
     }
   }
   const missing = MECHANISM_INFO[mechanism].needs.map(probeFeature).filter((r) => !r.available)
-  if (missing.length) return missing.map((m) => `${m.feature}: ${m.reason}`).join('; ')
+  // The caller names the mechanism; a feature of the same name is not named twice ("lsm: lsm: EPERM").
+  if (missing.length) return missing.map((m) => (m.feature === mechanism ? m.reason : `${m.feature}: ${m.reason}`)).join('; ')
   return undefined
 }
 

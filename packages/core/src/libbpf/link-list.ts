@@ -2,14 +2,20 @@
  * The kernel's list of bpf_links, machine-wide (bpf_link_get_next_id), as far as faultline needs
  * it: which functions carry a BPF trampoline (fentry/fexit/fmod_ret), by BTF id. Listing other
  * processes' links needs CAP_SYS_ADMIN: without it the kernel answers EPERM, which is reported
- * (`denied`), never taken for an empty list.
+ * (`denied`), never taken for an empty list. A link another process is attaching at that moment
+ * has an id but is not settled yet: the kernel answers EAGAIN for it (bpftool's `link show` fails
+ * outright then), so it is asked again until it settles or is gone.
  */
 import os from 'node:os'
 import createDebug from 'debug'
 import { getNative } from './native.js'
+import { sleepSync } from '../sleep-sync.js'
 
 const debug = createDebug('faultline:libbpf')
-const { EPERM, ENOENT } = os.constants.errno
+const { EPERM, ENOENT, EAGAIN } = os.constants.errno
+/** How long to wait for a link another process is attaching to settle: attaching takes microseconds to milliseconds. */
+const SETTLE_TRIES = 200
+const SETTLE_WAIT_MS = 1
 
 /** enum bpf_link_type: BPF_LINK_TYPE_TRACING. */
 const LINK_TYPE_TRACING = 2
@@ -47,8 +53,12 @@ export function tracingLinks(): TracingLinkList {
       break
     }
     id = next[0]!
-    const fd = lib.bpf_link_get_fd_by_id(id)
+    const fd = settledLinkFd(id)
     if (fd === -ENOENT) continue // gone meanwhile
+    if (fd === -EAGAIN) {
+      debug('link %d did not settle in %d ms: left out', id, SETTLE_TRIES * SETTLE_WAIT_MS)
+      continue
+    }
     if (fd < 0) {
       deny('bpf_link_get_fd_by_id', fd)
       break
@@ -63,4 +73,14 @@ export function tracingLinks(): TracingLinkList {
     }
   }
   return { links, ...(denied ? { denied } : {}) }
+}
+
+/** An fd for link `id`, asking again while the kernel says it is still being attached (EAGAIN). */
+function settledLinkFd(id: number): number {
+  const { lib } = getNative()
+  for (let tries = 1; ; tries++) {
+    const fd = lib.bpf_link_get_fd_by_id(id)
+    if (fd !== -EAGAIN || tries >= SETTLE_TRIES) return fd
+    sleepSync(SETTLE_WAIT_MS)
+  }
 }

@@ -12,6 +12,7 @@ import path from 'node:path'
 import createDebug from 'debug'
 import { attachTracepoint, type BpfObject } from '../../libbpf/index.js'
 import { packageRoot } from '../../paths.js'
+import { sleepSync } from '../../sleep-sync.js'
 import { FaultlineUnsupportedError } from '../errors.js'
 import type { Instance } from '../instance.js'
 import { decodeTargetVpid, u32Key } from '../shared-layout.js'
@@ -27,10 +28,6 @@ const READY_TIMEOUT_MS = 60_000
 let resumer: ChildProcess | undefined
 
 const objectOf = (inst: Instance): BpfObject => inst.fault('delay')
-
-function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
-}
 
 /** The resumer's state letter in /proc ('Z' once it exited), or undefined once it is gone. */
 function procState(pid: number): string | undefined {
@@ -78,7 +75,7 @@ function startResumer(inst: Instance, rules: PlannedRule[]): ChildProcess {
       child.kill('SIGKILL')
       throw new FaultlineUnsupportedError(`the delay resumer (pid ${pid}) did not start: ${stderr.trim() || (exited(pid) ? 'it exited' : `not ready after ${READY_TIMEOUT_MS} ms`)}`)
     }
-    sleepMs(2)
+    sleepSync(2)
   }
   debug('resumer %d ready in %s ms', pid, (performance.now() - t0).toFixed(1))
   return child
@@ -99,7 +96,7 @@ function stopResumer(inst: Instance): void {
   if (child?.pid !== undefined) {
     child.kill('SIGKILL')
     const t0 = performance.now()
-    while (!exited(child.pid) && performance.now() - t0 < 5000) sleepMs(1)
+    while (!exited(child.pid) && performance.now() - t0 < 5000) sleepSync(1)
   }
   const obj = objectOf(inst)
   const stopped = obj.map('fl_delay_stopped')

@@ -15,6 +15,7 @@ import createDebug from 'debug'
 import type { NormalizedNetworkRule } from '../../config/network.js'
 import { probeFeature } from '../../kernel/features.js'
 import { attachIter, runIter, type BpfObject, type Link } from '../../libbpf/index.js'
+import { sleepSync } from '../../sleep-sync.js'
 import type { Instance } from '../instance.js'
 import { u32Key } from '../shared-layout.js'
 
@@ -42,12 +43,6 @@ export function encodeResetState(doomed: bigint, nRules: number, gen: number): B
 }
 
 let generation = 0
-
-/** Blocks this thread (disarm is synchronous); returns true. */
-function sleepMs(ms: number): boolean {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
-  return true
-}
 
 /** The reset rules of one arming: loaded and linked in prepare, polled from attach to clear. */
 export class ResetArm {
@@ -131,8 +126,7 @@ export class ResetArm {
     if (this.timer) clearInterval(this.timer)
     this.pendingAfters = []
     const deadline = performance.now() + 1100
-    do this.tick()
-    while (this.waiting && performance.now() < deadline && sleepMs(POLL_MS))
+    for (this.tick(); this.waiting && performance.now() < deadline; this.tick()) sleepSync(POLL_MS)
     try {
       this.net.map('fl_reset_state').update(u32Key(0), encodeResetState(0n, 0, 0))
       const limits = this.net.map('fl_reset_limits')

@@ -12,6 +12,7 @@
  * to undo what this process made, where it waits briefly for another faultline's change.
  */
 import createDebug from 'debug'
+import { sleepSync } from '../../sleep-sync.js'
 import { FaultlineBusyError } from '../errors.js'
 import { bindLegacy, closeAbstract, listenAbstract } from './abstract-socket.js'
 import { describeHolder, judgeHolder, judgeLegacy, type Verdict } from './holder.js'
@@ -69,7 +70,6 @@ function release(): void {
  * sweep, and a privileged holder's changes take milliseconds. Never waited for a squatter.
  */
 const REMOVAL_WAIT_MS = 5_000
-const sleeper = new Int32Array(new SharedArrayBuffer(4))
 
 /**
  * Runs fn holding the network namespace's tc lock (reentrant within this process). Throws at once
@@ -81,7 +81,7 @@ export function withTcLock<T>(fn: () => T, { removal = false } = {}): T {
     let got = tryTake()
     const deadline = Date.now() + REMOVAL_WAIT_MS
     for (let wait = 1; removal && got !== true && got.trusted && Date.now() < deadline; wait = Math.min(wait * 2, 50)) {
-      Atomics.wait(sleeper, 0, 0, wait)
+      sleepSync(wait)
       got = tryTake()
     }
     if (got !== true) {
