@@ -12,7 +12,8 @@
  * One armed config per process at a time: see FaultlineBusyError.
  */
 import createDebug from 'debug'
-import type { FailureConfig } from '../config/types.js'
+import type { FailureConfig, FailureConfigInput } from '../config/types.js'
+import { validateConfig } from '../config/index.js'
 import { attachTracepoint } from '../libbpf/index.js'
 import { keepLinksEnabled, keptLinkCount, releaseKeptLinks } from './kept-links.js'
 import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
@@ -134,7 +135,12 @@ function detachAll(inst: Instance, tx: Transaction | undefined, plans: FamilyPla
   inst.maps.fl_comms.clear()
 }
 
-export function arm(config: FailureConfig, options: ArmOptions = {}): Session {
+/**
+ * Arms `input` (a config, validated here unless validateConfig already did) and returns the
+ * session; `withFailureConfig` is this plus the disarm that always follows.
+ */
+export function arm(input: FailureConfig | FailureConfigInput, options: ArmOptions = {}): Session {
+  const config = validateConfig(input)
   if (active) {
     throw new FaultlineBusyError(
       'withFailureConfig: another config is already armed in this process (rules: ' +
