@@ -27,11 +27,23 @@ static __always_inline int fl_lsm_clamp(long ret)
 	return (int)ret;
 }
 
+/*
+ * f_mode bit 29: FMODE_NOACCOUNT (FMODE_FAKE_PATH in 6.6-6.7), set only on files the kernel
+ * opens for a stacked filesystem: overlayfs's real file (open_with_fake_path, and the backing
+ * files of 6.8+, which FUSE passthrough and cachefiles use too). Such a file passes file_open
+ * and file_permission again inside the user's own call, after the user's file did: counted,
+ * one open or write on an overlay mount (a container's root) would be two eligible calls for
+ * when.nth and explore. Ordinary opens never carry the bit.
+ */
+#define FL_FMODE_STACKED_FILE 0x20000000u
+
 /* `d_path`: this program may resolve the file's path (only where the kernel allows bpf_d_path). */
 static __always_inline int fl_lsm_eval(struct file *file, int d_path, int prev)
 {
 	if (prev)
 		return prev; /* an earlier program already refused */
+	if (file && (BPF_CORE_READ(file, f_mode) & FL_FMODE_STACKED_FILE))
+		return 0; /* the user's call was judged on its own file already */
 	struct fl_target *t = fl_current_fault_target();
 	if (!t)
 		return 0;

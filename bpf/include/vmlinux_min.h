@@ -107,6 +107,7 @@ struct inode {
 struct file {
 	struct path f_path;
 	struct inode *f_inode;
+	unsigned int f_mode; /* fmode_t */
 } __attribute__((preserve_access_index));
 struct fdtable {
 	unsigned int max_fds;

@@ -42,6 +42,27 @@ beforeAll(() => {
   fs.writeFileSync(OUT, '{}')
 })
 
+/** An overlay mount (lower and upper on a tmpfs of their own: overlayfs refuses an upper dir on
+ * overlayfs, which the VM guests' root is), made on first use and removed after the file. */
+let overlay: string | undefined
+function overlayMount(): string {
+  if (overlay) return overlay
+  const base = path.join(dir, 'ovl')
+  fs.mkdirSync(base, { recursive: true })
+  execFileSync('mount', ['-t', 'tmpfs', 'fl-ovl', base])
+  for (const d of ['lower', 'upper', 'work', 'merged']) fs.mkdirSync(path.join(base, d))
+  fs.writeFileSync(path.join(base, 'lower', 'config.json'), '{}')
+  const merged = path.join(base, 'merged')
+  execFileSync('mount', ['-t', 'overlay', 'fl-ovl', '-o', `lowerdir=${base}/lower,upperdir=${base}/upper,workdir=${base}/work`, merged])
+  overlay = merged
+  return merged
+}
+afterAll(() => {
+  if (!overlay) return
+  spawnSync('umount', [overlay])
+  spawnSync('umount', [path.dirname(overlay)])
+})
+
 const openRule = (mechanism: Mech, extra: Record<string, unknown> = {}) => ({
   syscalls: [{ name: 'cfg', syscall: 'openat', errno: 'ENOENT', mechanism, match: { path: GLOB }, ...extra }],
 })
@@ -114,6 +135,22 @@ for (const mech of MECHANISMS) {
         if (verdict.decided) return
       }
       throw new Error(`no run decided: the child's first call always came later than after=${AFTER_DELAYS_MS.at(-1)}ms`)
+    })
+
+    it('on an overlay mount (a container\'s root), when.nth counts opens and writes, not the hook passes of overlayfs\'s real file', async (ctx) => {
+      need(ctx)
+      const merged = overlayMount()
+      const file = path.join(merged, 'config.json')
+      const opens = await withFailureConfig(
+        { target: { scope: 'children', comm: ['fl-files'] }, syscalls: [{ name: 'o', syscall: 'openat', errno: 'ENOENT', mechanism: mech, match: { path: `${merged}/**` }, when: { nth: 2 } }] },
+        async (faults) => ({ calls: await runJson(FILES, ['open', file, '3']), fired: faults.fired('o') }),
+      )
+      expect(opens).toEqual({ calls: ['ok', 'ENOENT', 'ok'], fired: 1 })
+      const writes = await withFailureConfig(
+        { target: { scope: 'children', comm: ['fl-files'] }, syscalls: [{ name: 'w', syscall: 'write', errno: 'ENOSPC', mechanism: mech, when: { nth: 3 } }] },
+        () => runJson(FILES, ['write', path.join(merged, 'w.txt'), '5']),
+      )
+      expect(writes).toEqual(['ok', 'ok', 'ENOSPC', 'ok', 'ok'])
     })
 
     it('pthreads of a target are hit', async (ctx) => {
