@@ -16,7 +16,7 @@ import dgram from 'node:dgram'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { arm, validateConfig, withFailureConfig, cleanupLeftovers, FaultlineTimeoutError } from '../../packages/core/src/index.js'
+import { arm, validateConfig, withFailureConfig, cleanupLeftovers, underTcLock, FaultlineTimeoutError } from '../../packages/core/src/index.js'
 import { keptLinkCount, releaseKeptLinks } from '../../packages/core/src/engine/kept-links.js'
 import { ownCgroup } from '../../packages/core/src/engine/target-cgroup.js'
 import { cgroup2Mount, cgroupDirOf } from '../../packages/core/src/kernel/cgroup.js'
@@ -412,7 +412,9 @@ describe('the target cgroup', { timeout: 240_000 }, () => {
     await closed
     const left = mine().filter((n) => !before.includes(n))
     expect(left).toHaveLength(1)
-    const report = cleanupLeftovers()
+    // underTcLock: a synchronous cleanupLeftovers() fails at once while another test file's
+    // process holds the tc lock (seen on debian-6.12 beside arming.test.ts)
+    const report = await underTcLock(cleanupLeftovers)
     expect(report.removed).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'cgroup', where: path.join(parent, left[0]!) })]))
     expect(mine()).toEqual(before)
   })

@@ -10,7 +10,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { withFailureConfig, cleanupLeftovers } from '../../packages/core/src/index.js'
+import { withFailureConfig, cleanupLeftovers, underTcLock } from '../../packages/core/src/index.js'
 import { leftoversLikely, sweep } from '../../packages/core/src/engine/state/index.js'
 import { processTree, tcState } from '../support/kernel-view.js'
 import { kernelLock } from '../support/kernel-lock.js'
@@ -183,7 +183,9 @@ describe('leftovers of a SIGKILLed process', { timeout: 300_000 }, () => {
     skipUnlessAny(ctx, 'tcx', 'cls-bpf')
     const s = await sleeper(shaping('both'), HOST)
     try {
-      expect(cleanupLeftovers().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
+      // underTcLock: a synchronous cleanupLeftovers() fails at once while another test file's
+      // process changes tc state (as the README says); the CLI waits the same way
+      expect((await underTcLock(cleanupLeftovers)).removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
       expect(cleanupCli().removed.filter((r) => r.owner === hex(s.owner))).toEqual([])
       await withFailureConfig(syscallOnly, () => 0)
       expect(shapingOf(s.owner)).toEqual({ htb: true, ifb: true })
@@ -192,7 +194,7 @@ describe('leftovers of a SIGKILLed process', { timeout: 300_000 }, () => {
     }
     // Dead now: gone after cleanupLeftovers() (or already, if another process's arming swept first:
     // every arming on the machine sweeps, and other test files arm in parallel)
-    cleanupLeftovers()
+    await underTcLock(cleanupLeftovers)
     expect(shapingOf(s.owner)).toEqual({ htb: false, ifb: false })
   })
 })
