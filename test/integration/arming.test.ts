@@ -28,10 +28,10 @@ import { watchProcess } from '../support/watch.js'
 // Changes tc state on lo and hooks syscall entries: not beside files that compare either.
 const tcLock = kernelLock('tc')
 const entryLock = kernelLock('syscall-entry')
+beforeAll(entryLock.acquire, 600_000) // 'syscall-entry' before 'tc', as every file takes them
 beforeAll(tcLock.acquire, 600_000)
-beforeAll(entryLock.acquire, 600_000)
-afterAll(entryLock.release)
 afterAll(tcLock.release)
+afterAll(entryLock.release)
 
 const FIXTURES = fileURLToPath(new URL('../fixtures', import.meta.url))
 const SLEEPER = path.join(FIXTURES, 'armed-sleeper.mjs')
