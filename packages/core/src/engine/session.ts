@@ -12,8 +12,7 @@
  * One armed config per process at a time: see FaultlineBusyError.
  */
 import createDebug from 'debug'
-import type { FailureConfig, FailureConfigInput } from '../config/types.js'
-import { validateConfig } from '../config/index.js'
+import type { FailureConfig } from '../config/types.js'
 import { attachTracepoint } from '../libbpf/index.js'
 import { keepLinksEnabled, keptLinkCount, releaseKeptLinks } from './kept-links.js'
 import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
@@ -135,12 +134,7 @@ function detachAll(inst: Instance, tx: Transaction | undefined, plans: FamilyPla
   inst.maps.fl_comms.clear()
 }
 
-/**
- * Arms `input` (a config, validated here unless validateConfig already did) and returns the
- * session; `withFailureConfig` is this plus the disarm that always follows.
- */
-export function arm(input: FailureConfig | FailureConfigInput, options: ArmOptions = {}): Session {
-  const config = validateConfig(input)
+export function arm(config: FailureConfig, options: ArmOptions = {}): Session {
   if (active) {
     throw new FaultlineBusyError(
       'withFailureConfig: another config is already armed in this process (rules: ' +
