@@ -8,7 +8,7 @@ import path from 'node:path'
 import { failureHead } from '../../scripts/failure-head.mjs'
 import { KERNELS, REPO } from './kernels.mjs'
 import { expectedOn, wrongSkip } from './skips.mjs'
-import { runInVm } from './run-vm.mjs'
+import { EXIT_VM_DIED, runInVm } from './run-vm.mjs'
 
 const args = process.argv.slice(2)
 const kArg = args.indexOf('--kernel')
@@ -62,6 +62,12 @@ for (const kernel of kernels) {
       const oops = /Oops[^\n]*/.exec(run.output)
       // x86: "RIP: 0010:__x64_sys_read+0x5/0x20"; arm64: "pc : list_lru_add+0xe4/0x198"
       const where = /(?:RIP: [0-9a-f]{4}:|pc : )(\S+)/.exec(run.output)?.[1]
+      // A VM that died before the guest began the command (seen once in a CI rehearsal: fei-6.12
+      // ended in 5 s with no output, and started fine again) is started once more.
+      if (run.status === EXIT_VM_DIED && !run.started && attempt === 1) {
+        process.stdout.write(`vm matrix: ${kernel}: the VM ended before the command started (${run.why}); starting it once more\n`)
+        continue
+      }
       if (!run.output.includes(END) && oops && /Kernel panic/.test(run.output) && attempt === 1) {
         panics.push(`${oops[0].trim()}${where ? ` at ${where}` : ''}`)
         fs.copyFileSync(logFile, path.join(logDir, `${kernel}.panic.log`))
@@ -84,7 +90,7 @@ for (const kernel of kernels) {
   try {
     report = JSON.parse(json)
   } catch {
-    results.push({ kernel, error: `no test report (exit ${run.status}); see ${path.relative(REPO, path.join(logDir, `${kernel}.log`))}`, files: [], seconds: (Date.now() - t0) / 1000 })
+    results.push({ kernel, error: `no test report (exit ${run.status}${run.why ? `; ${run.why}` : ''}); see ${path.relative(REPO, path.join(logDir, `${kernel}.log`))}`, files: [], seconds: (Date.now() - t0) / 1000 })
     continue
   }
   const expected = expectedOn(kernel)

@@ -44,7 +44,9 @@ function writeJob(argv, { cwd, env }) {
  * @param {string} kernelName
  * @param {string[]} argv
  * @param {{ timeout?: number, mem?: string, cpus?: number, verbose?: boolean, cwd?: string, env?: object, onOutput?: (chunk: string) => void }} opts
- * @returns {Promise<{ status: number, ms: number, output: string }>}
+ * @returns {Promise<{ status: number, ms: number, output: string, started?: boolean, why?: string }>}
+ *   `started`: the guest began the command; `why`, when the VM ended without a status: QEMU's
+ *   stderr and the console's last lines (a VM that dies before the command starts says nothing else).
  */
 export async function runInVm(kernelName, argv, opts = {}) {
   const cwd = opts.cwd ?? process.cwd()
@@ -99,6 +101,8 @@ export async function runInVm(kernelName, argv, opts = {}) {
     let pending = ''
     let timedOut = false
     let started = false
+    let stderr = ''
+    let consoleTail = ''
     const timer = setTimeout(() => { timedOut = true; qemu.kill('SIGKILL') }, (opts.timeout ?? 600) * 1000)
     const kill = () => qemu.kill('SIGKILL')
     process.once('SIGINT', kill).once('SIGTERM', kill).once('exit', kill)
@@ -109,6 +113,7 @@ export async function runInVm(kernelName, argv, opts = {}) {
         const line = pending.slice(0, i + 1)
         pending = pending.slice(i + 1)
         // Firmware and kernel noise before the command starts and after it ends is shown only with --verbose.
+        consoleTail = (consoleTail + line).slice(-4000)
         if (line.includes(START)) { started = true; continue }
         const m = MARKER.exec(line)
         if (m) { status = Number(m[1]); continue }
@@ -117,13 +122,15 @@ export async function runInVm(kernelName, argv, opts = {}) {
         write(line)
       }
     })
-    qemu.stderr.on('data', (d) => { if (opts.verbose) process.stderr.write(d) })
+    qemu.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); if (opts.verbose) process.stderr.write(d) })
     qemu.on('close', () => {
       clearTimeout(timer)
       process.off('SIGINT', kill).off('SIGTERM', kill).off('exit', kill)
       if (pending && MARKER.test(pending)) status = Number(MARKER.exec(pending)[1])
       fs.rmSync(job, { recursive: true, force: true })
-      resolve({ status: timedOut ? EXIT_TIMEOUT : status ?? EXIT_VM_DIED, ms: Date.now() - t0, output })
+      const died = !timedOut && status === undefined
+      const why = died ? `QEMU's stderr: ${stderr.trim() || '(empty)'}; the console's last lines: ${consoleTail.trim().split('\n').slice(-8).join(' | ') || '(none)'}` : undefined
+      resolve({ status: timedOut ? EXIT_TIMEOUT : status ?? EXIT_VM_DIED, ms: Date.now() - t0, output, started, ...(why ? { why } : {}) })
     })
   })
 }
