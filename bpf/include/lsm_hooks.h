@@ -29,11 +29,11 @@ static __always_inline int fl_lsm_clamp(long ret)
 
 /*
  * f_mode bit 29: FMODE_NOACCOUNT (FMODE_FAKE_PATH in 6.6-6.7), set only on files the kernel
- * opens for a stacked filesystem: overlayfs's real file (open_with_fake_path, and the backing
- * files of 6.8+, which FUSE passthrough and cachefiles use too). Such a file passes file_open
- * and file_permission again inside the user's own call, after the user's file did: counted,
- * one open or write on an overlay mount (a container's root) would be two eligible calls for
- * when.nth and explore. Ordinary opens never carry the bit.
+ * opens for itself, such as overlayfs's real file (open_with_fake_path, and the backing files
+ * of 6.8+, which FUSE passthrough and cachefiles use too); never on a file a process opened
+ * with open/openat. Such a file passes file_open and file_permission again inside the user's
+ * own call, after the user's file did: counted, one open or write on an overlay mount (a
+ * container's root) would be two eligible calls for when.nth and explore.
  */
 #define FL_FMODE_STACKED_FILE 0x20000000u
 
