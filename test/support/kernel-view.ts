@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs'
 import { execFileSync, spawnSync } from 'node:child_process'
+import { sleepSync } from '../../packages/core/src/sleep-sync.js'
 
 export interface BpfIds {
   progs: number[]
@@ -49,7 +50,7 @@ export function bpftoolJson<T>(args: string[]): T {
     if (r.status === 0) return JSON.parse(r.stdout.trim() || 'null') as T
     const said = `${r.stdout}${r.stderr}`.trim()
     if (!/Resource temporarily unavailable/.test(said) || tries >= 100) throw new Error(`bpftool -j ${args.join(' ')} failed (${r.error?.message ?? `exit ${r.status}`}): ${said}`)
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+    sleepSync(10)
   }
 }
 
