@@ -1,7 +1,8 @@
 // A Vitest reporter for the VM matrix: prints each test file's results on the console as soon as
 // the file ends, between @@FL-FILE@@ markers, in the shape of one entry of the JSON reporter's
-// testResults (the fields matrix.mjs reads). A run cut short by a guest panic keeps the files
-// that ended; the retry runs only the others (matrix.mjs).
+// testResults (the fields matrix.mjs reads), and each file's start between @@FL-FILE-START@@
+// markers. A run cut short (a guest panic, a hang the guard stopped) keeps the files that ended,
+// and names those that had started but not ended (matrix.mjs).
 const STATUS = { fail: 'failed', pass: 'passed', skip: 'skipped', todo: 'todo' }
 
 function tests(task, out = []) {
@@ -19,6 +20,10 @@ function fullName(t) {
 }
 
 export default class FileReporter {
+  onTestModuleStart(testModule) {
+    process.stdout.write(`\n@@FL-FILE-START@@${JSON.stringify(testModule.task.filepath)}@@FL-FILE-START-END@@\n`)
+  }
+
   onTestModuleEnd(testModule) {
     const file = testModule.task
     const all = tests(file)

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { failureHead } from '../../scripts/failure-head.mjs'
 import { KERNELS, REPO } from './kernels.mjs'
 import { expectedOn, wrongSkip } from './skips.mjs'
-import { EXIT_VM_DIED, runInVm } from './run-vm.mjs'
+import { EXIT_TIMEOUT, EXIT_VM_DIED, runInVm } from './run-vm.mjs'
 
 const args = process.argv.slice(2)
 const kArg = args.indexOf('--kernel')
@@ -31,6 +31,20 @@ const PIN = `node test/vm/pin-keys.mjs /tmp/fl-pinned & for i in $(seq 600); do 
 const suiteOf = (kernel, done = []) => `${kernel === 'host' ? '' : PIN}node node_modules/vitest/vitest.mjs run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --reporter=./test/vm/file-reporter.mjs --outputFile=/tmp/fl-report.json ${[...(filters.length ? filters : [...(KERNELS[kernel]?.suite ?? []), ...(KERNELS[kernel]?.exclude ?? []).map((g) => `--exclude '${g}'`)]), ...done.map((f) => `--exclude '${path.relative(REPO, f)}'`), ...(done.length ? ['--passWithNoTests'] : [])].join(' ')}; ` +
   `echo ${BEGIN}; cat /tmp/fl-report.json; echo; echo ${END}`
 
+/** The files a run's console says ended (file-reporter.mjs), in the JSON reporter's shape; a line a panic cut is left out. */
+function filesEnded(output) {
+  const out = []
+  for (const m of output.matchAll(/@@FL-FILE@@(.*?)@@FL-FILE-END@@/g)) {
+    try { out.push(JSON.parse(m[1])) } catch { /* cut short: not ended */ }
+  }
+  return out
+}
+/** The files a run's console says started. */
+const filesStarted = (output) => [...output.matchAll(/@@FL-FILE-START@@(.*?)@@FL-FILE-START-END@@/g)].map((m) => JSON.parse(m[1]))
+// A guard against a hung guest, not a budget (CI's budget is the whole run's, .ci/run); the
+// slowest kernel took 1295 s in a rehearsal on a loaded machine. FAULTLINE_VM_GUARD_S changes it.
+const GUARD_S = Number(process.env.FAULTLINE_VM_GUARD_S) || 1800
+
 const results = []
 for (const kernel of kernels) {
   const t0 = Date.now()
@@ -52,8 +66,7 @@ for (const kernel of kernels) {
       const log = fs.createWriteStream(logFile)
       // On the host the same command runs directly (no VM), with a report file of its own.
       run = await runInVm(kernel, ['sh', '-c', suiteOf(kernel, ended.map((e) => e.name)).replaceAll('/tmp/fl-report.json', kernel === 'host' ? '.test-results/vm-host.json.tmp' : '/tmp/fl-report.json')], {
-        // a guard against a hung guest, not a budget: CI's budget is the whole run's (.ci/run)
-        timeout: 1800,
+        timeout: GUARD_S,
         // the guest's expected-features test reads which kernel of kernels.mjs it runs on
         env: { ...process.env, FAULTLINE_KERNEL: kernel },
         onOutput: (s) => { log.write(s); if (verbose) process.stdout.write(s) },
@@ -71,9 +84,7 @@ for (const kernel of kernels) {
       if (!run.output.includes(END) && oops && /Kernel panic/.test(run.output) && attempt === 1) {
         panics.push(`${oops[0].trim()}${where ? ` at ${where}` : ''}`)
         fs.copyFileSync(logFile, path.join(logDir, `${kernel}.panic.log`))
-        for (const m of run.output.matchAll(/@@FL-FILE@@(.*?)@@FL-FILE-END@@/g)) {
-          try { ended.push(JSON.parse(m[1])) } catch { /* cut by the panic: run again */ }
-        }
+        ended.push(...filesEnded(run.output))
         process.stdout.write(`vm matrix: ${kernel}: the guest panicked (${panics.at(-1)}, see ${kernel}.panic.log); running once more the files that had not ended (${ended.length} had)\n`)
         continue
       }
@@ -85,16 +96,16 @@ for (const kernel of kernels) {
   }
   if (panics.length) process.stdout.write(`vm matrix: ${kernel}: ran again after a guest panic: ${panics.join('; ')}\n`)
   const text = run.output
-  const json = text.slice(text.indexOf(BEGIN) + BEGIN.length, text.lastIndexOf(END)).trim()
   let report
   try {
-    report = JSON.parse(json)
+    report = JSON.parse(text.slice(text.indexOf(BEGIN) + BEGIN.length, text.lastIndexOf(END)).trim())
   } catch {
-    results.push({ kernel, error: `no test report (exit ${run.status}${run.why ? `; ${run.why}` : ''}); see ${path.relative(REPO, path.join(logDir, `${kernel}.log`))}`, files: [], seconds: (Date.now() - t0) / 1000 })
-    continue
+    // No report (the guard stopped a hung guest, or the VM died): the files that ended still
+    // count, and the error names the files it cut short, so one hang costs its own file only.
   }
+  const endedNow = report ? report.testResults : filesEnded(text)
   const expected = expectedOn(kernel)
-  const files = [...ended, ...report.testResults].map((f) => {
+  const files = [...ended, ...endedNow].map((f) => {
     const row = { file: path.relative(REPO, f.name), passed: 0, failed: 0, skipped: 0, wrongSkips: [], failures: [], ran: [], seconds: (f.endTime - f.startTime) / 1000 || 0 }
     if (f.status === 'failed' && f.assertionResults.length === 0) {
       row.failed++
@@ -113,15 +124,22 @@ for (const kernel of kernels) {
     }
     return row
   })
-  results.push({ kernel, files, seconds: (Date.now() - t0) / 1000 })
+  const seconds = (Date.now() - t0) / 1000
+  if (!report) {
+    const names = new Set(endedNow.map((f) => f.name))
+    const cut = filesStarted(text).filter((f) => !names.has(f)).map((f) => path.relative(REPO, f))
+    const what = run.status === EXIT_TIMEOUT ? `stopped by the ${GUARD_S} s guard against a hung guest` : `no test report (exit ${run.status}${run.why ? `; ${run.why}` : ''})`
+    results.push({ kernel, error: `${what}; ${files.length} files had ended (counted), cut short: ${cut.join(', ') || 'none'}; see ${path.relative(REPO, path.join(logDir, `${kernel}.log`))}`, files, seconds })
+    continue
+  }
+  results.push({ kernel, files, seconds })
 }
 
 // The table: one row per test file, one column per kernel.
 const allFiles = [...new Set(results.flatMap((r) => r.files.map((f) => f.file)))].sort()
 const cell = (r, file) => {
-  if (r.error) return 'error'
   const f = r.files.find((x) => x.file === file)
-  return f ? `${f.passed}/${f.failed}/${f.skipped}` : '-'
+  return f ? `${f.passed}/${f.failed}/${f.skipped}` : r.error ? 'error' : '-'
 }
 const w0 = Math.max(10, ...allFiles.map((f) => f.length))
 const widths = results.map((r) => Math.max(r.kernel.length, 9))

@@ -56,13 +56,16 @@ export async function runInVm(kernelName, argv, opts = {}) {
   const t0 = Date.now()
   if (k.host) {
     return new Promise((resolve) => {
-      const p = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      // its own process group: the timeout stops the command and everything it started
+      const p = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
       let output = ''
+      let timedOut = false
+      const timer = setTimeout(() => { timedOut = true; try { process.kill(-p.pid, 'SIGKILL') } catch { /* gone */ } }, (opts.timeout ?? 600) * 1000)
       const on = (d) => { output += d; write(d.toString()) }
       p.stdout.on('data', on)
       p.stderr.on('data', on)
-      p.on('error', () => resolve({ status: 127, ms: Date.now() - t0, output }))
-      p.on('close', (code, sig) => resolve({ status: code ?? 128 + 9, ms: Date.now() - t0, output }))
+      p.on('error', () => { clearTimeout(timer); resolve({ status: 127, ms: Date.now() - t0, output }) })
+      p.on('close', (code) => { clearTimeout(timer); resolve({ status: timedOut ? EXIT_TIMEOUT : code ?? 128 + 9, ms: Date.now() - t0, output, started: true }) })
     })
   }
   const machine = MACHINES[k.arch]
