@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { withFailureConfig, validateConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
+import { arm, withFailureConfig, validateConfig, FaultlineUnsupportedError } from '../../packages/core/src/index.js'
 import type { Feature } from '../../packages/core/src/kernel/index.js'
 import { startServer, tryConnect, type Server } from '../support/net.js'
 import { bpfIdsOf, kernelView, survivors, viewDiff } from '../support/kernel-view.js'
@@ -54,9 +54,12 @@ async function spawnArmed(config: unknown): Promise<Armed> {
 
 
 describe('nothing attached on refusal', () => {
-  it(`every bad config of the unit tests (${BAD_CONFIGS.length}) is refused by validation, before anything reaches the kernel`, async () => {
+  it.each([
+    ['withFailureConfig', []],
+    ['the lower-level arm(), given a config object as JavaScript writes it', ['--arm']],
+  ])(`every bad config of the unit tests (${BAD_CONFIGS.length}) is refused by validation, before anything reaches the kernel: %s`, async (_, args) => {
     // A fresh process: after all the refusals it holds no BPF object at all, not even a loaded program.
-    const child = spawnSync(process.execPath, [REFUSE_ALL], { input: JSON.stringify(BAD_CONFIGS.map(([, cfg]) => cfg)), encoding: 'utf8' })
+    const child = spawnSync(process.execPath, [REFUSE_ALL, ...args], { input: JSON.stringify(BAD_CONFIGS.map(([, cfg]) => cfg)), encoding: 'utf8' })
     const out = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { results: { error: string; paths: string[] }[]; bpfFds: number }
     expect(out.results.map((r, i) => `${BAD_CONFIGS[i]![0]}: ${r.error} ${r.paths.includes(BAD_CONFIGS[i]![2]) ? 'naming' : 'NOT naming'} ${BAD_CONFIGS[i]![2]}`)).toEqual(
       BAD_CONFIGS.map(([what, , field]) => `${what}: ConfigError naming ${field}`),
@@ -112,6 +115,20 @@ describe('nothing attached on refusal', () => {
         await refusedLeavingNothing(cfg(), message)
       })
     }
+  })
+})
+
+describe('the lower-level arm()', () => {
+  it('takes a config object as JavaScript writes it (validated first): the rule fires while armed, and not after disarm', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const session = arm({ syscalls: [{ name: 'raw', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: a.port } }] })
+    let during: string
+    try {
+      during = await tryConnect(a.port)
+    } finally {
+      session.disarm()
+    }
+    expect([during, await tryConnect(a.port), session.handle.fired('raw')]).toEqual(['ECONNREFUSED', 'ok', 1])
   })
 })
 

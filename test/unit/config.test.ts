@@ -1,7 +1,7 @@
 /** Config validation: every bad config is refused with the field's path and a useful message. */
 import { describe, it, expect } from 'vitest'
 import { fileURLToPath } from 'node:url'
-import { validateConfig, parseConfig, loadConfigSync, ConfigError, parseAddress, parseDuration } from '../../packages/core/src/config/index.js'
+import { validateConfig, isValidatedConfig, retargetConfig, parseConfig, loadConfigSync, ConfigError, parseAddress, parseDuration } from '../../packages/core/src/config/index.js'
 import { BAD_CONFIGS, rule } from '../fixtures/bad-configs.js'
 import { mechanismCoverage } from '../../packages/core/src/kernel/mechanisms.js'
 
@@ -91,6 +91,18 @@ describe('validateConfig normalizes good configs', () => {
   it('returns an already validated config as it is', () => {
     const c = validateConfig({ syscalls: [rule()] })
     expect(validateConfig(c)).toBe(c)
+  })
+})
+
+describe('retargetConfig (faultline run --scope/--comm)', () => {
+  it('gives a validated config with the new target, the rules untouched', () => {
+    const c = validateConfig({ syscalls: [{ name: 'w', syscall: 'write', errno: 'ENOSPC', when: { after: '1s' } }] })
+    const r = retargetConfig(c, { scope: 'system', comm: ['app'] }, ['note'])
+    expect([isValidatedConfig(r), r.target, r.syscalls, r.warnings]).toEqual([true, { scope: 'system', comm: ['app'] }, c.syscalls, ['note']])
+  })
+  it("refuses a target the rules cannot have, as validateConfig does: a delay on the caller's own tree", () => {
+    const c = validateConfig({ target: { scope: 'children' }, syscalls: [{ name: 'd', syscall: 'openat', delay: '1s' }] })
+    expect(() => retargetConfig(c, { scope: 'tree', comm: [] })).toThrow(/syscalls\[0\]\.delay/)
   })
 })
 

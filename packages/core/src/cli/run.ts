@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { loadConfigSync, validateConfig } from '../config/index.js'
+import { loadConfigSync, retargetConfig, validateConfig } from '../config/index.js'
 import type { FailureConfig, NormalizedDnsRule, NormalizedNetworkRule, NormalizedSyscallRule } from '../config/types.js'
 import { arm, type Session } from '../engine/session.js'
 import { underTcLock } from '../engine/state/lock.js'
@@ -56,19 +56,15 @@ export function cliTarget(value: unknown): unknown {
 /** The config with the command-line target applied: 'tree' becomes 'children' (never the CLI). */
 function withTarget(loaded: FailureConfig, scope: string | undefined, comm: string[] | undefined): FailureConfig {
   if (scope === undefined && comm === undefined) {
-    return loaded.target.scope === 'tree' ? { ...loaded, target: { ...loaded.target, scope: 'children' } } : loaded
+    return loaded.target.scope === 'tree' ? retargetConfig(loaded, { ...loaded.target, scope: 'children' }) : loaded
   }
   if (scope !== undefined && scope !== 'system' && scope !== 'children') throw new UsageError(`--scope ${scope}: allowed: children, system`, RUN_USAGE)
   // The same checks as a config's target (comm length, how many names, 'system' needs a comm).
   const target = validateConfig({ target: { scope: scope ?? 'children', comm: comm ?? loaded.target.comm } }, '--scope/--comm').target
-  const out = { ...loaded, target }
-  if (target.scope === 'system') {
-    out.warnings = [
-      ...loaded.warnings,
-      `--scope system: every process named ${target.comm.join(', ')} on this machine is a target while this runs, not only the command's own processes`,
-    ]
-  }
-  return out
+  const warnings = target.scope === 'system'
+    ? [...loaded.warnings, `--scope system: every process named ${target.comm.join(', ')} on this machine is a target while this runs, not only the command's own processes`]
+    : loaded.warnings
+  return retargetConfig(loaded, target, warnings)
 }
 
 const describeWhen = (w: NormalizedSyscallRule['when']) =>

@@ -1,5 +1,5 @@
 /** Config: user input (object, YAML, Minderbinder YAML) -> validated FailureConfig. Never touches the kernel. */
-export { validateConfig, isValidatedConfig } from './validate.js'
+export { validateConfig, isValidatedConfig, retargetConfig } from './validate.js'
 export { parseConfig, loadConfig, loadConfigSync } from './yaml.js'
 export { fromMinderbinder, isMinderbinder } from './minderbinder.js'
 export { ConfigError, type ConfigIssue } from './errors.js'

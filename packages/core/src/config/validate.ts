@@ -122,6 +122,20 @@ export function validateConfig(input: unknown, source?: string): FailureConfig {
   return config
 }
 
+/**
+ * A validated config with another target (faultline run's --scope/--comm), checked as
+ * validateConfig checks a target against the rules. The result is validated too: arm() takes it
+ * as it is (validating a copy of validateConfig's output again would refuse its normalized keys).
+ */
+export function retargetConfig(config: FailureConfig, target: NormalizedTarget, warnings: string[] = config.warnings): FailureConfig {
+  const issues = new Issues()
+  checkDelayTarget(target, config.syscalls, (p, m) => issues.add(p, m))
+  if (issues.list.length) throw new ConfigError(issues.list)
+  const out: FailureConfig = { ...config, target, warnings }
+  validated.add(out)
+  return out
+}
+
 function validateDnsSection(raw: unknown, issues: Issues): NormalizedDnsRule[] {
   if (raw === undefined) return []
   if (!Array.isArray(raw)) {

@@ -12,7 +12,8 @@
  * One armed config per process at a time: see FaultlineBusyError.
  */
 import createDebug from 'debug'
-import type { FailureConfig } from '../config/types.js'
+import type { FailureConfig, FailureConfigInput } from '../config/types.js'
+import { isValidatedConfig, validateConfig } from '../config/index.js'
 import { attachTracepoint } from '../libbpf/index.js'
 import { keepLinksEnabled, keptLinkCount, releaseKeptLinks } from './kept-links.js'
 import { readPrivileges, GRANT_ADVICE } from '../kernel/privileges.js'
@@ -134,7 +135,13 @@ function detachAll(inst: Instance, tx: Transaction | undefined, plans: FamilyPla
   inst.maps.fl_comms.clear()
 }
 
-export function arm(config: FailureConfig, options: ArmOptions = {}): Session {
+/**
+ * Arms a config: validateConfig's result as it is; any other object (a config written in
+ * JavaScript) is validated first, so bad input is refused naming the field, before anything
+ * reaches the kernel.
+ */
+export function arm(input: FailureConfig | FailureConfigInput, options: ArmOptions = {}): Session {
+  const config = isValidatedConfig(input) ? input : validateConfig(input)
   if (active) {
     throw new FaultlineBusyError(
       'withFailureConfig: another config is already armed in this process (rules: ' +
