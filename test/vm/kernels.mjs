@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { retrying } from './retry.mjs'
 import { ensureForeignArch, userland } from './userland.mjs'
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url))
@@ -127,7 +128,7 @@ export function ensureTools(tools) {
   if (missing.length === 0) return
   const pkgs = [...new Set(missing.map(([, pkg]) => pkg))]
   process.stderr.write(`vm: installing ${pkgs.join(' ')}\n`)
-  execFileSync('sh', ['-c', `(apt-get install -y -qq ${pkgs.join(' ')} || (apt-get update -qq && apt-get install -y -qq ${pkgs.join(' ')})) >/dev/null`], { stdio: 'inherit' })
+  retrying(`apt-get install ${pkgs.join(' ')}`, () => execFileSync('sh', ['-c', `(apt-get install -y -qq ${pkgs.join(' ')} || (apt-get update -qq && apt-get install -y -qq ${pkgs.join(' ')})) >/dev/null`], { stdio: 'inherit' }))
 }
 
 /** Downloads and unpacks a Debian kernel package once; returns its kernel and initramfs paths. */
@@ -148,7 +149,7 @@ function debianKernel(name, spec) {
     const list = execFileSync('sh', ['-c', 'apt-cache pkgnames linux-image- 2>/dev/null || true'], { encoding: 'utf8' })
     let pkgs = list.split('\n').filter((p) => spec.package.test(p))
     if (pkgs.length === 0) {
-      execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' })
+      retrying('apt-get update', () => execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' }))
       pkgs = execFileSync('apt-cache', ['pkgnames', 'linux-image-'], { encoding: 'utf8' }).split('\n').filter((p) => spec.package.test(p))
     }
     if (pkgs.length === 0) throw new Error(`vm: no package matching ${spec.package} in apt (Debian 12 with bookworm-backports needed)`)
@@ -156,7 +157,7 @@ function debianKernel(name, spec) {
     fs.rmSync(dir, { recursive: true, force: true })
     fs.mkdirSync(path.join(dir, 'root'), { recursive: true })
     process.stderr.write(`vm: downloading ${pkg}\n`)
-    execFileSync('apt-get', ['download', '-qq', '-o', 'APT::Sandbox::User=root', debArch ? `${pkg}:${debArch}` : pkg], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] })
+    retrying(`apt-get download ${pkg}`, () => execFileSync('apt-get', ['download', '-qq', '-o', 'APT::Sandbox::User=root', debArch ? `${pkg}:${debArch}` : pkg], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] }))
     const deb = fs.readdirSync(dir).find((f) => f.endsWith('.deb'))
     execFileSync('dpkg', ['-x', deb, 'root'], { cwd: dir })
     fs.rmSync(path.join(dir, deb))

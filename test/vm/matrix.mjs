@@ -53,17 +53,25 @@ for (const kernel of kernels) {
   const panics = []
   /** Files that ended before a panic cut a run short (file-reporter.mjs): kept, not run again. */
   const ended = []
+  /** The files each panic cut short: the same cut twice in a row is a crash, not TCG's noise. */
+  let lastCut
+  let panicked = false
+  let lastLog = `${kernel}.log`
   try {
     // A guest that oopses (oops=panic: it stops at once instead of hanging to the timeout) is
-    // run once more for the files that had not ended; the panic stays in the summary and in
-    // <kernel>.panic.log, and a second one fails the kernel. Seen: an int3 left by the kernel's
+    // run again for the files that had not ended, up to twice; the panics stay in the summary and
+    // in <kernel>.panic*.log. Panicking again with the same files cut short fails the kernel at
+    // once (a crash those files cause is no emulator noise), as does a third panic. Seen: an int3
+    // left by the kernel's
     // own text patching (static keys, trampolines), which QEMU's multi-threaded TCG ran from a
     // stale translation (6.12 at __alloc_pages, syscall_exit_to_user_mode_prepare and the
     // fentry site of __x64_sys_read, which every trampoline attach re-patches), and a
     // NULL dereference in list_lru_add under mkdirat (arm64 6.12.117, once).
+    let restarted = false
     for (let attempt = 1; ; attempt++) {
-      const logFile = path.join(logDir, attempt === 1 ? `${kernel}.log` : `${kernel}.retry.log`)
+      const logFile = path.join(logDir, attempt === 1 ? `${kernel}.log` : `${kernel}.retry${attempt === 2 ? '' : attempt - 1}.log`)
       const log = fs.createWriteStream(logFile)
+      lastLog = path.basename(logFile)
       // On the host the same command runs directly (no VM), with a report file of its own.
       run = await runInVm(kernel, ['sh', '-c', suiteOf(kernel, ended.map((e) => e.name)).replaceAll('/tmp/fl-report.json', kernel === 'host' ? '.test-results/vm-host.json.tmp' : '/tmp/fl-report.json')], {
         timeout: GUARD_S,
@@ -77,18 +85,25 @@ for (const kernel of kernels) {
       const where = /(?:RIP: [0-9a-f]{4}:|pc : )(\S+)/.exec(run.output)?.[1]
       // A VM that died before the guest began the command (seen once in a CI rehearsal: fei-6.12
       // ended in 5 s with no output, and started fine again) is started once more.
-      if (run.status === EXIT_VM_DIED && !run.started && attempt === 1) {
+      if (run.status === EXIT_VM_DIED && !run.started && !restarted) {
+        restarted = true
         process.stdout.write(`vm matrix: ${kernel}: the VM ended before the command started (${run.why}); starting it once more\n`)
         continue
       }
-      if (!run.output.includes(END) && oops && /Kernel panic/.test(run.output) && attempt === 1) {
-        panics.push(`${oops[0].trim()}${where ? ` at ${where}` : ''}`)
-        fs.copyFileSync(logFile, path.join(logDir, `${kernel}.panic.log`))
-        ended.push(...filesEnded(run.output))
-        process.stdout.write(`vm matrix: ${kernel}: the guest panicked (${panics.at(-1)}, see ${kernel}.panic.log); running once more the files that had not ended (${ended.length} had)\n`)
-        continue
-      }
-      break
+      // an oops (oops=panic) or a panic of its own ("Kernel panic - not syncing: ...")
+      const panic = /Kernel panic[^\n]*/.exec(run.output)
+      panicked = !run.output.includes(END) && Boolean(panic)
+      if (!panicked) break
+      panics.push(`${(oops ?? panic)[0].trim()}${where ? ` at ${where}` : ''}`)
+      fs.copyFileSync(logFile, path.join(logDir, `${kernel}.panic${panics.length === 1 ? '' : panics.length}.log`))
+      const endedNow = filesEnded(run.output)
+      const names = new Set(endedNow.map((f) => f.name))
+      const cut = filesStarted(run.output).filter((f) => !names.has(f)).map((f) => path.relative(REPO, f)).sort().join(', ')
+      const again = panics.length < 3 && cut !== lastCut
+      lastCut = cut
+      if (!again) break
+      ended.push(...endedNow)
+      process.stdout.write(`vm matrix: ${kernel}: the guest panicked (${panics.at(-1)}, see ${kernel}.panic${panics.length === 1 ? '' : panics.length}.log); running again the files that had not ended (${ended.length} had; cut short: ${cut || 'none'})\n`)
     }
   } catch (err) {
     results.push({ kernel, error: err.message, files: [], seconds: 0 })
@@ -128,8 +143,10 @@ for (const kernel of kernels) {
   if (!report) {
     const names = new Set(endedNow.map((f) => f.name))
     const cut = filesStarted(text).filter((f) => !names.has(f)).map((f) => path.relative(REPO, f))
-    const what = run.status === EXIT_TIMEOUT ? `stopped by the ${GUARD_S} s guard against a hung guest` : `no test report (exit ${run.status}${run.why ? `; ${run.why}` : ''})`
-    results.push({ kernel, error: `${what}; ${files.length} files had ended (counted), cut short: ${cut.join(', ') || 'none'}; see ${path.relative(REPO, path.join(logDir, `${kernel}.log`))}`, files, seconds })
+    const what = panicked ? `the guest panicked ${panics.length} times (${panics.join('; ')})`
+      : run.status === EXIT_TIMEOUT ? `stopped by the ${GUARD_S} s guard against a hung guest`
+        : `no test report (exit ${run.status}${run.why ? `; ${run.why}` : ''})`
+    results.push({ kernel, error: `${what}; ${files.length} files had ended (counted), cut short: ${cut.join(', ') || 'none'}; see ${path.relative(REPO, path.join(logDir, lastLog))}`, files, seconds })
     continue
   }
   results.push({ kernel, files, seconds })

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { CACHE, REPO } from './kernels.mjs'
+import { retrying } from './retry.mjs'
 
 /** Debian architecture names by Node's process.arch names. */
 const DEB_ARCH = { arm64: 'arm64' }
@@ -28,7 +29,7 @@ export function ensureForeignArch(debArch) {
   if (have.includes(debArch)) return
   process.stderr.write(`vm: dpkg --add-architecture ${debArch}; apt-get update\n`)
   execFileSync('dpkg', ['--add-architecture', debArch])
-  execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  retrying('apt-get update', () => execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'] }))
 }
 
 /** The packages ROOTS need, for `debArch`, by their Depends/Pre-Depends (first alternative). */
@@ -60,7 +61,7 @@ function downloadNames(pkgs, debArch) {
 }
 
 const npmPack = (spec, dir) => {
-  const name = sh(`npm pack --silent ${spec}`, { cwd: dir }).trim().split('\n').at(-1)
+  const name = retrying(`npm pack ${spec}`, () => sh(`npm pack --silent ${spec}`, { cwd: dir })).trim().split('\n').at(-1)
   return path.join(dir, name)
 }
 
@@ -81,7 +82,7 @@ export function userland(arch) {
   fs.mkdirSync(dl, { recursive: true })
   const pkgs = closure(debArch)
   process.stderr.write(`vm: building the ${arch} userland: ${pkgs.join(' ')}; node-linux-${arch}@${nodeVersion}, npm@${npmVersion}\n`)
-  execFileSync('apt-get', ['download', '-qq', '-o', 'APT::Sandbox::User=root', ...downloadNames(pkgs, debArch)], { cwd: dl, stdio: ['ignore', 'ignore', 'inherit'] })
+  retrying(`apt-get download (the ${arch} userland)`, () => execFileSync('apt-get', ['download', '-qq', '-o', 'APT::Sandbox::User=root', ...downloadNames(pkgs, debArch)], { cwd: dl, stdio: ['ignore', 'ignore', 'inherit'] }))
   for (const deb of fs.readdirSync(dl).filter((f) => f.endsWith('.deb'))) execFileSync('dpkg', ['-x', deb, root], { cwd: dl })
   // Node: bin/node of the registry's node-linux-<arch> package; npm (for npx) is plain JS.
   const nodeTgz = npmPack(`node-linux-${arch}@${nodeVersion}`, dl)
