@@ -16,6 +16,7 @@ const kernels = kArg >= 0 ? args[kArg + 1].split(',') : Object.keys(KERNELS)
 const verbose = args.includes('--verbose')
 const filters = args.filter((a, i) => !a.startsWith('--') && i !== kArg + 1)
 const BEGIN = '@@FL-REPORT-BEGIN@@'
+const DIED = '@@FL-RUNNER-DIED@@'
 const END = '@@FL-REPORT-END@@'
 const logDir = path.join(REPO, '.test-results', 'vm-logs')
 fs.mkdirSync(logDir, { recursive: true })
@@ -27,8 +28,10 @@ fs.mkdirSync(logDir, { recursive: true })
 // KERNELS[k].exclude (files given on the command line run as given).
 // In a VM, pin-keys.mjs first holds a program on each hot hook for the whole run (it says why).
 const PIN = `node test/vm/pin-keys.mjs /tmp/fl-pinned & for i in $(seq 600); do [ -s /tmp/fl-pinned ] && break; sleep 0.2; done; cat /tmp/fl-pinned; `
-// `done`: files that ended in a run a guest panic cut short; the retry leaves them out.
+// `done`: files that ended in a run a guest panic or a crash of the runner cut short; the retry
+// leaves them out. A runner killed by a signal says so, with the kernel's words on it (dmesg).
 const suiteOf = (kernel, done = []) => `${kernel === 'host' ? '' : PIN}node node_modules/vitest/vitest.mjs run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --reporter=./test/vm/file-reporter.mjs --outputFile=/tmp/fl-report.json ${[...(filters.length ? filters : [...(KERNELS[kernel]?.suite ?? []), ...(KERNELS[kernel]?.exclude ?? []).map((g) => `--exclude '${g}'`)]), ...done.map((f) => `--exclude '${path.relative(REPO, f)}'`), ...(done.length ? ['--passWithNoTests'] : [])].join(' ')}; ` +
+  `st=$?; if [ $st -gt 128 ]; then echo "${DIED}$st"; ${kernel === 'host' ? '' : `dmesg | grep -iE 'segfault|unhandled|traps:|fault at' | tail -4; `}fi; ` +
   `echo ${BEGIN}; cat /tmp/fl-report.json; echo; echo ${END}`
 
 /** The files a run's console says ended (file-reporter.mjs), in the JSON reporter's shape; a line a panic cut is left out. */
@@ -50,18 +53,21 @@ for (const kernel of kernels) {
   const t0 = Date.now()
   process.stdout.write(`vm matrix: ${kernel} (${KERNELS[kernel]?.describe ?? '?'}) ...\n`)
   let run
-  const panics = []
-  /** Files that ended before a panic cut a run short (file-reporter.mjs): kept, not run again. */
+  /** What cut each run short: a guest panic, or the test runner killed by a signal. */
+  const cuts = []
+  /** Files that ended before a run was cut short (file-reporter.mjs): kept, not run again. */
   const ended = []
-  /** The files each panic cut short: the same cut twice in a row is a crash, not TCG's noise. */
+  /** The files each cut left unfinished: the same twice in a row is a crash they cause, not TCG's noise. */
   let lastCut
-  let panicked = false
+  let interrupted = false
   let lastLog = `${kernel}.log`
   try {
-    // A guest that oopses (oops=panic: it stops at once instead of hanging to the timeout) is
-    // run again for the files that had not ended, up to twice; the panics stay in the summary and
-    // in <kernel>.panic*.log. Panicking again with the same files cut short fails the kernel at
-    // once (a crash those files cause is no emulator noise), as does a third panic. Seen: an int3
+    // A guest that oopses (oops=panic: it stops at once instead of hanging to the timeout), or a
+    // test runner killed by a signal, is run again for the files that had not ended, up to twice;
+    // what cut it stays in the summary and in <kernel>.cut*.log. A cut that leaves the same files
+    // unfinished as the one before fails the kernel at once (a crash those files cause is no
+    // emulator noise), as does a third. Seen: Vitest's own process ended by SIGSEGV after every
+    // file had ended (debian-6.12-arm64, 2 of 7 runs here, no JSON report written); an int3
     // left by the kernel's
     // own text patching (static keys, trampolines), which QEMU's multi-threaded TCG ran from a
     // stale translation (6.12 at __alloc_pages, syscall_exit_to_user_mode_prepare and the
@@ -91,25 +97,29 @@ for (const kernel of kernels) {
         continue
       }
       // an oops (oops=panic) or a panic of its own ("Kernel panic - not syncing: ...")
-      const panic = /Kernel panic[^\n]*/.exec(run.output)
-      panicked = !run.output.includes(END) && Boolean(panic)
-      if (!panicked) break
-      panics.push(`${(oops ?? panic)[0].trim()}${where ? ` at ${where}` : ''}`)
-      fs.copyFileSync(logFile, path.join(logDir, `${kernel}.panic${panics.length === 1 ? '' : panics.length}.log`))
+      const panic = !run.output.includes(END) && /Kernel panic[^\n]*/.exec(run.output)
+      const died = new RegExp(`${DIED}(\\d+)\\n((?:.*\\n){0,4}?)${BEGIN}`).exec(run.output)
+      interrupted = Boolean(panic) || (Boolean(died) && !run.output.includes('"numTotalTests"'))
+      if (!interrupted) break
+      cuts.push(panic
+        ? `the guest panicked: ${(oops ?? panic)[0].trim()}${where ? ` at ${where}` : ''}`
+        : `the test runner died of signal ${Number(died[1]) - 128}${died[2].trim() ? ` (${died[2].trim().split('\n').at(-1).replace(/^\[[\s\d.]+\]\s*/, '')})` : ''}`)
+      const cutLog = `${kernel}.cut${cuts.length === 1 ? '' : cuts.length}.log`
+      fs.copyFileSync(logFile, path.join(logDir, cutLog))
       const endedNow = filesEnded(run.output)
       const names = new Set(endedNow.map((f) => f.name))
       const cut = filesStarted(run.output).filter((f) => !names.has(f)).map((f) => path.relative(REPO, f)).sort().join(', ')
-      const again = panics.length < 3 && cut !== lastCut
+      const again = cuts.length < 3 && cut !== lastCut
       lastCut = cut
       if (!again) break
       ended.push(...endedNow)
-      process.stdout.write(`vm matrix: ${kernel}: the guest panicked (${panics.at(-1)}, see ${kernel}.panic${panics.length === 1 ? '' : panics.length}.log); running again the files that had not ended (${ended.length} had; cut short: ${cut || 'none'})\n`)
+      process.stdout.write(`vm matrix: ${kernel}: ${cuts.at(-1)} (see ${cutLog}); running again the files that had not ended (${ended.length} had; cut short: ${cut || 'none'})\n`)
     }
   } catch (err) {
     results.push({ kernel, error: err.message, files: [], seconds: 0 })
     continue
   }
-  if (panics.length) process.stdout.write(`vm matrix: ${kernel}: ran again after a guest panic: ${panics.join('; ')}\n`)
+  if (cuts.length && !interrupted) process.stdout.write(`vm matrix: ${kernel}: ran again after ${cuts.join('; ')}\n`)
   const text = run.output
   let report
   try {
@@ -143,7 +153,7 @@ for (const kernel of kernels) {
   if (!report) {
     const names = new Set(endedNow.map((f) => f.name))
     const cut = filesStarted(text).filter((f) => !names.has(f)).map((f) => path.relative(REPO, f))
-    const what = panicked ? `the guest panicked ${panics.length} times (${panics.join('; ')})`
+    const what = interrupted ? `cut short ${cuts.length} times (${cuts.join('; ')})`
       : run.status === EXIT_TIMEOUT ? `stopped by the ${GUARD_S} s guard against a hung guest`
         : `no test report (exit ${run.status}${run.why ? `; ${run.why}` : ''})`
     results.push({ kernel, error: `${what}; ${files.length} files had ended (counted), cut short: ${cut.join(', ') || 'none'}; see ${path.relative(REPO, path.join(logDir, lastLog))}`, files, seconds })
