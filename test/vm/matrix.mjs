@@ -68,8 +68,7 @@ for (const kernel of kernels) {
     // unfinished as the one before fails the kernel at once (a crash those files cause is no
     // emulator noise), as does a third. Seen: Vitest's own process ended by SIGSEGV after every
     // file had ended (debian-6.12-arm64, 2 of 7 runs here, no JSON report written); an int3
-    // left by the kernel's
-    // own text patching (static keys, trampolines), which QEMU's multi-threaded TCG ran from a
+    // left by the kernel's own text patching (static keys, trampolines), which QEMU's multi-threaded TCG ran from a
     // stale translation (6.12 at __alloc_pages, syscall_exit_to_user_mode_prepare and the
     // fentry site of __x64_sys_read, which every trampoline attach re-patches), and a
     // NULL dereference in list_lru_add under mkdirat (arm64 6.12.117, once).

@@ -60,12 +60,20 @@ export async function runInVm(kernelName, argv, opts = {}) {
       const p = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
       let output = ''
       let timedOut = false
-      const timer = setTimeout(() => { timedOut = true; try { process.kill(-p.pid, 'SIGKILL') } catch { /* gone */ } }, (opts.timeout ?? 600) * 1000)
+      // a group of its own does not get the terminal's Ctrl-C: pass it on, as to QEMU below
+      const kill = () => { try { process.kill(-p.pid, 'SIGKILL') } catch { /* gone */ } }
+      const timer = setTimeout(() => { timedOut = true; kill() }, (opts.timeout ?? 600) * 1000)
+      process.once('SIGINT', kill).once('SIGTERM', kill).once('exit', kill)
+      const done = (status) => {
+        clearTimeout(timer)
+        process.off('SIGINT', kill).off('SIGTERM', kill).off('exit', kill)
+        resolve({ status, ms: Date.now() - t0, output, started: true })
+      }
       const on = (d) => { output += d; write(d.toString()) }
       p.stdout.on('data', on)
       p.stderr.on('data', on)
-      p.on('error', () => { clearTimeout(timer); resolve({ status: 127, ms: Date.now() - t0, output }) })
-      p.on('close', (code) => { clearTimeout(timer); resolve({ status: timedOut ? EXIT_TIMEOUT : code ?? 128 + 9, ms: Date.now() - t0, output, started: true }) })
+      p.on('error', () => done(127))
+      p.on('close', (code) => done(timedOut ? EXIT_TIMEOUT : code ?? 128 + 9))
     })
   }
   const machine = MACHINES[k.arch]
