@@ -16,12 +16,13 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(probe_tp_btf) { return 0; }
 
 /* cgroup sock_addr hooks that can choose the errno (bpf_set_retval, kernel >= 5.18/6.1).
- * The probe attaches it to the root cgroup for a moment: it must change nothing. A retval set
- * here sticks even when the program returns 1, so it sets 0. */
+ * The probe attaches it to the root cgroup for a moment, where it runs after the programs of
+ * every cgroup below (another faultline process's faults among them): it must change nothing.
+ * It writes back the retval those set; setting 0 undid their refusal (a fault that never fired). */
 SEC("cgroup/connect4")
 int probe_cgroup_sockaddr(struct bpf_sock_addr *ctx)
 {
-	bpf_set_retval(0);
+	bpf_set_retval(bpf_get_retval());
 	return 1;
 }
 

@@ -19,6 +19,7 @@ import { watchProcess } from '../support/watch.js'
 
 const SLEEPER = fileURLToPath(new URL('../fixtures/armed-sleeper.mjs', import.meta.url))
 const REFUSE_ALL = fileURLToPath(new URL('../fixtures/refuse-all.mjs', import.meta.url))
+const PROBE_LOOP = fileURLToPath(new URL('../fixtures/probe-loop.mjs', import.meta.url))
 let a: Server
 let b: Server
 beforeAll(async () => {
@@ -129,6 +130,27 @@ describe('the lower-level arm()', () => {
       session.disarm()
     }
     expect([during, await tryConnect(a.port), session.handle.fired('raw')]).toEqual(['ECONNREFUSED', 'ok', 1])
+  })
+})
+
+describe("another process's feature probe", () => {
+  // The probe attaches a cgroup/connect4 program on the cgroup v2 root for a moment; it runs after
+  // this process's fault program. It used to set the retval to 0, which undid the fault: the
+  // connect succeeded while the rule counted it as fired (seen in the reliability suite).
+  it('never undoes a fault: every connect fails while another process probes the cgroup hooks in a loop', async (ctx) => {
+    skipUnless(ctx, 'cgroup-sockaddr', 'tp_btf')
+    const prober = spawn(process.execPath, [PROBE_LOOP], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const out = watchProcess(prober, 'the probe loop')
+    expect(await out.next()).toBe('ready')
+    const got: string[] = []
+    const t0 = Date.now()
+    await withFailureConfig({ syscalls: [{ name: 'p', syscall: 'connect', errno: 'ECONNREFUSED', match: { port: a.port } }] }, async () => {
+      while (got.length < 3000 && Date.now() - t0 < 4000) got.push(await tryConnect(a.port))
+    })
+    prober.stdin!.end()
+    const probes = Number(await out.next())
+    expect(probes).toBeGreaterThan(0)
+    expect(got.filter((r) => r !== 'ECONNREFUSED')).toEqual([])
   })
 })
 
