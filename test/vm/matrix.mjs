@@ -30,7 +30,9 @@ fs.mkdirSync(logDir, { recursive: true })
 const PIN = `node test/vm/pin-keys.mjs /tmp/fl-pinned & for i in $(seq 600); do [ -s /tmp/fl-pinned ] && break; sleep 0.2; done; cat /tmp/fl-pinned; `
 // `done`: files that ended in a run a guest panic or a crash of the runner cut short; the retry
 // leaves them out. A runner killed by a signal says so, with the kernel's words on it (dmesg).
-const suiteOf = (kernel, done = []) => `${kernel === 'host' ? '' : PIN}node node_modules/vitest/vitest.mjs run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --reporter=./test/vm/file-reporter.mjs --outputFile=/tmp/fl-report.json ${[...(filters.length ? filters : [...(KERNELS[kernel]?.suite ?? []), ...(KERNELS[kernel]?.exclude ?? []).map((g) => `--exclude '${g}'`)]), ...done.map((f) => `--exclude '${path.relative(REPO, f)}'`), ...(done.length ? ['--passWithNoTests'] : [])].join(' ')}; ` +
+// The report file is removed first: on the host it outlives a run, and a runner that died would
+// leave the last run's report to be read as its own.
+const suiteOf = (kernel, done = []) => `rm -f /tmp/fl-report.json; ${kernel === 'host' ? '' : PIN}node node_modules/vitest/vitest.mjs run --testTimeout=120000 --hookTimeout=120000 --reporter=dot --reporter=json --reporter=./test/vm/file-reporter.mjs --outputFile=/tmp/fl-report.json ${[...(filters.length ? filters : [...(KERNELS[kernel]?.suite ?? []), ...(KERNELS[kernel]?.exclude ?? []).map((g) => `--exclude '${g}'`)]), ...done.map((f) => `--exclude '${path.relative(REPO, f)}'`), ...(done.length ? ['--passWithNoTests'] : [])].join(' ')}; ` +
   `st=$?; if [ $st -gt 128 ]; then echo "${DIED}$st"; ${kernel === 'host' ? '' : `dmesg | grep -iE 'segfault|unhandled|traps:|fault at' | tail -4; `}fi; ` +
   `echo ${BEGIN}; cat /tmp/fl-report.json; echo; echo ${END}`
 
@@ -42,8 +44,13 @@ function filesEnded(output) {
   }
   return out
 }
-/** The files a run's console says started. */
-const filesStarted = (output) => [...output.matchAll(/@@FL-FILE-START@@(.*?)@@FL-FILE-START-END@@/g)].map((m) => JSON.parse(m[1]))
+/** What a run's console says: the files that ended, and those it started but did not end (relative paths, sorted). */
+function progress(output) {
+  const ended = filesEnded(output)
+  const names = new Set(ended.map((f) => f.name))
+  const started = [...output.matchAll(/@@FL-FILE-START@@(.*?)@@FL-FILE-START-END@@/g)].map((m) => JSON.parse(m[1]))
+  return { ended, unfinished: started.filter((f) => !names.has(f)).map((f) => path.relative(REPO, f)).sort() }
+}
 // A guard against a hung guest, not a budget (CI's budget is the whole run's, .ci/run); the
 // slowest kernel took 1295 s in a rehearsal on a loaded machine. FAULTLINE_VM_GUARD_S changes it.
 const GUARD_S = Number(process.env.FAULTLINE_VM_GUARD_S) || 1800
@@ -105,9 +112,8 @@ for (const kernel of kernels) {
         : `the test runner died of signal ${Number(died[1]) - 128}${died[2].trim() ? ` (${died[2].trim().split('\n').at(-1).replace(/^\[[\s\d.]+\]\s*/, '')})` : ''}`)
       const cutLog = `${kernel}.cut${cuts.length === 1 ? '' : cuts.length}.log`
       fs.copyFileSync(logFile, path.join(logDir, cutLog))
-      const endedNow = filesEnded(run.output)
-      const names = new Set(endedNow.map((f) => f.name))
-      const cut = filesStarted(run.output).filter((f) => !names.has(f)).map((f) => path.relative(REPO, f)).sort().join(', ')
+      const { ended: endedNow, unfinished } = progress(run.output)
+      const cut = unfinished.join(', ')
       const again = cuts.length < 3 && cut !== lastCut
       lastCut = cut
       if (!again) break
@@ -127,7 +133,8 @@ for (const kernel of kernels) {
     // No report (the guard stopped a hung guest, or the VM died): the files that ended still
     // count, and the error names the files it cut short, so one hang costs its own file only.
   }
-  const endedNow = report ? report.testResults : filesEnded(text)
+  const cutShort = report ? undefined : progress(text)
+  const endedNow = report ? report.testResults : cutShort.ended
   const expected = expectedOn(kernel)
   const files = [...ended, ...endedNow].map((f) => {
     const row = { file: path.relative(REPO, f.name), passed: 0, failed: 0, skipped: 0, wrongSkips: [], failures: [], ran: [], seconds: (f.endTime - f.startTime) / 1000 || 0 }
@@ -149,9 +156,8 @@ for (const kernel of kernels) {
     return row
   })
   const seconds = (Date.now() - t0) / 1000
-  if (!report) {
-    const names = new Set(endedNow.map((f) => f.name))
-    const cut = filesStarted(text).filter((f) => !names.has(f)).map((f) => path.relative(REPO, f))
+  if (cutShort) {
+    const cut = cutShort.unfinished
     const what = interrupted ? `cut short ${cuts.length} times (${cuts.join('; ')})`
       : run.status === EXIT_TIMEOUT ? `stopped by the ${GUARD_S} s guard against a hung guest`
         : `no test report (exit ${run.status}${run.why ? `; ${run.why}` : ''})`
